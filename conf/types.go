@@ -1,0 +1,162 @@
+// Package conf turns ftpd's TOML configuration into a typed, validated
+// Config. It does no I/O beyond reading the file it is given.
+package conf
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Config is a whole, validated ftpd configuration.
+type Config struct {
+	Server  Server  `toml:"server"`
+	FXP     FXP     `toml:"fxp"`
+	Limits  Limits  `toml:"limits"`
+	Log     Log     `toml:"log"`
+	Metrics Metrics `toml:"metrics"`
+	Users   []User  `toml:"users"`
+
+	// Source names where the config came from (a file path, or
+	// "(embedded default)"); it is not a TOML key.
+	Source string `toml:"-"`
+}
+
+// Server is the [server] table.
+type Server struct {
+	Listen       netip.AddrPort `toml:"listen"`        // required, IP:port
+	PublicHost   netip.Addr     `toml:"public_host"`   // IPv4 announced in PASV; zero = listen IP
+	PassivePorts PortRange      `toml:"passive_ports"` // zero = kernel-chosen
+	IdleTimeout  Duration       `toml:"idle_timeout"`  // default 5m
+	Banner       string         `toml:"banner"`        // default "ftpd ready"
+	TLS          TLS            `toml:"tls"`
+}
+
+// TLS is the [server.tls] table.
+type TLS struct {
+	Mode     TLSMode `toml:"mode"` // default off
+	CertFile string  `toml:"cert_file"`
+	KeyFile  string  `toml:"key_file"`
+	Required bool    `toml:"required"`
+}
+
+// FXP is the [fxp] table: the server-wide foreign data address policy.
+type FXP struct {
+	Enabled        bool     `toml:"enabled"`
+	Peers          []Prefix `toml:"peers"`
+	AllowAnonymous bool     `toml:"allow_anonymous"`
+	Clients        []Prefix `toml:"clients"`
+}
+
+// Limits is the [limits] table.
+type Limits struct {
+	MaxConnections      int      `toml:"max_connections"`        // default 200; 0 = unlimited
+	MaxConnectionsPerIP int      `toml:"max_connections_per_ip"` // default 20; 0 = unlimited
+	MaxLoginFailures    int      `toml:"max_login_failures"`     // default 5; 0 = no bans
+	BanDuration         Duration `toml:"ban_duration"`           // default 15m
+	DownloadRate        Size     `toml:"download_rate"`          // bytes/s; 0 = none
+	UploadRate          Size     `toml:"upload_rate"`
+}
+
+// Log is the [log] table.
+type Log struct {
+	Format LogFormat `toml:"format"` // default text
+	Level  LogLevel  `toml:"level"`  // default info
+}
+
+// Metrics is the [metrics] table.
+type Metrics struct {
+	Listen netip.AddrPort `toml:"listen"` // zero = off
+}
+
+// User is one [[users]] entry.
+type User struct {
+	Name         string   `toml:"name"`
+	PasswordHash string   `toml:"password_hash"`
+	Password     string   `toml:"password"`
+	Root         string   `toml:"root"`
+	Backend      Backend  `toml:"backend"` // default os
+	ReadOnly     bool     `toml:"read_only"`
+	AllowedIPs   []Prefix `toml:"allowed_ips"`
+	FXP          FXPMode  `toml:"fxp"` // default both; anonymous: none
+	FXPPeers     []Prefix `toml:"fxp_peers"`
+	DownloadRate Size     `toml:"download_rate"`
+	UploadRate   Size     `toml:"upload_rate"`
+	MaxSessions  int      `toml:"max_sessions"`
+
+	// Line is the line of the entry's [[users]] header, for messages.
+	Line int `toml:"-"`
+}
+
+// Anonymous reports whether the user is the anonymous login
+// ("anonymous" or "ftp"): any password, always read-only.
+func (u *User) Anonymous() bool { return IsAnonymousName(u.Name) }
+
+// IsAnonymousName reports whether name is one of the anonymous login names.
+func IsAnonymousName(name string) bool { return name == "anonymous" || name == "ftp" }
+
+// Duration is a time.Duration written as "5m", "90s", "1h30m".
+type Duration struct{ time.Duration }
+
+// Size is a byte count written as "512KiB", "100MiB", "1GB" or "1048576".
+// Zero means "none".
+type Size int64
+
+// PortRange is an inclusive port range written as "40000-40100".
+// The zero value means "not set".
+type PortRange struct{ Start, End uint16 }
+
+// Prefix is a CIDR ("10.0.0.0/8") or a single address ("127.0.0.2",
+// meaning /32 or /128).
+type Prefix struct{ netip.Prefix }
+
+// TLSMode is off, explicit or implicit.
+type TLSMode int
+
+// TLS modes.
+const (
+	TLSOff TLSMode = iota
+	TLSExplicit
+	TLSImplicit
+)
+
+// FXPMode says in which directions a user may move data to or from a
+// foreign address. FXPUnset is only seen before defaults are applied.
+type FXPMode int
+
+// FXP modes.
+const (
+	FXPUnset FXPMode = iota
+	FXPNone
+	FXPSend
+	FXPReceive
+	FXPBoth
+)
+
+// Backend is the storage behind a user's root.
+type Backend int
+
+// Storage backends.
+const (
+	BackendOS Backend = iota
+	BackendMemory
+)
+
+// LogFormat is text or json.
+type LogFormat int
+
+// Log formats.
+const (
+	LogText LogFormat = iota
+	LogJSON
+)
+
+// LogLevel is debug, info, warn or error.
+type LogLevel int
+
+// Log levels.
+const (
+	LevelInfo LogLevel = iota
+	LevelDebug
+	LevelWarn
+	LevelError
+)
