@@ -1,0 +1,215 @@
+// Package driver is ftpd's storage side: an afero.Fs per user (a jailed
+// directory or memory), read-only enforcement, no-clobber uploads, and the
+// file handles through which every transfer's bytes move. A transfer's
+// handle asks the server's Hooks for a verdict once the data connection's
+// peer is known and before a byte moves, then copies with the kernel's
+// zero-copy paths (sendfile, splice) where the storage allows it.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/spf13/afero"
+
+	"github.com/ftpd/ftpd/acl"
+)
+
+// ErrReadOnly is returned by every write operation of a read-only FS.
+var ErrReadOnly = errors.New("permission denied: this account is read-only")
+
+// Hooks connect a session's transfers to the server's policy, limits and
+// reports. Both methods are called from the transfer's goroutine.
+type Hooks interface {
+	// Authorize is called once per transfer, when the data connection
+	// exists and before any byte moves. t.Peer is set. A non-nil error
+	// refuses the transfer; its text is shown to the client. Authorize may
+	// set t.Foreign and t.Limiters.
+	Authorize(t *Transfer) error
+	// Done is called once for every transfer handle that was opened,
+	// authorized or not; err is nil for a transfer that ended cleanly.
+	Done(t *Transfer, err error)
+}
+
+// Options configure an FS.
+type Options struct {
+	ReadOnly bool
+	Hooks    Hooks            // required
+	Now      func() time.Time // clock; nil = time.Now
+	// Context bounds waits inside transfers (rate limiting); cancel it when
+	// the session ends. nil = context.Background().
+	Context context.Context
+}
+
+// FS is one session's view of a user's storage. It implements afero.Fs and
+// the FTP library's file-transfer extension (GetHandle).
+type FS struct {
+	afero.Fs
+	opts Options
+}
+
+// New returns an FS over storage.
+func New(storage afero.Fs, opts Options) (*FS, error) {
+	if storage == nil {
+		return nil, errors.New("driver: nil storage")
+	}
+	if opts.Hooks == nil {
+		return nil, errors.New("driver: nil hooks")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Context == nil {
+		opts.Context = context.Background()
+	}
+	return &FS{Fs: storage, opts: opts}, nil
+}
+
+// ReadOnly reports whether writes are refused.
+func (d *FS) ReadOnly() bool { return d.opts.ReadOnly }
+
+func (d *FS) denyWrite(op, name string) error {
+	if d.opts.ReadOnly {
+		return &os.PathError{Op: op, Path: name, Err: ErrReadOnly}
+	}
+	return nil
+}
+
+// Create implements afero.Fs.
+func (d *FS) Create(name string) (afero.File, error) {
+	if err := d.denyWrite("create", name); err != nil {
+		return nil, err
+	}
+	return d.Fs.Create(name)
+}
+
+// OpenFile implements afero.Fs; write flags fail on a read-only FS.
+func (d *FS) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND) != 0 {
+		if err := d.denyWrite("open", name); err != nil {
+			return nil, err
+		}
+	}
+	return d.Fs.OpenFile(name, flag, perm)
+}
+
+// Mkdir implements afero.Fs.
+func (d *FS) Mkdir(name string, perm os.FileMode) error {
+	if err := d.denyWrite("mkdir", name); err != nil {
+		return err
+	}
+	return d.Fs.Mkdir(name, perm)
+}
+
+// MkdirAll implements afero.Fs.
+func (d *FS) MkdirAll(name string, perm os.FileMode) error {
+	if err := d.denyWrite("mkdir", name); err != nil {
+		return err
+	}
+	return d.Fs.MkdirAll(name, perm)
+}
+
+// Remove implements afero.Fs.
+func (d *FS) Remove(name string) error {
+	if err := d.denyWrite("remove", name); err != nil {
+		return err
+	}
+	return d.Fs.Remove(name)
+}
+
+// RemoveAll implements afero.Fs.
+func (d *FS) RemoveAll(name string) error {
+	if err := d.denyWrite("remove", name); err != nil {
+		return err
+	}
+	return d.Fs.RemoveAll(name)
+}
+
+// Rename implements afero.Fs.
+func (d *FS) Rename(oldname, newname string) error {
+	if err := d.denyWrite("rename", oldname); err != nil {
+		return err
+	}
+	return d.Fs.Rename(oldname, newname)
+}
+
+// Chmod implements afero.Fs.
+func (d *FS) Chmod(name string, mode os.FileMode) error {
+	if err := d.denyWrite("chmod", name); err != nil {
+		return err
+	}
+	return d.Fs.Chmod(name, mode)
+}
+
+// Chown implements afero.Fs.
+func (d *FS) Chown(name string, uid, gid int) error {
+	if err := d.denyWrite("chown", name); err != nil {
+		return err
+	}
+	return d.Fs.Chown(name, uid, gid)
+}
+
+// Chtimes implements afero.Fs (MFMT).
+func (d *FS) Chtimes(name string, atime, mtime time.Time) error {
+	if err := d.denyWrite("chtimes", name); err != nil {
+		return err
+	}
+	return d.Fs.Chtimes(name, atime, mtime)
+}
+
+// OpenTransfer opens name for a transfer (the FTP library's GetHandle). flags follow the FTP library:
+// O_RDONLY for RETR; O_WRONLY|O_CREATE[|O_TRUNC] for STOR;
+// O_WRONLY|O_CREATE|O_APPEND for APPE. offset is the REST position.
+//
+// Uploads never truncate or append here: the file is opened without
+// O_TRUNC (so a refused or failed transfer leaves an existing file as it
+// was) and without O_APPEND (which would disable splice); the handle
+// truncates at the REST offset, or seeks to the end for APPE, only once the
+// transfer is authorized.
+func (d *FS) OpenTransfer(name string, flags int, offset int64) (*Handle, error) {
+	t := &Transfer{Path: name, Offset: offset}
+	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
+		t.Command, t.Direction = "RETR", acl.DirectionSend
+		f, err := d.Fs.Open(name)
+		if err != nil {
+			return nil, err
+		}
+		if err := refuseDirectory(f, name); err != nil {
+			f.Close()
+			return nil, err
+		}
+		return d.newHandle(t, f, false), nil
+	}
+
+	t.Direction = acl.DirectionReceive
+	t.Command = "STOR"
+	if flags&os.O_APPEND != 0 {
+		t.Command = "APPE"
+	}
+	if err := d.denyWrite("open", name); err != nil {
+		return nil, err
+	}
+	info, statErr := d.Fs.Stat(name)
+	if statErr == nil && info.IsDir() {
+		return nil, &os.PathError{Op: "open", Path: name, Err: errors.New("is a directory")}
+	}
+	f, err := d.Fs.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
+	if err != nil {
+		return nil, err
+	}
+	return d.newHandle(t, f, statErr != nil), nil
+}
+
+func refuseDirectory(f afero.File, name string) error {
+	info, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("stat %s: %w", name, err)
+	}
+	if info.IsDir() {
+		return &os.PathError{Op: "open", Path: name, Err: errors.New("is a directory")}
+	}
+	return nil
+}

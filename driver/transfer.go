@@ -1,0 +1,251 @@
+package driver
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/spf13/afero"
+	"golang.org/x/time/rate"
+
+	"github.com/ftpd/ftpd/acl"
+)
+
+// chunk is how much a transfer moves per zero-copy call. Between chunks it
+// publishes its progress and, when rate limited, waits for tokens: progress
+// and limits cost one bookkeeping step per chunk, not per buffer.
+const chunk = 4 << 20
+
+// ErrNotAuthorized is returned when the FTP library reads or writes a
+// transfer handle directly instead of through ReadFrom/WriteTo, i.e. without
+// the data connection having been judged. It means a setting that inserts a
+// wrapper (ASCII conversion, MODE Z) is on; we fail closed.
+var ErrNotAuthorized = errors.New("transfer refused: data connection was not checked")
+
+// Transfer describes one file transfer, for the server's hooks and reports.
+type Transfer struct {
+	Command   string        // RETR, STOR or APPE
+	Path      string        // the path as the client named it, inside the user's root
+	Direction acl.Direction // DirectionSend (RETR) or DirectionReceive
+	Offset    int64         // REST position
+	Peer      netip.AddrPort
+	Started   time.Time // when the data connection was judged
+
+	// Set by Hooks.Authorize:
+	Foreign  bool            // the peer is not the control client
+	Limiters []*rate.Limiter // all must grant each chunk; nil = unlimited
+
+	bytes atomic.Int64
+}
+
+// Bytes is how many bytes have moved so far. Safe to call from any goroutine.
+func (t *Transfer) Bytes() int64 { return t.bytes.Load() }
+
+// Handle is the file handle of one transfer. The FTP library copies through
+// its ReadFrom (uploads) and WriteTo (downloads), which see the data
+// connection itself.
+type Handle struct {
+	fs      *FS
+	file    afero.File
+	t       *Transfer
+	created bool // the upload created the file: remove it if refused
+
+	mu         sync.Mutex
+	authorized bool
+	refused    error
+	failed     error
+	closed     bool
+}
+
+func (d *FS) newHandle(t *Transfer, f afero.File, created bool) *Handle {
+	return &Handle{fs: d, file: f, t: t, created: created}
+}
+
+// Transfer returns the transfer this handle carries.
+func (h *Handle) Transfer() *Transfer { return h.t }
+
+// WriteTo sends the file to the data connection w (RETR).
+func (h *Handle) WriteTo(w io.Writer) (int64, error) {
+	if err := h.authorize(w); err != nil {
+		return 0, err
+	}
+	return h.copyChunks(func() (int64, error) {
+		return io.Copy(w, &io.LimitedReader{R: h.file, N: h.chunkSize()})
+	})
+}
+
+// ReadFrom receives the file from the data connection r (STOR, APPE).
+func (h *Handle) ReadFrom(r io.Reader) (int64, error) {
+	if err := h.authorize(r); err != nil {
+		return 0, err
+	}
+	if err := h.prepareUpload(); err != nil {
+		return 0, err
+	}
+	return h.copyChunks(func() (int64, error) {
+		return io.Copy(h.file, &io.LimitedReader{R: r, N: h.chunkSize()})
+	})
+}
+
+// prepareUpload truncates (STOR, at the REST offset) or moves to the end
+// (APPE) now that the transfer is allowed.
+func (h *Handle) prepareUpload() error {
+	if h.t.Command == "APPE" {
+		if _, err := h.file.Seek(0, io.SeekEnd); err != nil {
+			return fmt.Errorf("seek to end: %w", err)
+		}
+		return nil
+	}
+	if err := h.file.Truncate(h.t.Offset); err != nil {
+		return fmt.Errorf("truncate: %w", err)
+	}
+	return nil
+}
+
+func (h *Handle) authorize(conn any) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.authorized || h.refused != nil {
+		return errors.New("transfer handle used twice")
+	}
+	h.t.Peer = PeerOf(conn)
+	h.t.Started = h.fs.opts.Now()
+	if err := h.fs.opts.Hooks.Authorize(h.t); err != nil {
+		h.refused = err
+		return err
+	}
+	h.authorized = true
+	return nil
+}
+
+func (h *Handle) chunkSize() int64 {
+	n := int64(chunk)
+	for _, l := range h.t.Limiters {
+		if b := int64(l.Burst()); b > 0 && b < n {
+			n = b
+		}
+	}
+	return n
+}
+
+// copyChunks runs step until it moves less than a chunk, counting bytes and
+// honouring rate limits before each step.
+func (h *Handle) copyChunks(step func() (int64, error)) (int64, error) {
+	var total int64
+	size := h.chunkSize()
+	for {
+		for _, l := range h.t.Limiters {
+			if err := l.WaitN(h.fs.opts.Context, int(size)); err != nil {
+				return total, fmt.Errorf("rate limit: %w", err)
+			}
+		}
+		n, err := step()
+		total += n
+		h.t.bytes.Add(n)
+		if err != nil {
+			return total, err
+		}
+		if n < size {
+			return total, nil
+		}
+	}
+}
+
+// Read implements io.Reader; see ErrNotAuthorized.
+func (h *Handle) Read(p []byte) (int, error) {
+	if !h.isAuthorized() {
+		return 0, ErrNotAuthorized
+	}
+	n, err := h.file.Read(p)
+	h.t.bytes.Add(int64(n))
+	return n, err
+}
+
+// Write implements io.Writer; see ErrNotAuthorized.
+func (h *Handle) Write(p []byte) (int, error) {
+	if !h.isAuthorized() {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, ErrNotAuthorized
+	}
+	n, err := h.file.Write(p)
+	h.t.bytes.Add(int64(n))
+	return n, err
+}
+
+func (h *Handle) isAuthorized() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.authorized
+}
+
+// Seek implements io.Seeker (the library seeks to the REST offset).
+func (h *Handle) Seek(offset int64, whence int) (int64, error) {
+	return h.file.Seek(offset, whence)
+}
+
+// TransferError records that the transfer was interrupted (the FTP
+// library's FileTransferError extension).
+func (h *Handle) TransferError(err error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.failed == nil {
+		h.failed = err
+	}
+}
+
+// Close closes the file, removes a file that a refused or never-started
+// upload created, and reports the transfer's end to the hooks.
+func (h *Handle) Close() error {
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		return nil
+	}
+	h.closed = true
+	result := h.refused
+	if result == nil {
+		result = h.failed
+	}
+	if result == nil && !h.authorized {
+		result = errors.New("data connection was never opened")
+	}
+	dropCreated := h.created && !h.authorized
+	h.mu.Unlock()
+
+	err := h.file.Close()
+	if dropCreated {
+		if rmErr := h.fs.Fs.Remove(h.t.Path); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
+			err = errors.Join(err, fmt.Errorf("remove refused upload: %w", rmErr))
+		}
+	}
+	if result == nil && err != nil && h.t.Direction == acl.DirectionReceive {
+		result = err
+	}
+	h.fs.opts.Hooks.Done(h.t, result)
+	return err
+}
+
+// PeerOf returns the remote address of a data connection, or the zero
+// AddrPort if it cannot be told (which the policy refuses). It sees through
+// the wrappers the FTP library and net package put around *net.TCPConn,
+// since they still expose RemoteAddr.
+func PeerOf(conn any) netip.AddrPort {
+	ra, ok := conn.(interface{ RemoteAddr() net.Addr })
+	if !ok {
+		return netip.AddrPort{}
+	}
+	tcp, ok := ra.RemoteAddr().(*net.TCPAddr)
+	if !ok || tcp == nil {
+		return netip.AddrPort{}
+	}
+	ap := tcp.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}

@@ -1,0 +1,246 @@
+// Package controlconn sits between an FTP control socket and the FTP
+// library. It terminates TLS itself (implicit, or explicit on AUTH TLS), so
+// that above it every command and reply is plain text; it hands each command
+// line to a Screener, which may rewrite it before the library sees it, and
+// shows it every reply line the library writes. That is how ftpd refuses
+// PORT/EPRT targets and foreign listings with a reply that says why, and
+// learns which passive port belongs to which session, without changing the
+// library.
+package controlconn
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// MaxLine is the longest command line accepted (the FTP library's limit).
+const MaxLine = 4096
+
+// handshakeTimeout bounds a TLS handshake on the control connection.
+const handshakeTimeout = 15 * time.Second
+
+// Screener sees the control connection's traffic.
+type Screener interface {
+	// Screen gets each command line without its CRLF and returns the line
+	// the FTP library should see instead (usually the same).
+	Screen(line string) string
+	// Reply sees each reply line the FTP library writes, without CRLF.
+	Reply(line string)
+}
+
+// TLSConfigFunc returns the TLS configuration for a handshake, or nil when
+// TLS is not offered.
+type TLSConfigFunc func() *tls.Config
+
+// Conn is a control connection as the FTP library sees it.
+type Conn struct {
+	raw       net.Conn
+	tlsConfig TLSConfigFunc
+
+	// Read side: only the library's command goroutine reads.
+	transport net.Conn // raw, or a *tls.Conn over raw
+	reader    *bufio.Reader
+	pending   []byte
+
+	// Write side: the library writes from several goroutines, and Conn
+	// writes its own replies (AUTH); wmu keeps lines whole.
+	wmu     sync.Mutex
+	partial []byte
+
+	screener atomic.Pointer[screenerBox]
+	tlsConn  atomic.Pointer[tls.Conn] // set once TLS is on
+	closed   atomic.Bool
+}
+
+type screenerBox struct{ s Screener }
+
+// New wraps raw. If implicit is true, the TLS handshake starts at once and
+// tlsConfig must return a configuration.
+func New(raw net.Conn, tlsConfig TLSConfigFunc, implicit bool) (*Conn, error) {
+	c := &Conn{raw: raw, tlsConfig: tlsConfig, transport: raw}
+	if implicit {
+		cfg := c.config()
+		if cfg == nil {
+			return nil, errors.New("implicit TLS without a TLS configuration")
+		}
+		tc := tls.Server(raw, cfg)
+		c.transport = tc
+		c.tlsConn.Store(tc)
+	}
+	c.reader = bufio.NewReaderSize(c.transport, MaxLine)
+	return c, nil
+}
+
+func (c *Conn) config() *tls.Config {
+	if c.tlsConfig == nil {
+		return nil
+	}
+	return c.tlsConfig()
+}
+
+// SetScreener installs the screener; until then traffic passes untouched.
+func (c *Conn) SetScreener(s Screener) { c.screener.Store(&screenerBox{s}) }
+
+// TLS reports whether the control connection is encrypted.
+func (c *Conn) TLS() bool { return c.tlsConn.Load() != nil }
+
+// ConnectionState returns the TLS state, if the connection is encrypted.
+func (c *Conn) ConnectionState() (tls.ConnectionState, bool) {
+	if tc := c.tlsConn.Load(); tc != nil {
+		return tc.ConnectionState(), true
+	}
+	return tls.ConnectionState{}, false
+}
+
+// Read gives the FTP library the next screened command bytes.
+func (c *Conn) Read(p []byte) (int, error) {
+	for len(c.pending) == 0 {
+		line, err := c.readLine()
+		if err != nil {
+			return 0, err
+		}
+		handled, err := c.handleAUTH(line)
+		if err != nil {
+			return 0, err
+		}
+		if handled {
+			continue
+		}
+		if box := c.screener.Load(); box != nil {
+			line = box.s.Screen(line)
+		}
+		c.pending = append(c.pending[:0], line...)
+		c.pending = append(c.pending, '\r', '\n')
+	}
+	n := copy(p, c.pending)
+	c.pending = c.pending[n:]
+	return n, nil
+}
+
+// readLine reads one command line without its line ending.
+func (c *Conn) readLine() (string, error) {
+	raw, err := c.reader.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return "", fmt.Errorf("command line longer than %d bytes", MaxLine)
+	}
+	if err != nil {
+		if len(raw) > 0 && errors.Is(err, io.EOF) {
+			return strings.TrimRight(string(raw), "\r\n"), nil
+		}
+		return "", err
+	}
+	return strings.TrimRight(string(raw), "\r\n"), nil
+}
+
+// handleAUTH answers AUTH itself and upgrades the connection, so the layers
+// above stay plain text. It reports whether the line was consumed.
+func (c *Conn) handleAUTH(line string) (bool, error) {
+	verb, arg, _ := strings.Cut(line, " ")
+	if !strings.EqualFold(verb, "AUTH") {
+		return false, nil
+	}
+	if c.TLS() {
+		return true, c.reply(503, "Already using TLS")
+	}
+	cfg := c.config()
+	if cfg == nil {
+		return true, c.reply(502, "TLS is not enabled on this server")
+	}
+	switch strings.ToUpper(strings.TrimSpace(arg)) {
+	case "TLS", "TLS-C", "SSL", "TLS-P":
+	default:
+		return true, c.reply(504, fmt.Sprintf("AUTH %s not supported: use AUTH TLS", strings.TrimSpace(arg)))
+	}
+	if c.reader.Buffered() > 0 {
+		// The client may not send anything between AUTH and its
+		// ClientHello; bytes here would be a command injected in clear.
+		return true, errors.New("data after AUTH before the TLS handshake")
+	}
+	if err := c.reply(234, "AUTH command ok. Expecting TLS Negotiation."); err != nil {
+		return true, err
+	}
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	tc := tls.Server(c.raw, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	defer cancel()
+	if err := tc.HandshakeContext(ctx); err != nil {
+		return true, fmt.Errorf("TLS handshake: %w", err)
+	}
+	c.transport = tc
+	c.reader = bufio.NewReaderSize(tc, MaxLine)
+	c.tlsConn.Store(tc)
+	return true, nil
+}
+
+func (c *Conn) reply(code int, msg string) error {
+	_, err := c.Write([]byte(fmt.Sprintf("%d %s\r\n", code, msg)))
+	return err
+}
+
+// Write sends reply bytes, showing each complete line to the screener.
+func (c *Conn) Write(p []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if box := c.screener.Load(); box != nil {
+		c.observe(box.s, p)
+	}
+	return c.transport.Write(p)
+}
+
+func (c *Conn) observe(s Screener, p []byte) {
+	c.partial = append(c.partial, p...)
+	for {
+		i := bytes.IndexByte(c.partial, '\n')
+		if i < 0 {
+			break
+		}
+		s.Reply(strings.TrimRight(string(c.partial[:i]), "\r"))
+		c.partial = c.partial[i+1:]
+	}
+	if len(c.partial) > MaxLine {
+		c.partial = c.partial[:0]
+	}
+}
+
+// Close closes the connection (sending a TLS close_notify when encrypted).
+func (c *Conn) Close() error {
+	if c.closed.Swap(true) {
+		return nil
+	}
+	if tc := c.tlsConn.Load(); tc != nil {
+		// A write stuck on a dead peer must not hold up the close.
+		_ = c.raw.SetWriteDeadline(time.Now().Add(time.Second))
+		_ = tc.Close() // sends close_notify, closes raw
+		return nil
+	}
+	return c.raw.Close()
+}
+
+// LocalAddr implements net.Conn.
+func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
+
+// RemoteAddr implements net.Conn.
+func (c *Conn) RemoteAddr() net.Addr { return c.raw.RemoteAddr() }
+
+// SetDeadline implements net.Conn.
+func (c *Conn) SetDeadline(t time.Time) error { return c.raw.SetDeadline(t) }
+
+// SetReadDeadline implements net.Conn.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.raw.SetReadDeadline(t) }
+
+// SetWriteDeadline implements net.Conn.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.raw.SetWriteDeadline(t) }
+
+// writeRefusalTimeout bounds the write of a refusal to a new connection.
+const writeRefusalTimeout = 2 * time.Second

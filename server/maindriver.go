@@ -1,0 +1,140 @@
+package server
+
+import (
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+
+	"github.com/ftpd/ftpd/conf"
+)
+
+// mainDriver is the FTP library's view of the server.
+type mainDriver struct{ srv *Server }
+
+var (
+	_ ftpserver.MainDriver                        = (*mainDriver)(nil)
+	_ ftpserver.MainDriverExtensionUserVerifier    = (*mainDriver)(nil)
+	_ ftpserver.MainDriverExtensionPassiveWrapper  = (*mainDriver)(nil)
+	_ ftpserver.MainDriverExtensionPostAuthMessage = (*mainDriver)(nil)
+)
+
+// GetSettings maps the configuration onto library settings. See DESIGN.md
+// for why each non-default value is what it is.
+func (d *mainDriver) GetSettings() (*ftpserver.Settings, error) {
+	cfg := d.srv.state.Load().cfg
+	set := &ftpserver.Settings{
+		Listener:                d.srv.ln,
+		Banner:                  cfg.Server.Banner,
+		IdleTimeout:             int(cfg.Server.IdleTimeout.Seconds()),
+		ConnectionTimeout:       30,
+		ActiveTransferPortNon20: true,
+		DefaultTransferType:     ftpserver.TransferTypeBinary,
+		DisableASCIIConversion:  true, // a converter would hide the data connection from the verdict
+		DeflateCompressionLevel: 0,    // so would MODE Z
+		EnableHASH:              true,
+		// ftpd checks data addresses itself, with reasons in the replies:
+		// PORT/EPRT in the control screen, passive peers in the gate,
+		// every file transfer's peer at copy time.
+		ActiveConnectionsCheck:          ftpserver.IPMatchDisabled,
+		PasvConnectionsCheck:            ftpserver.IPMatchDisabled,
+		PassiveTransferPortMultiplexing: false,
+	}
+	if cfg.Server.IdleTimeout.Duration > 0 && set.IdleTimeout == 0 {
+		set.IdleTimeout = 1
+	}
+	if cfg.Server.TLS.Mode == conf.TLSImplicit {
+		set.TLSRequired = ftpserver.ImplicitEncryption
+	}
+	if pr := cfg.Server.PassivePorts; pr.Start != 0 {
+		set.PassiveTransferPortRange = ftpserver.PortRange{Start: int(pr.Start), End: int(pr.End)}
+	}
+	switch {
+	case cfg.Server.PublicHost.IsValid():
+		set.PublicHost = cfg.Server.PublicHost.String()
+	case cfg.Server.Listen.Addr().Is4() && !cfg.Server.Listen.Addr().IsUnspecified():
+		set.PublicHost = cfg.Server.Listen.Addr().String()
+	}
+	return set, nil
+}
+
+// ClientConnected starts a session for a new control connection.
+func (d *mainDriver) ClientConnected(cc ftpserver.ClientContext) (string, error) {
+	s := d.srv
+	st := s.state.Load()
+	conn := s.claimConn(cc.RemoteAddr().String())
+	if conn == nil {
+		// Not one of ours: fail closed.
+		return "Service not available", errors.New("unknown control connection")
+	}
+	sess := newSession(s, cc, conn)
+	s.addSession(sess)
+	conn.SetScreener(sess)
+	sess.log.Debug("connected")
+	return st.cfg.Server.Banner, nil
+}
+
+// ClientDisconnected ends a session.
+func (d *mainDriver) ClientDisconnected(cc ftpserver.ClientContext) {
+	if sess, ok := cc.Extra().(*session); ok {
+		sess.end()
+		d.srv.removeSession(sess)
+	}
+}
+
+// PreAuthUser runs at USER, before any password: TLS requirement and the
+// user's allowed_ips. A refusal here closes the connection with 530.
+func (d *mainDriver) PreAuthUser(cc ftpserver.ClientContext, user string) error {
+	sess, ok := cc.Extra().(*session)
+	if !ok {
+		return errors.New("no session")
+	}
+	return sess.preAuth(user)
+}
+
+// AuthUser checks the password and returns the session's storage driver.
+func (d *mainDriver) AuthUser(cc ftpserver.ClientContext, user, pass string) (ftpserver.ClientDriver, error) {
+	sess, ok := cc.Extra().(*session)
+	if !ok {
+		return nil, errors.New("no session")
+	}
+	return sess.login(user, pass)
+}
+
+// PostAuthMessage words the reply to PASS.
+func (d *mainDriver) PostAuthMessage(_ ftpserver.ClientContext, user string, authErr error) string {
+	if authErr != nil {
+		return authErr.Error()
+	}
+	return fmt.Sprintf("User %s logged in", user)
+}
+
+// GetTLSConfig is used for data connections (PROT P) and FEAT.
+func (d *mainDriver) GetTLSConfig() (*tls.Config, error) {
+	if cfg := d.srv.tlsConfig(); cfg != nil {
+		return cfg, nil
+	}
+	return nil, errors.New("TLS is not enabled on this server")
+}
+
+// WrapPassiveListener puts the passive gate in front of every passive port.
+func (d *mainDriver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
+	tcp, ok := l.Addr().(*net.TCPAddr)
+	if !ok {
+		return nil, errors.New("passive listener is not TCP")
+	}
+	return &passiveGate{Listener: l, srv: d.srv, port: tcp.Port}, nil
+}
+
+func addrOf(a net.Addr) netip.Addr {
+	if tcp, ok := a.(*net.TCPAddr); ok {
+		return tcp.AddrPort().Addr().Unmap()
+	}
+	if ap, err := netip.ParseAddrPort(a.String()); err == nil {
+		return ap.Addr().Unmap()
+	}
+	return netip.Addr{}
+}

@@ -1,0 +1,269 @@
+// Package server runs ftpd: it is the only package that knows both the
+// configuration (conf) and the FTP library (ftpserverlib). It turns a
+// conf.Config into library settings, sessions, storage drivers and policy,
+// and owns everything that lives as long as the process: listeners, the
+// session registry, passive-port ownership, reloads and shutdown.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+	"github.com/spf13/afero"
+
+	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/server/controlconn"
+)
+
+// Options are a server's dependencies.
+type Options struct {
+	Logger *slog.Logger      // required
+	Now    func() time.Time // nil = time.Now
+}
+
+// Server is one ftpd instance.
+type Server struct {
+	log *slog.Logger
+	now func() time.Time
+
+	state atomic.Pointer[state]
+	ftp   *ftpserver.FtpServer
+	ln    *controlconn.Listener
+	done  chan struct{} // closed when Serve returns
+
+	mu       sync.Mutex
+	pending  map[string]*controlconn.Conn // accepted, not yet seen by ClientConnected
+	sessions map[uint32]*session
+	passive  map[int]*session // passive port -> the session it was announced to
+	memory   map[string]afero.Fs
+	closing  bool
+}
+
+// New checks cfg beyond what conf validates (certificates load, roots can
+// be created) and returns a server that is not listening yet.
+func New(cfg *conf.Config, opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		return nil, errors.New("server: nil logger")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	st, err := compile(cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareRoots(cfg); err != nil {
+		return nil, err
+	}
+	s := &Server{
+		log:      opts.Logger,
+		now:      opts.Now,
+		done:     make(chan struct{}),
+		pending:  map[string]*controlconn.Conn{},
+		sessions: map[uint32]*session{},
+		passive:  map[int]*session{},
+		memory:   map[string]afero.Fs{},
+	}
+	s.state.Store(st)
+	for _, name := range cfg.PlainPasswordUsers() {
+		s.log.Warn("user has a plain-text password in the config; use password_hash (ftpd hash-password)", "user", name)
+	}
+	return s, nil
+}
+
+// Start listens and serves in the background. Use Addr to learn the address
+// when the config asked for port 0.
+func (s *Server) Start() error {
+	st := s.state.Load()
+	raw, err := net.Listen("tcp", st.cfg.Server.Listen.String())
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", st.cfg.Server.Listen, err)
+	}
+	s.ln = &controlconn.Listener{
+		Listener:  raw,
+		TLSConfig: s.tlsConfig,
+		Implicit:  st.cfg.Server.TLS.Mode == conf.TLSImplicit,
+		Admit:     s.admit,
+		OnAccept:  s.accepted,
+	}
+	s.ftp = ftpserver.NewFtpServer(&mainDriver{srv: s})
+	s.ftp.Logger = s.log.With("component", "ftpserverlib")
+	if err := s.ftp.Listen(); err != nil {
+		raw.Close()
+		return fmt.Errorf("start FTP server: %w", err)
+	}
+	s.log.Info("listening", "addr", raw.Addr().String(), "config", st.cfg.Source,
+		"fxp", st.cfg.FXP.Enabled, "tls", st.cfg.Server.TLS.Mode.String())
+	go func() {
+		defer close(s.done)
+		if err := s.ftp.Serve(); err != nil {
+			s.log.Error("serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the control listener's address.
+func (s *Server) Addr() net.Addr { return s.ln.Addr() }
+
+// Reload swaps in a new configuration for new logins and new transfers.
+// Sessions stay up. Settings the FTP library reads only at start (listen
+// address, passive ports, public host, TLS mode, idle timeout, banner) keep
+// their old values until a restart; Reload says so in the log.
+func (s *Server) Reload(cfg *conf.Config) error {
+	st, err := compile(cfg)
+	if err != nil {
+		return err
+	}
+	if err := prepareRoots(cfg); err != nil {
+		return err
+	}
+	old := s.state.Load()
+	for _, key := range restartOnlyChanges(old.cfg, cfg) {
+		s.log.Warn("config change needs a restart to take effect; keeping the running value", "key", key)
+	}
+	// Keep the values that cannot change live, so that what is reported
+	// is what is in force.
+	cfg.Server = keepRestartOnly(old.cfg.Server, cfg.Server)
+	s.state.Store(st)
+	s.log.Info("configuration reloaded", "config", cfg.Source, "users", len(cfg.Users), "fxp", cfg.FXP.Enabled)
+	return nil
+}
+
+// Shutdown stops accepting connections, lets running transfers finish until
+// ctx ends, then closes every session. It returns ctx's error if transfers
+// were cut short.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
+	if err := s.ftp.Stop(); err != nil && !errors.Is(err, ftpserver.ErrNotListening) {
+		s.log.Warn("stop listener", "err", err)
+	}
+	<-s.done
+
+	var cut error
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for s.busySessions() > 0 {
+		select {
+		case <-ctx.Done():
+			cut = ctx.Err()
+			s.log.Warn("shutdown grace period over; cutting running transfers", "sessions", s.busySessions())
+		case <-tick.C:
+			continue
+		}
+		break
+	}
+	for _, sess := range s.allSessions() {
+		sess.close()
+	}
+	s.mu.Lock()
+	for _, c := range s.pending {
+		c.Close()
+	}
+	s.mu.Unlock()
+	s.log.Info("stopped")
+	return cut
+}
+
+func (s *Server) tlsConfig() *tls.Config { return s.state.Load().tls }
+
+func (s *Server) busySessions() int {
+	n := 0
+	for _, sess := range s.allSessions() {
+		if sess.busy.Load() {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Server) allSessions() []*session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*session, 0, len(s.sessions))
+	for _, sess := range s.sessions {
+		out = append(out, sess)
+	}
+	return out
+}
+
+// admit decides about a new control connection before the library sees it.
+func (s *Server) admit(raw net.Conn) string {
+	s.mu.Lock()
+	closing := s.closing
+	s.mu.Unlock()
+	if closing {
+		return "421 Server shutting down"
+	}
+	return ""
+}
+
+func (s *Server) accepted(c *controlconn.Conn) {
+	s.mu.Lock()
+	s.pending[c.RemoteAddr().String()] = c
+	s.mu.Unlock()
+}
+
+// claimConn hands the control connection of a new library client to its
+// session.
+func (s *Server) claimConn(remote string) *controlconn.Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c := s.pending[remote]
+	delete(s.pending, remote)
+	return c
+}
+
+// bindPassive records that port was announced to sess in a 227/229 reply.
+func (s *Server) bindPassive(port int, sess *session) {
+	s.mu.Lock()
+	s.passive[port] = sess
+	s.mu.Unlock()
+}
+
+func (s *Server) passiveOwner(port int) *session {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.passive[port]
+}
+
+func (s *Server) addSession(sess *session) {
+	s.mu.Lock()
+	s.sessions[sess.id] = sess
+	s.mu.Unlock()
+}
+
+func (s *Server) removeSession(sess *session) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sessions, sess.id)
+	for port, owner := range s.passive {
+		if owner == sess {
+			delete(s.passive, port)
+		}
+	}
+}
+
+// memoryFs returns the memory storage of a user, the same for all the
+// user's sessions and kept across reloads while name and root stay.
+func (s *Server) memoryFs(u *conf.User) afero.Fs {
+	key := u.Name + "\x00" + u.Root
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fs, ok := s.memory[key]
+	if !ok {
+		fs = afero.NewMemMapFs()
+		s.memory[key] = fs
+	}
+	return fs
+}

@@ -1,0 +1,350 @@
+package server
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	ftpserver "github.com/fclairamb/ftpserverlib"
+	"github.com/spf13/afero"
+
+	"github.com/ftpd/ftpd/acl"
+	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/driver"
+	"github.com/ftpd/ftpd/server/controlconn"
+)
+
+// session is one control connection: it screens commands, owns the user's
+// storage after login, and judges each data connection.
+type session struct {
+	srv      *Server
+	id       uint32
+	cc       ftpserver.ClientContext
+	conn     *controlconn.Conn
+	clientIP netip.Addr
+	log      *slog.Logger
+	ctx      context.Context
+	cancel   context.CancelFunc
+
+	user    atomic.Pointer[string] // set once logged in
+	refusal string                 // per-session token: "SITE <token>" carries a refusal
+	busy    atomic.Bool            // between a 150 reply and the final reply
+
+	mu           sync.Mutex
+	activeTarget netip.AddrPort // last PORT/EPRT target; zero after PASV/EPSV
+	refusals     []refusal      // answers queued by Screen for Site
+	transfers    map[*driver.Transfer]struct{}
+	closeStorage func() error
+}
+
+type refusal struct {
+	code int
+	msg  string
+}
+
+func newSession(s *Server, cc ftpserver.ClientContext, conn *controlconn.Conn) *session {
+	ctx, cancel := context.WithCancel(context.Background())
+	sess := &session{
+		srv:       s,
+		id:        cc.ID(),
+		cc:        cc,
+		conn:      conn,
+		clientIP:  addrOf(cc.RemoteAddr()),
+		ctx:       ctx,
+		cancel:    cancel,
+		refusal:   randomToken(),
+		transfers: map[*driver.Transfer]struct{}{},
+	}
+	sess.log = s.log.With("session", sess.id, "client_ip", sess.clientIP.String())
+	cc.SetExtra(sess)
+	return sess
+}
+
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	return "FTPD-" + hex.EncodeToString(b[:])
+}
+
+func (sess *session) userName() string {
+	if p := sess.user.Load(); p != nil {
+		return *p
+	}
+	return ""
+}
+
+// account returns the logged-in user's entry in the current config, or nil
+// if not logged in or the user was removed by a reload.
+func (sess *session) account(st *state) *account {
+	name := sess.userName()
+	if name == "" {
+		return nil
+	}
+	return st.accounts[name]
+}
+
+func (sess *session) preAuth(user string) error {
+	st := sess.srv.state.Load()
+	if st.cfg.Server.TLS.Required && !sess.conn.TLS() {
+		sess.log.Warn("login refused", "user", user, "reason", "tls_required")
+		return errors.New("TLS is required on this server: send AUTH TLS first")
+	}
+	if a := st.accounts[user]; a != nil && !a.allowsIP(sess.clientIP) {
+		sess.log.Warn("login refused", "user", user, "reason", "allowed_ips")
+		return fmt.Errorf("%s may not log in from %s", user, sess.clientIP)
+	}
+	return nil
+}
+
+func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
+	st := sess.srv.state.Load()
+	a := st.accounts[user]
+	if a == nil {
+		burnTime(pass)
+		sess.log.Warn("login failed", "user", user, "reason", "unknown_user")
+		return nil, errBadLogin
+	}
+	if !a.allowsIP(sess.clientIP) {
+		sess.log.Warn("login refused", "user", user, "reason", "allowed_ips")
+		return nil, errBadLogin
+	}
+	if !a.secret.check(pass) {
+		sess.log.Warn("login failed", "user", user, "reason", "bad_password")
+		return nil, errBadLogin
+	}
+	storage, closeStorage, err := sess.srv.openStorage(&a.user)
+	if err != nil {
+		sess.log.Error("login failed: storage", "user", user, "err", err)
+		return nil, errors.New("storage unavailable")
+	}
+	fs, err := driver.New(storage, driver.Options{
+		ReadOnly: a.readOnly,
+		Hooks:    sess,
+		Now:      sess.srv.now,
+		Context:  sess.ctx,
+	})
+	if err != nil {
+		closeStorage()
+		return nil, err
+	}
+	sess.mu.Lock()
+	sess.closeStorage = closeStorage
+	sess.mu.Unlock()
+	name := a.user.Name
+	sess.user.Store(&name)
+	sess.log = sess.log.With("user", name)
+	sess.log.Info("login ok", "read_only", a.readOnly, "tls", sess.conn.TLS())
+	return &clientDriver{FS: fs, sess: sess}, nil
+}
+
+// openStorage returns the user's storage and how to release it.
+func (s *Server) openStorage(u *conf.User) (afero.Fs, func() error, error) {
+	if u.Backend == conf.BackendMemory {
+		return s.memoryFs(u), func() error { return nil }, nil
+	}
+	root, err := driver.OpenRootFs(u.Root)
+	if err != nil {
+		return nil, nil, err
+	}
+	return root, root.Close, nil
+}
+
+func (sess *session) end() {
+	sess.cancel()
+	sess.mu.Lock()
+	closeStorage := sess.closeStorage
+	sess.closeStorage = nil
+	sess.mu.Unlock()
+	if closeStorage != nil {
+		if err := closeStorage(); err != nil {
+			sess.log.Warn("close storage", "err", err)
+		}
+	}
+	sess.log.Debug("disconnected")
+}
+
+func (sess *session) close() { _ = sess.cc.Close() }
+
+// --- control screen (controlconn.Screener) ---
+
+// Screen judges each command before the FTP library sees it. Refused
+// commands are rewritten into "SITE <token>", which the library answers in
+// order, through Site, with the queued refusal.
+func (sess *session) Screen(line string) string {
+	verb, arg, _ := strings.Cut(line, " ")
+	verb = strings.ToUpper(verb)
+	if sess.userName() == "" {
+		return line // the library answers 530 to anything that needs a login
+	}
+	switch verb {
+	case "PORT", "EPRT":
+		target, ok := parseDataAddress(verb, arg)
+		if !ok {
+			return line // the library answers 501 with its parse error
+		}
+		st := sess.srv.state.Load()
+		a := sess.account(st)
+		if a == nil {
+			return sess.refuse(530, "account no longer exists")
+		}
+		v := st.policy.Decide(&a.fxp, acl.DataRequest{
+			Direction: acl.DirectionAny, Client: sess.clientIP, Peer: target, Active: true,
+		})
+		if !v.Allowed() {
+			sess.logRefusal(verb, acl.DirectionAny, target, v)
+			return sess.refuse(501, verb+" refused: "+v.Message)
+		}
+		sess.mu.Lock()
+		sess.activeTarget = target
+		sess.mu.Unlock()
+	case "PASV", "EPSV":
+		sess.mu.Lock()
+		sess.activeTarget = netip.AddrPort{}
+		sess.mu.Unlock()
+	case "LIST", "NLST", "MLSD":
+		sess.mu.Lock()
+		target := sess.activeTarget
+		sess.mu.Unlock()
+		if target.IsValid() && target.Addr().Unmap() != sess.clientIP {
+			v := acl.Verdict{Reason: acl.ReasonListing, Foreign: true,
+				Message: fmt.Sprintf("listings are never sent to a foreign address (%s)", target.Addr())}
+			sess.logRefusal(verb, acl.DirectionListing, target, v)
+			return sess.refuse(425, verb+" refused: "+v.Message)
+		}
+	case "PROT":
+		if strings.EqualFold(strings.TrimSpace(arg), "P") && !sess.conn.TLS() {
+			return sess.refuse(503, "PROT P needs a TLS control connection: send AUTH TLS first")
+		}
+	}
+	return line
+}
+
+func (sess *session) refuse(code int, msg string) string {
+	sess.mu.Lock()
+	sess.refusals = append(sess.refusals, refusal{code, msg})
+	sess.mu.Unlock()
+	return "SITE " + sess.refusal
+}
+
+// Reply watches the library's replies: passive port announcements bind the
+// port to this session; 150 ... final reply marks a running transfer.
+func (sess *session) Reply(line string) {
+	if len(line) < 4 || line[3] == '-' {
+		return
+	}
+	switch code := line[:3]; {
+	case code == "227" || code == "229":
+		if port, ok := parsePassiveReply(line); ok {
+			sess.srv.bindPassive(port, sess)
+		}
+	case code == "150" || code == "125":
+		sess.busy.Store(true)
+	case code[0] >= '2':
+		sess.busy.Store(false)
+	}
+}
+
+// site answers SITE commands that ftpd handles itself; nil lets the library
+// handle the rest.
+func (sess *session) site(param string) *ftpserver.AnswerCommand {
+	if param == sess.refusal {
+		sess.mu.Lock()
+		defer sess.mu.Unlock()
+		if len(sess.refusals) == 0 {
+			return &ftpserver.AnswerCommand{Code: 503, Message: "Bad sequence of commands"}
+		}
+		r := sess.refusals[0]
+		sess.refusals = sess.refusals[1:]
+		return &ftpserver.AnswerCommand{Code: r.code, Message: r.msg}
+	}
+	return nil
+}
+
+// --- data connection verdict (driver.Hooks) ---
+
+// Authorize judges a file transfer's data connection before any byte moves.
+func (sess *session) Authorize(t *driver.Transfer) error {
+	st := sess.srv.state.Load()
+	a := sess.account(st)
+	if a == nil {
+		return errors.New("transfer refused: account no longer exists")
+	}
+	active := sess.cc.GetLastDataChannel() == ftpserver.DataChannelActive
+	v := st.policy.Decide(&a.fxp, acl.DataRequest{
+		Direction: t.Direction, Client: sess.clientIP, Peer: t.Peer, Active: active,
+	})
+	if !v.Allowed() {
+		sess.logRefusal(t.Command, t.Direction, t.Peer, v)
+		return errors.New(v.Message)
+	}
+	t.Foreign = v.Foreign
+	sess.mu.Lock()
+	sess.transfers[t] = struct{}{}
+	sess.mu.Unlock()
+	if t.Foreign {
+		sess.log.Info("foreign data connection", "command", t.Command, "path", t.Path,
+			"direction", t.Direction.String(), "peer", t.Peer.Addr().String(), "port", t.Peer.Port())
+	}
+	return nil
+}
+
+// Done logs the end of a transfer.
+func (sess *session) Done(t *driver.Transfer, err error) {
+	sess.mu.Lock()
+	_, authorized := sess.transfers[t]
+	delete(sess.transfers, t)
+	sess.mu.Unlock()
+	if !authorized {
+		return // refused (already logged) or no data connection
+	}
+	elapsed := sess.srv.now().Sub(t.Started)
+	attrs := []any{
+		"command", t.Command, "path", t.Path, "bytes", t.Bytes(),
+		"duration", elapsed.Round(time.Millisecond).String(),
+		"peer", t.Peer.String(), "foreign", t.Foreign,
+	}
+	if err != nil {
+		sess.log.Warn("transfer failed", append(attrs, "err", err.Error())...)
+		return
+	}
+	sess.log.Info("transfer", attrs...)
+}
+
+func (sess *session) logRefusal(command string, d acl.Direction, peer netip.AddrPort, v acl.Verdict) {
+	sess.log.Warn("data connection refused",
+		"command", command, "direction", d.String(),
+		"peer", peer.Addr().String(), "port", peer.Port(),
+		"foreign", v.Foreign, "reason", v.Reason.String(), "detail", v.Message)
+}
+
+// clientDriver is what the FTP library gets after a login: the storage
+// driver plus the library's extensions with library types.
+type clientDriver struct {
+	*driver.FS
+	sess *session
+}
+
+var (
+	_ ftpserver.ClientDriverExtentionFileTransfer = (*clientDriver)(nil)
+	_ ftpserver.ClientDriverExtensionSite         = (*clientDriver)(nil)
+)
+
+// GetHandle opens a transfer handle (see driver.FS.OpenTransfer).
+func (c *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
+	h, err := c.FS.OpenTransfer(name, flags, offset)
+	if err != nil {
+		return nil, err
+	}
+	return h, nil
+}
+
+// Site handles ftpd's own SITE commands.
+func (c *clientDriver) Site(param string) *ftpserver.AnswerCommand { return c.sess.site(param) }

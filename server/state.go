@@ -1,0 +1,95 @@
+package server
+
+import (
+	"crypto/tls"
+	"fmt"
+	"net/netip"
+
+	"golang.org/x/time/rate"
+
+	"github.com/ftpd/ftpd/acl"
+	"github.com/ftpd/ftpd/conf"
+)
+
+// state is one configuration compiled for fast decisions. It is immutable;
+// a reload swaps in a new one, and each login and transfer reads the one
+// current at that moment.
+type state struct {
+	cfg      *conf.Config
+	policy   acl.FXPPolicy
+	accounts map[string]*account
+	tls      *tls.Config // nil when TLS is off
+}
+
+// account is one [[users]] entry, compiled.
+type account struct {
+	user       conf.User
+	anonymous  bool
+	readOnly   bool
+	allowedIPs acl.Networks // empty = any
+	fxp        acl.UserFXP
+	secret     secret
+}
+
+func prefixes(in []conf.Prefix) acl.Networks {
+	out := make(acl.Networks, len(in))
+	for i, p := range in {
+		out[i] = p.Prefix
+	}
+	return out
+}
+
+func compile(cfg *conf.Config) (*state, error) {
+	st := &state{
+		cfg: cfg,
+		policy: acl.FXPPolicy{
+			Enabled:        cfg.FXP.Enabled,
+			Peers:          prefixes(cfg.FXP.Peers),
+			Clients:        prefixes(cfg.FXP.Clients),
+			AllowAnonymous: cfg.FXP.AllowAnonymous,
+		},
+		accounts: make(map[string]*account, len(cfg.Users)),
+	}
+	for _, u := range cfg.Users {
+		a := &account{
+			user:       u,
+			anonymous:  u.Anonymous(),
+			readOnly:   u.ReadOnly || u.Anonymous(),
+			allowedIPs: prefixes(u.AllowedIPs),
+			fxp: acl.UserFXP{
+				Name:      u.Name,
+				Anonymous: u.Anonymous(),
+				Send:      u.FXP == conf.FXPSend || u.FXP == conf.FXPBoth,
+				Receive:   u.FXP == conf.FXPReceive || u.FXP == conf.FXPBoth,
+				Peers:     prefixes(u.FXPPeers),
+			},
+			secret: newSecret(u),
+		}
+		st.accounts[u.Name] = a
+	}
+	if cfg.Server.TLS.Mode != conf.TLSOff {
+		cert, err := tls.LoadX509KeyPair(cfg.Server.TLS.CertFile, cfg.Server.TLS.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("server.tls: load certificate: %w", err)
+		}
+		st.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	}
+	return st, nil
+}
+
+// allowsIP applies the user's allowed_ips ([] = any).
+func (a *account) allowsIP(ip netip.Addr) bool { return a.allowedIPs.AllowsOrEmpty(ip) }
+
+// rateLimiter builds a limiter for bytesPerSecond, or nil for "no limit".
+// The burst (and so the transfer chunk) is a tenth of a second's worth,
+// between 32 KiB and 4 MiB: small enough to keep a limit smooth, large
+// enough that a chunk is still one efficient zero-copy call.
+func rateLimiter(bytesPerSecond conf.Size) *rate.Limiter {
+	if bytesPerSecond <= 0 {
+		return nil
+	}
+	burst := int64(bytesPerSecond) / 10
+	burst = max(burst, 32<<10)
+	burst = min(burst, 4<<20)
+	return rate.NewLimiter(rate.Limit(bytesPerSecond), int(burst))
+}
