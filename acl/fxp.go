@@ -35,17 +35,17 @@ type Reason uint8
 
 // Refusal reasons; their String values are stable (logs and metrics use them).
 const (
-	ReasonNone            Reason = iota
-	ReasonUnknownAddress         // the peer or client address could not be determined
-	ReasonPrivilegedPort         // an active connection to a port below 1024
-	ReasonFXPDisabled            // a foreign address while [fxp] enabled = false
-	ReasonListing                // a listing to or from a foreign address
-	ReasonAnonymous              // anonymous FXP while allow_anonymous = false
-	ReasonDirection              // the user's fxp setting forbids this direction
-	ReasonClients                // the control client is outside [fxp].clients
-	ReasonPeers                  // the peer is outside [fxp].peers
-	ReasonUserPeers              // the peer is outside the user's fxp_peers
-	ReasonPortTheft              // a stranger connected to a passive port
+	ReasonNone           Reason = iota
+	ReasonUnknownAddress        // the peer or client address could not be determined
+	ReasonPrivilegedPort        // an active connection to a port below 1024
+	ReasonFXPDisabled           // a foreign address while [fxp] enabled = false
+	ReasonListing               // a listing to or from a foreign address
+	ReasonAnonymous             // anonymous FXP while allow_anonymous = false
+	ReasonDirection             // the user's fxp setting forbids this direction
+	ReasonClients               // the control client is outside [fxp].clients
+	ReasonPeers                 // the peer is outside [fxp].peers
+	ReasonUserPeers             // the peer is outside the user's fxp_peers
+	ReasonPortTheft             // a stranger connected to a passive port
 )
 
 var reasonNames = [...]string{

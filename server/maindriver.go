@@ -16,7 +16,7 @@ import (
 type mainDriver struct{ srv *Server }
 
 var (
-	_ ftpserver.MainDriver                        = (*mainDriver)(nil)
+	_ ftpserver.MainDriver                         = (*mainDriver)(nil)
 	_ ftpserver.MainDriverExtensionUserVerifier    = (*mainDriver)(nil)
 	_ ftpserver.MainDriverExtensionPassiveWrapper  = (*mainDriver)(nil)
 	_ ftpserver.MainDriverExtensionPostAuthMessage = (*mainDriver)(nil)

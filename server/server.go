@@ -25,7 +25,7 @@ import (
 
 // Options are a server's dependencies.
 type Options struct {
-	Logger *slog.Logger      // required
+	Logger *slog.Logger     // required
 	Now    func() time.Time // nil = time.Now
 }
 
