@@ -73,9 +73,9 @@ func tomlFields(t reflect.Type) map[string]int {
 }
 
 // suggest offers the known key closest to a misspelt one: same letters in
-// another case, or at most two edits away (one for short names).
+// another case, or one edit per three letters, at most two.
 func suggest(name string, fields map[string]int) string {
-	best, bestDist := "", min(2, len(name)/2)+1
+	best, bestDist := "", min(2, len(name)/3)+1
 	for f := range fields {
 		dist := editDistance(strings.ToLower(name), f)
 		if dist < bestDist || dist == bestDist && f < best {

@@ -64,11 +64,9 @@ func (c *Config) validate(line func(key string) int) []*Error {
 }
 
 func (s *Server) validate(v *validator) {
-	switch {
-	case !s.Listen.IsValid():
+	// Port 0 picks a free port (tests, labs); the log says which.
+	if !s.Listen.IsValid() {
 		v.errorf("server.listen", `required: IP:port like "127.0.0.1:2121"`)
-	case s.Listen.Port() == 0:
-		v.errorf("server.listen", "port must not be 0")
 	}
 	if s.PublicHost.IsValid() && !s.PublicHost.Is4() {
 		v.errorf("server.public_host", "must be an IPv4 address (PASV announces IPv4 only), got %s", s.PublicHost)

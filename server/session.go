@@ -335,7 +335,22 @@ type clientDriver struct {
 var (
 	_ ftpserver.ClientDriverExtentionFileTransfer = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionSite         = (*clientDriver)(nil)
+	_ ftpserver.ClientDriverExtensionHasher       = (*clientDriver)(nil)
 )
+
+// hashNames maps the library's algorithm values to driver names.
+var hashNames = map[ftpserver.HASHAlgo]string{
+	ftpserver.HASHAlgoCRC32:  "CRC32",
+	ftpserver.HASHAlgoMD5:    "MD5",
+	ftpserver.HASHAlgoSHA1:   "SHA-1",
+	ftpserver.HASHAlgoSHA256: "SHA-256",
+	ftpserver.HASHAlgoSHA512: "SHA-512",
+}
+
+// ComputeHash answers HASH, XSHA256, XMD5, XCRC and friends.
+func (c *clientDriver) ComputeHash(name string, algo ftpserver.HASHAlgo, start, end int64) (string, error) {
+	return c.FS.Hash(name, hashNames[algo], start, end)
+}
 
 // GetHandle opens a transfer handle (see driver.FS.OpenTransfer).
 func (c *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
