@@ -222,8 +222,6 @@ func TestParseErrors(t *testing.T) {
 			`t.toml:2: server.listen: want IP:port like "127.0.0.1:2121", got "localhost:21"`},
 		{"listen missing", "[server]\nbanner = \"hi\"\n" + base[strings.Index(base, "\n\n"):],
 			`t.toml:1: server.listen: required: IP:port like "127.0.0.1:2121"`},
-		{"listen port 0", "[server]\nlisten = \"127.0.0.1:0\"\n" + base[strings.Index(base, "\n\n"):],
-			`t.toml:2: server.listen: port must not be 0`},
 		{"public host IPv6", "[server]\nlisten = \"127.0.0.1:21\"\npublic_host = \"2001:db8::1\"\n" + base[strings.Index(base, "\n\n"):],
 			`t.toml:3: server.public_host: must be an IPv4 address (PASV announces IPv4 only), got 2001:db8::1`},
 		{"duplicate users", base + "\n[[users]]\nname = \"alice\"\npassword = \"x\"\nroot = \"/srv/alice2\"\n",
@@ -409,5 +407,24 @@ func TestPlainPasswordUsers(t *testing.T) {
 	}}
 	if got := c.PlainPasswordUsers(); !slices.Equal(got, []string{"a", "c"}) {
 		t.Errorf("PlainPasswordUsers() = %q", got)
+	}
+}
+
+func TestParseIntegersAsText(t *testing.T) {
+	doc := strings.Replace(base, "[server]\n", "[server]\npassive_ports = 40000\n", 1) + "download_rate = 1048576\n"
+	cfg, err := Parse("t.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Server.PassivePorts != (PortRange{40000, 40000}) || cfg.Users[0].DownloadRate != 1<<20 {
+		t.Errorf("passive_ports = %v, download_rate = %v", cfg.Server.PassivePorts, cfg.Users[0].DownloadRate)
+	}
+}
+
+// Port 0 lets the kernel pick the listening port (tests, labs).
+func TestParseListenPortZero(t *testing.T) {
+	cfg, err := Parse("t.toml", []byte(strings.Replace(base, ":2121", ":0", 1)))
+	if err != nil || cfg.Server.Listen != netip.MustParseAddrPort("127.0.0.1:0") {
+		t.Fatalf("Parse = %+v, %v", cfg, err)
 	}
 }

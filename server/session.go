@@ -171,7 +171,11 @@ func (sess *session) end() {
 	sess.log.Debug("disconnected")
 }
 
-func (sess *session) close() { _ = sess.cc.Close() }
+// close drops the control connection. It closes the socket under the
+// library rather than calling the library's Close, which races with the
+// library's own disconnect (ftpserverlib v0.32.3); the library then sees
+// the read fail and ends the session as for any hang-up.
+func (sess *session) close() { _ = sess.conn.Close() }
 
 // --- control screen (controlconn.Screener) ---
 
