@@ -3,11 +3,14 @@ module github.com/ftpd/ftpd
 go 1.26.8
 
 require (
-	github.com/BurntSushi/toml v1.6.0 // indirect
-	github.com/fclairamb/ftpserverlib v0.32.3 // indirect
-	github.com/spf13/afero v1.15.0 // indirect
-	golang.org/x/crypto v0.59.0 // indirect
+	github.com/BurntSushi/toml v1.6.0
+	github.com/fclairamb/ftpserverlib v0.32.3
+	github.com/spf13/afero v1.15.0
+	golang.org/x/crypto v0.59.0
+	golang.org/x/time v0.16.0
+)
+
+require (
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.44.0 // indirect
-	golang.org/x/time v0.16.0 // indirect
 )
