@@ -73,6 +73,7 @@ func (h *Handle) Transfer() *Transfer { return h.t }
 // WriteTo sends the file to the data connection w (RETR).
 func (h *Handle) WriteTo(w io.Writer) (int64, error) {
 	if err := h.authorize(w); err != nil {
+		resetOnClose(w)
 		return 0, err
 	}
 	return h.copyChunks(func() (int64, error) {
@@ -81,16 +82,59 @@ func (h *Handle) WriteTo(w io.Writer) (int64, error) {
 }
 
 // ReadFrom receives the file from the data connection r (STOR, APPE).
+//
+// The existing file is only truncated once the sender has shown that it
+// really sends: a first byte, or a clean end of an empty upload. A sender
+// that resets the connection instead (as ftpd does when it refuses to be
+// an FXP source) leaves the file as it was.
 func (h *Handle) ReadFrom(r io.Reader) (int64, error) {
 	if err := h.authorize(r); err != nil {
+		resetOnClose(r)
 		return 0, err
+	}
+	var first [1]byte
+	n, err := readFirst(r, first[:])
+	if n == 0 && err != nil && !errors.Is(err, io.EOF) {
+		return 0, fmt.Errorf("data connection: %w", err)
 	}
 	if err := h.prepareUpload(); err != nil {
 		return 0, err
 	}
-	return h.copyChunks(func() (int64, error) {
+	if n == 0 {
+		return 0, nil // an empty upload
+	}
+	if _, err := h.file.Write(first[:]); err != nil {
+		return 0, err
+	}
+	h.t.bytes.Add(1)
+	if errors.Is(err, io.EOF) {
+		return 1, nil
+	}
+	total, err := h.copyChunks(func() (int64, error) {
 		return io.Copy(h.file, &io.LimitedReader{R: r, N: h.chunkSize()})
 	})
+	return total + 1, err
+}
+
+// readFirst reads until it has one byte or an error.
+func readFirst(r io.Reader, p []byte) (int, error) {
+	for {
+		n, err := r.Read(p)
+		if n > 0 || err != nil {
+			return n, err
+		}
+	}
+}
+
+// resetOnClose makes the data connection close with a TCP reset, so the
+// peer reads a failure, not the clean end of an empty file.
+func resetOnClose(conn any) {
+	if nc, ok := conn.(interface{ NetConn() net.Conn }); ok { // *tls.Conn
+		conn = nc.NetConn()
+	}
+	if l, ok := conn.(interface{ SetLinger(int) error }); ok {
+		_ = l.SetLinger(0)
+	}
 }
 
 // prepareUpload truncates (STOR, at the REST offset) or moves to the end

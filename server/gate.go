@@ -1,12 +1,22 @@
 package server
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"strings"
+	"time"
 
 	"github.com/ftpd/ftpd/acl"
 	"github.com/ftpd/ftpd/driver"
 )
+
+// strangerGrace is how long a passive port keeps waiting for its real
+// client after it has turned a stranger away. The real peer has normally
+// connected already (it queues in the backlog); the bound keeps a refused
+// FXP peer from waiting out the library's 30 s data timeout before the
+// client hears why.
+const strangerGrace = 5 * time.Second
 
 // passiveGate stands in front of one passive port. It hands the FTP library
 // only a connection from the session the port was announced to, or from an
@@ -21,30 +31,56 @@ type passiveGate struct {
 
 // Accept implements net.Listener.
 func (g *passiveGate) Accept() (net.Conn, error) {
+	var refused []string
 	for {
 		conn, err := g.Listener.Accept()
 		if err != nil {
+			var ne net.Error
+			if len(refused) > 0 && errors.As(err, &ne) && ne.Timeout() {
+				return nil, fmt.Errorf("no data connection from the client; refused %s", strings.Join(refused, "; "))
+			}
 			return nil, err
 		}
-		peer := driver.PeerOf(conn)
-		owner := g.srv.passiveOwner(g.port)
-		if owner == nil {
-			g.srv.log.Warn("passive connection to an unannounced port closed",
-				"port", g.port, "peer", peer.String(), "reason", acl.ReasonPortTheft.String())
+		if reason, ok := g.judge(conn); !ok {
 			conn.Close()
+			refused = append(refused, reason)
+			if dl, ok := g.Listener.(interface{ SetDeadline(time.Time) error }); ok && len(refused) == 1 {
+				_ = dl.SetDeadline(g.srv.now().Add(strangerGrace))
+			}
 			continue
 		}
-		st := g.srv.state.Load()
-		dir := directionOf(owner.cc.GetLastCommand())
-		if st.policy.MayAcceptPassive(owner.clientIP, peer.Addr(), dir) {
-			return conn, nil
-		}
-		owner.log.Warn("passive connection from a stranger closed",
-			"command", owner.cc.GetLastCommand(), "direction", dir.String(),
-			"peer", peer.Addr().String(), "port", peer.Port(), "passive_port", g.port,
-			"reason", acl.ReasonPortTheft.String())
-		conn.Close()
+		return conn, nil
 	}
+}
+
+// judge decides about one connection to the port and logs a refusal.
+func (g *passiveGate) judge(conn net.Conn) (string, bool) {
+	peer := driver.PeerOf(conn)
+	owner := g.srv.passiveOwner(g.port)
+	if owner == nil {
+		g.srv.log.Warn("passive connection to an unannounced port closed",
+			"port", g.port, "peer", peer.String(), "reason", acl.ReasonPortTheft.String())
+		return peer.Addr().String() + ": port not announced", false
+	}
+	st := g.srv.state.Load()
+	command := owner.cc.GetLastCommand()
+	dir := directionOf(command)
+	if st.policy.MayAcceptPassive(owner.clientIP, peer.Addr(), dir) {
+		return "", true
+	}
+	// Say precisely why, for the log and the eventual 425.
+	why := "not the client's address"
+	if a := owner.account(st); a != nil {
+		v := st.policy.Decide(&a.fxp, acl.DataRequest{Direction: dir, Client: owner.clientIP, Peer: peer})
+		if !v.Allowed() {
+			why = v.Message
+		}
+	}
+	owner.log.Warn("passive connection from a stranger closed",
+		"command", command, "direction", dir.String(),
+		"peer", peer.Addr().String(), "port", peer.Port(), "passive_port", g.port,
+		"reason", acl.ReasonPortTheft.String(), "detail", why)
+	return peer.Addr().String() + ": " + why, false
 }
 
 // directionOf maps the command waiting for a data connection to a direction;
