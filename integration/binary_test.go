@@ -639,6 +639,7 @@ root = "{{DIR}}/alice"
 		if code := p.waitExit(5 * time.Second); code != 0 {
 			t.Fatalf("exit %d after SIGTERM, want 0", code)
 		}
+		// About 1s under -race: the race runtime sleeps before exiting.
 		t.Logf("exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
 		if _, _, err := c.Cmd("NOOP"); err == nil {
 			t.Error("the control connection still answers after exit")

@@ -35,7 +35,7 @@ func (r fxpResult) String() string {
 // fxpCopy copies srcPath on src's server to dstPath on dst's server, the
 // data flowing directly between the servers. passiveSrc picks which side
 // gets PASV (EPSV/EPRT when extended).
-func fxpCopy(t *testing.T, src, dst *ftpclient.Conn, srcPath, dstPath string, passiveSrc, extended bool) fxpResult {
+func fxpCopy(t testing.TB, src, dst *ftpclient.Conn, srcPath, dstPath string, passiveSrc, extended bool) fxpResult {
 	t.Helper()
 	pasvSide, portSide := dst, src
 	if passiveSrc {
@@ -86,7 +86,7 @@ func fxpCopy(t *testing.T, src, dst *ftpclient.Conn, srcPath, dstPath string, pa
 
 // fxpPair starts A and B with the given [fxp] tables (and extra user
 // settings for alice, appended to her [[users]] entry).
-func fxpPair(t *testing.T, fxpA, fxpB, aliceA, aliceB string) (*instance, *instance) {
+func fxpPair(t testing.TB, fxpA, fxpB, aliceA, aliceB string) (*instance, *instance) {
 	t.Helper()
 	a := startServer(t, hostA, pairConfig(fxpA, aliceA))
 	b := startServer(t, hostB, pairConfig(fxpB, aliceB))

@@ -35,7 +35,7 @@ const (
 
 // instance is one running in-process server.
 type instance struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *server.Server
 	addr   string
 	dir    string // holds the config file and user roots
@@ -63,7 +63,7 @@ func (l *logBuffer) String() string {
 }
 
 // waitFor polls the log until it contains every part, or fails the test.
-func (l *logBuffer) waitFor(t *testing.T, parts ...string) string {
+func (l *logBuffer) waitFor(t testing.TB, parts ...string) string {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -88,7 +88,7 @@ func (l *logBuffer) waitFor(t *testing.T, parts ...string) string {
 
 // serverConfig is a TOML template: {{DIR}} is the instance's directory,
 // {{HOST}} its address. Port 0 picks a free port.
-func startServer(t *testing.T, host, tomlText string) *instance {
+func startServer(t testing.TB, host, tomlText string) *instance {
 	t.Helper()
 	dir := t.TempDir()
 	text := strings.ReplaceAll(tomlText, "{{DIR}}", dir)
@@ -184,7 +184,7 @@ func (in *instance) dial(clientIP, user, pass string) *ftpclient.Conn {
 	return c
 }
 
-func randomBytes(t *testing.T, n int) []byte {
+func randomBytes(t testing.TB, n int) []byte {
 	t.Helper()
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
@@ -198,7 +198,7 @@ func sha(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-func fileSHA(t *testing.T, path string) string {
+func fileSHA(t testing.TB, path string) string {
 	t.Helper()
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -207,7 +207,7 @@ func fileSHA(t *testing.T, path string) string {
 	return sha(b)
 }
 
-func writeFile(t *testing.T, path string, data []byte) {
+func writeFile(t testing.TB, path string, data []byte) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		t.Fatal(err)
@@ -219,7 +219,7 @@ func writeFile(t *testing.T, path string, data []byte) {
 
 // expectCode fails unless err is a *ftpclient.ReplyError with code (and,
 // if given, a message containing text).
-func expectCode(t *testing.T, err error, code int, text string) {
+func expectCode(t testing.TB, err error, code int, text string) {
 	t.Helper()
 	re, ok := err.(*ftpclient.ReplyError)
 	if !ok {
@@ -231,7 +231,7 @@ func expectCode(t *testing.T, err error, code int, text string) {
 }
 
 // rawDial opens a bare TCP connection from localIP.
-func rawDial(t *testing.T, localIP, addr string) net.Conn {
+func rawDial(t testing.TB, localIP, addr string) net.Conn {
 	t.Helper()
 	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(localIP)}, Timeout: 5 * time.Second}
 	c, err := d.Dial("tcp", addr)
@@ -245,7 +245,7 @@ func rawDial(t *testing.T, localIP, addr string) net.Conn {
 func mustAP(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 // listenLocal listens on ip:0 and closes the listener when the test ends.
-func listenLocal(t *testing.T, ip string) net.Listener {
+func listenLocal(t testing.TB, ip string) net.Listener {
 	t.Helper()
 	l, err := net.Listen("tcp", ip+":0")
 	if err != nil {

@@ -84,6 +84,14 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	level.Set(cfg.Log.Level.SlogLevel())
 	logger := newLogger(stderr, cfg.Log.Format, level)
 
+	// Signals are caught before the server says it listens, so that a
+	// signal sent as soon as it does is handled, not fatal.
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+
 	srv, err := server.New(cfg, server.Options{Logger: logger})
 	if err != nil {
 		fmt.Fprintf(stderr, "ftpd: %v\n", err)
@@ -97,12 +105,6 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "ftpd: serving ./ftproot on ftp://%s (built-in config)\n", srv.Addr())
 		fmt.Fprintf(stdout, "ftpd: login \"anonymous\" (read-only), or \"demo\" with password %s\n", demoPassword)
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 
 	for {
 		select {
