@@ -281,4 +281,3 @@ func (in *instance) benchDial(b *testing.B, user string) *ftpclient.Conn {
 func fxpCopyB(b *testing.B, src, dst *ftpclient.Conn, srcPath, dstPath string, passiveSrc bool) fxpResult {
 	return fxpCopy(b, src, dst, srcPath, dstPath, passiveSrc, false)
 }
-
