@@ -214,6 +214,8 @@ func BenchmarkFXP(b *testing.B) {
 	dst := filepath.Join(bb.root("alice"), "copy.bin")
 	rawDst := filepath.Join(bb.root("alice"), "raw.bin")
 	var raw, ftpd time.Duration
+	var bySide [2]time.Duration // PASV on the source, PASV on the destination
+	var nSide [2]int64
 	b.SetBytes(size)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -226,8 +228,12 @@ func BenchmarkFXP(b *testing.B) {
 			settle(b, rawDst, dst)
 		}
 		start := time.Now()
-		r := fxpCopyB(b, ca, cb, "big.bin", "copy.bin", i%4 < 2)
-		ftpd += time.Since(start)
+		side := (i / 2) % 2
+		r := fxpCopyB(b, ca, cb, "big.bin", "copy.bin", side == 0)
+		took := time.Since(start)
+		ftpd += took
+		bySide[side] += took
+		nSide[side]++
 		if !r.ok() {
 			b.Fatal(r)
 		}
@@ -244,6 +250,11 @@ func BenchmarkFXP(b *testing.B) {
 	b.ReportMetric(mbps(size*n, raw), "raw-MB/s")
 	b.ReportMetric(mbps(size*n, ftpd), "ftpd-MB/s")
 	b.ReportMetric(raw.Seconds()/ftpd.Seconds(), "ratio")
+	for side, name := range []string{"pasv-src-MB/s", "pasv-dst-MB/s"} {
+		if nSide[side] > 0 {
+			b.ReportMetric(mbps(size*nSide[side], bySide[side]), name)
+		}
+	}
 }
 
 // settle removes the destination files and flushes dirty pages, outside
