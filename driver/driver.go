@@ -192,15 +192,23 @@ func (d *FS) OpenTransfer(name string, flags int, offset int64) (*Handle, error)
 	if err := d.denyWrite("open", name); err != nil {
 		return nil, err
 	}
-	info, statErr := d.Fs.Stat(name)
-	if statErr == nil && info.IsDir() {
-		return nil, &os.PathError{Op: "open", Path: name, Err: errors.New("is a directory")}
+	// Let the open decide whether the file is new (O_EXCL), not a Stat
+	// before it: that would race with other sessions and follow a dangling
+	// symlink.
+	created := true
+	f, err := d.Fs.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if errors.Is(err, os.ErrExist) {
+		created = false
+		f, err = d.Fs.OpenFile(name, os.O_WRONLY, 0)
 	}
-	f, err := d.Fs.OpenFile(name, os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, err
 	}
-	return d.newHandle(t, f, statErr != nil), nil
+	if err := refuseDirectory(f, name); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return d.newHandle(t, f, created), nil
 }
 
 func refuseDirectory(f afero.File, name string) error {

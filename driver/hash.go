@@ -46,7 +46,7 @@ func (d *FS) Hash(name, algo string, start, end int64) (string, error) {
 		return "", fmt.Errorf("seek %s: %w", name, err)
 	}
 	h := newHash()
-	if _, err := io.CopyN(h, f, end-start); err != nil && !errors.Is(err, io.EOF) {
+	if _, err := io.CopyN(h, f, end-start); err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return "", fmt.Errorf("read %s: %w", name, err)
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil

@@ -58,6 +58,7 @@ type Handle struct {
 	created bool // the upload created the file: remove it if refused
 
 	mu         sync.Mutex
+	prepared   bool // an upload has truncated or moved: it owns the file now
 	authorized bool
 	refused    error
 	failed     error
@@ -164,6 +165,9 @@ func resetOnClose(conn any) {
 // prepareUpload truncates (STOR, at the REST offset) or moves to the end
 // (APPE) now that the transfer is allowed.
 func (h *Handle) prepareUpload() error {
+	h.mu.Lock()
+	h.prepared = true
+	h.mu.Unlock()
 	if h.t.Command == "APPE" {
 		if _, err := h.file.Seek(0, io.SeekEnd); err != nil {
 			return fmt.Errorf("seek to end: %w", err)
@@ -212,16 +216,12 @@ func (h *Handle) chunkSize() int64 {
 }
 
 // copyChunks runs step until it moves less than a chunk, counting bytes and
-// honouring rate limits before each step.
+// paying each rate limiter for the bytes a step moved before the next one
+// (so a short last chunk costs only what it moved).
 func (h *Handle) copyChunks(step func() (int64, error)) (int64, error) {
 	var total int64
 	size := h.chunkSize()
 	for {
-		for _, l := range h.t.Limiters {
-			if err := l.WaitN(h.fs.opts.Context, int(size)); err != nil {
-				return total, fmt.Errorf("rate limit: %w", err)
-			}
-		}
 		n, err := step()
 		total += n
 		h.t.bytes.Add(n)
@@ -230,6 +230,11 @@ func (h *Handle) copyChunks(step func() (int64, error)) (int64, error) {
 		}
 		if n < size {
 			return total, nil
+		}
+		for _, l := range h.t.Limiters {
+			if err := l.WaitN(h.fs.opts.Context, int(n)); err != nil {
+				return total, fmt.Errorf("rate limit: %w", err)
+			}
 		}
 	}
 }
@@ -294,20 +299,40 @@ func (h *Handle) Close() error {
 	if result == nil && !h.authorized {
 		result = errors.New("data connection was never opened")
 	}
-	dropCreated := h.created && !h.authorized
+	dropCreated := h.created && !h.prepared
 	h.mu.Unlock()
 
-	err := h.file.Close()
+	var err error
 	if dropCreated {
-		if rmErr := h.fs.Fs.Remove(h.t.Path); rmErr != nil && !errors.Is(rmErr, os.ErrNotExist) {
-			err = errors.Join(err, fmt.Errorf("remove refused upload: %w", rmErr))
-		}
+		err = h.dropCreated()
 	}
+	err = errors.Join(err, h.file.Close())
 	if result == nil && err != nil && h.t.Direction == acl.DirectionReceive {
 		result = err
 	}
 	h.fs.opts.Hooks.Done(h.t, result)
 	return err
+}
+
+// dropCreated removes the empty file this upload created and never wrote,
+// but only if the name still holds that same empty file: another session
+// may have uploaded to the name since.
+func (h *Handle) dropCreated() error {
+	mine, err := h.file.Stat()
+	if err != nil || mine.Size() != 0 {
+		return nil
+	}
+	cur, err := h.fs.Fs.Stat(h.t.Path)
+	if err != nil || cur.Size() != 0 {
+		return nil
+	}
+	if mine.Sys() != nil && cur.Sys() != nil && !os.SameFile(mine, cur) {
+		return nil
+	}
+	if err := h.fs.Fs.Remove(h.t.Path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("remove unused upload: %w", err)
+	}
+	return nil
 }
 
 // PeerOf returns the remote address of a data connection, or the zero

@@ -1024,11 +1024,10 @@ func TestConcurrentTransfers(t *testing.T) {
 	}
 }
 
-// Known bug, see the report: every chunk is charged a full chunk of tokens
+// Regression: every chunk used to be is charged a full chunk of tokens
 // before it moves, so a short transfer costs a whole burst and a shared
-// limiter starves the next transfer. Run with FTPD_DRIVER_KNOWN_BUGS=1.
+// limiter starved the next transfer.
 func TestRateLimitChargesOnlyBytesMoved(t *testing.T) {
-	knownBug(t, "copyChunks (transfer.go) charges a full chunk of tokens, not the bytes moved")
 	const burst = 1 << 20
 	shared := rate.NewLimiter(rate.Limit(1), burst) // 1 byte/s: no refill to speak of
 	d, hooks, root := newRootDriver(t, false)
@@ -1044,18 +1043,10 @@ func TestRateLimitChargesOnlyBytesMoved(t *testing.T) {
 	}
 }
 
-func knownBug(t *testing.T, what string) {
-	t.Helper()
-	if os.Getenv("FTPD_DRIVER_KNOWN_BUGS") == "" {
-		t.Skip("known bug: " + what + "; set FTPD_DRIVER_KNOWN_BUGS=1 to run")
-	}
-}
-
-// Known bug, see the report: a handle that created a new file and was
+// Regression: a handle that created a new file and was
 // never authorized removes the path on Close, even if another transfer has
 // since written a complete file there.
 func TestNeverUsedHandleDoesNotRemoveAnotherUpload(t *testing.T) {
-	knownBug(t, "Handle.Close (transfer.go) removes h.t.Path whatever it holds now")
 	d, hooks, root := newRootDriver(t, false)
 	a, err := d.OpenTransfer("shared.bin", flagsSTOR, 0) // creates the file
 	if err != nil {
@@ -1075,11 +1066,10 @@ func TestNeverUsedHandleDoesNotRemoveAnotherUpload(t *testing.T) {
 	}
 }
 
-// Known bug, see the report: a refused STOR onto a dangling symlink that
+// Regression: a refused STOR onto a dangling symlink that
 // stays inside the root creates the link's target and then removes the
 // link, not what it created.
 func TestRefusedUploadThroughDanglingLink(t *testing.T) {
-	knownBug(t, "OpenTransfer (driver.go) decides 'created' from Stat, which follows links")
 	d, hooks, root := newRootDriver(t, false)
 	if err := os.Symlink("target", filepath.Join(root, "link")); err != nil {
 		t.Fatal(err)
@@ -1167,10 +1157,9 @@ func TestSTORSenderResetKeepsExistingFile(t *testing.T) {
 	}
 }
 
-// Known bug, see the report: the same reset on a NEW file leaves an empty
+// Regression: the same reset on a NEW file leaves an empty
 // file behind, because the handle was authorized.
 func TestSTORSenderResetLeavesNoNewFile(t *testing.T) {
-	knownBug(t, "Handle.Close (transfer.go) keeps a created file once authorized, even if the upload never began")
 	d, _, root := newRootDriver(t, false)
 	h, err := d.OpenTransfer("new", flagsSTOR, 0)
 	if err != nil {
