@@ -170,17 +170,22 @@ func (d *FS) Chtimes(name string, atime, mtime time.Time) error {
 // truncates at the REST offset, or seeks to the end for APPE, only once the
 // transfer is authorized.
 func (d *FS) OpenTransfer(name string, flags int, offset int64) (*Handle, error) {
-	t := &Transfer{Path: name, Offset: offset}
+	t := &Transfer{Path: name, Offset: offset, Size: -1}
 	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
 		t.Command, t.Direction = "RETR", acl.DirectionSend
 		f, err := d.Fs.Open(name)
 		if err != nil {
 			return nil, err
 		}
-		if err := refuseDirectory(f, name); err != nil {
+		info, err := f.Stat()
+		if err != nil || info.IsDir() {
 			f.Close()
+			if err == nil {
+				err = &os.PathError{Op: "open", Path: name, Err: errors.New("is a directory")}
+			}
 			return nil, err
 		}
+		t.Size = max(info.Size()-offset, 0)
 		return d.newHandle(t, f, false), nil
 	}
 

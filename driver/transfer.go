@@ -35,6 +35,7 @@ type Transfer struct {
 	Path      string        // the path as the client named it, inside the user's root
 	Direction acl.Direction // DirectionSend (RETR) or DirectionReceive
 	Offset    int64         // REST position
+	Size      int64         // bytes this transfer should move; -1 if unknown (uploads)
 	Peer      netip.AddrPort
 	Started   time.Time // when the data connection was judged
 

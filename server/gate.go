@@ -58,6 +58,7 @@ func (g *passiveGate) judge(conn net.Conn) (string, bool) {
 	peer := driver.PeerOf(conn)
 	owner := g.srv.passiveOwner(g.port)
 	if owner == nil {
+		g.srv.metrics.refused(acl.ReasonPortTheft.String())
 		g.srv.log.Warn("passive connection to an unannounced port closed",
 			"port", g.port, "peer", peer.String(), "reason", acl.ReasonPortTheft.String())
 		return peer.Addr().String() + ": port not announced", false
@@ -76,6 +77,7 @@ func (g *passiveGate) judge(conn net.Conn) (string, bool) {
 			why = v.Message
 		}
 	}
+	g.srv.metrics.refused(acl.ReasonPortTheft.String())
 	owner.log.Warn("passive connection from a stranger closed",
 		"command", command, "direction", dir.String(),
 		"peer", peer.Addr().String(), "port", peer.Port(), "passive_port", g.port,

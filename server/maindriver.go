@@ -79,6 +79,7 @@ func (d *mainDriver) ClientConnected(cc ftpserver.ClientContext) (string, error)
 
 // ClientDisconnected ends a session.
 func (d *mainDriver) ClientDisconnected(cc ftpserver.ClientContext) {
+	d.srv.released(cc.RemoteAddr())
 	if sess, ok := cc.Extra().(*session); ok {
 		sess.end()
 		d.srv.removeSession(sess)

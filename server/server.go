@@ -19,7 +19,9 @@ import (
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
 
+	"github.com/ftpd/ftpd/acl"
 	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/controlconn"
 )
 
@@ -39,11 +41,20 @@ type Server struct {
 	ln    *controlconn.Listener
 	done  chan struct{} // closed when Serve returns
 
+	conns      *acl.ConnTable
+	bans       *acl.BanList
+	bandwidth  *bandwidth
+	metrics    *metrics
+	metricsSrv *metricsServer
+	stopBans   context.CancelFunc
+
 	mu       sync.Mutex
 	pending  map[string]*controlconn.Conn // accepted, not yet seen by ClientConnected
 	sessions map[uint32]*session
 	passive  map[int]*session // passive port -> the session it was announced to
 	memory   map[string]afero.Fs
+	xfers    map[*driver.Transfer]xferEntry // authorized, running
+	xferID   uint64
 	closing  bool
 }
 
@@ -71,7 +82,14 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		sessions: map[uint32]*session{},
 		passive:  map[int]*session{},
 		memory:   map[string]afero.Fs{},
+		xfers:    map[*driver.Transfer]xferEntry{},
+
+		conns:     acl.NewConnTable(),
+		bans:      acl.NewBanList(),
+		bandwidth: newBandwidth(),
+		metrics:   newMetrics(),
 	}
+	s.bandwidth.update(cfg)
 	s.state.Store(st)
 	for _, name := range cfg.PlainPasswordUsers() {
 		s.log.Warn("user has a plain-text password in the config; use password_hash (ftpd hash-password)", "user", name)
@@ -92,8 +110,20 @@ func (s *Server) Start() error {
 		TLSConfig: s.tlsConfig,
 		Implicit:  st.cfg.Server.TLS.Mode == conf.TLSImplicit,
 		Admit:     s.admit,
+		Release:   func(c net.Conn) { s.released(c.RemoteAddr()) },
 		OnAccept:  s.accepted,
 	}
+	if addr := st.cfg.Metrics.Listen; addr.IsValid() {
+		ms, err := startMetrics(addr.String(), s.metrics, s.log)
+		if err != nil {
+			raw.Close()
+			return err
+		}
+		s.metricsSrv = ms
+	}
+	banCtx, stopBans := context.WithCancel(context.Background())
+	s.stopBans = stopBans
+	go s.sweepBans(banCtx, time.Second)
 	s.ftp = ftpserver.NewFtpServer(&mainDriver{srv: s})
 	s.ftp.Logger = s.log.With("component", "ftpserverlib")
 	if err := s.ftp.Listen(); err != nil {
@@ -114,6 +144,14 @@ func (s *Server) Start() error {
 // Addr is the control listener's address.
 func (s *Server) Addr() net.Addr { return s.ln.Addr() }
 
+// MetricsAddr is the metrics listener's address, or nil when metrics are off.
+func (s *Server) MetricsAddr() net.Addr {
+	if s.metricsSrv == nil {
+		return nil
+	}
+	return s.metricsSrv.ln.Addr()
+}
+
 // Reload swaps in a new configuration for new logins and new transfers.
 // Sessions stay up. Settings the FTP library reads only at start (listen
 // address, passive ports, public host, TLS mode, idle timeout, banner) keep
@@ -133,6 +171,11 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	// Keep the values that cannot change live, so that what is reported
 	// is what is in force.
 	cfg.Server = keepRestartOnly(old.cfg.Server, cfg.Server)
+	if old.cfg.Metrics != cfg.Metrics {
+		s.log.Warn("config change needs a restart to take effect; keeping the running value", "key", "metrics.listen")
+		cfg.Metrics = old.cfg.Metrics
+	}
+	s.bandwidth.update(cfg)
 	s.state.Store(st)
 	s.log.Info("configuration reloaded", "config", cfg.Source, "users", len(cfg.Users), "fxp", cfg.FXP.Enabled)
 	return nil
@@ -171,6 +214,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		c.Close()
 	}
 	s.mu.Unlock()
+	s.stopBans()
+	if s.metricsSrv != nil {
+		mctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = s.metricsSrv.close(mctx)
+		cancel()
+	}
 	s.log.Info("stopped")
 	return cut
 }
@@ -195,17 +244,6 @@ func (s *Server) allSessions() []*session {
 		out = append(out, sess)
 	}
 	return out
-}
-
-// admit decides about a new control connection before the library sees it.
-func (s *Server) admit(raw net.Conn) string {
-	s.mu.Lock()
-	closing := s.closing
-	s.mu.Unlock()
-	if closing {
-		return "421 Server shutting down"
-	}
-	return ""
 }
 
 func (s *Server) accepted(c *controlconn.Conn) {

@@ -41,7 +41,6 @@ type session struct {
 	mu           sync.Mutex
 	activeTarget netip.AddrPort // last PORT/EPRT target; zero after PASV/EPSV
 	refusals     []refusal      // answers queued by Screen for Site
-	transfers    map[*driver.Transfer]struct{}
 	closeStorage func() error
 }
 
@@ -53,15 +52,14 @@ type refusal struct {
 func newSession(s *Server, cc ftpserver.ClientContext, conn *controlconn.Conn) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	sess := &session{
-		srv:       s,
-		id:        cc.ID(),
-		cc:        cc,
-		conn:      conn,
-		clientIP:  addrOf(cc.RemoteAddr()),
-		ctx:       ctx,
-		cancel:    cancel,
-		refusal:   randomToken(),
-		transfers: map[*driver.Transfer]struct{}{},
+		srv:      s,
+		id:       cc.ID(),
+		cc:       cc,
+		conn:     conn,
+		clientIP: addrOf(cc.RemoteAddr()),
+		ctx:      ctx,
+		cancel:   cancel,
+		refusal:  randomToken(),
 	}
 	sess.log = s.log.With("session", sess.id, "client_ip", sess.clientIP.String())
 	cc.SetExtra(sess)
@@ -94,14 +92,28 @@ func (sess *session) account(st *state) *account {
 func (sess *session) preAuth(user string) error {
 	st := sess.srv.state.Load()
 	if st.cfg.Server.TLS.Required && !sess.conn.TLS() {
-		sess.log.Warn("login refused", "user", user, "reason", "tls_required")
+		sess.refuseLogin(user, reasonTLSRequired)
 		return errors.New("TLS is required on this server: send AUTH TLS first")
 	}
 	if a := st.accounts[user]; a != nil && !a.allowsIP(sess.clientIP) {
-		sess.log.Warn("login refused", "user", user, "reason", "allowed_ips")
+		sess.refuseLogin(user, reasonAllowedIPs)
 		return fmt.Errorf("%s may not log in from %s", user, sess.clientIP)
 	}
 	return nil
+}
+
+// refuseLogin logs and counts a login refused by policy (not a bad password).
+func (sess *session) refuseLogin(user, reason string) {
+	sess.log.Warn("login refused", "user", user, "reason", reason)
+	sess.srv.metrics.refused(reason)
+	sess.srv.metrics.logins.WithLabelValues("refused").Inc()
+}
+
+// failLogin logs and counts a failed login, which may ban the IP.
+func (sess *session) failLogin(user, why string) {
+	sess.log.Warn("login failed", "user", user, "reason", why)
+	sess.srv.metrics.logins.WithLabelValues("failed").Inc()
+	sess.srv.loginFailed(sess)
 }
 
 func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
@@ -109,16 +121,20 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	a := st.accounts[user]
 	if a == nil {
 		burnTime(pass)
-		sess.log.Warn("login failed", "user", user, "reason", "unknown_user")
+		sess.failLogin(user, "unknown_user")
 		return nil, errBadLogin
 	}
 	if !a.allowsIP(sess.clientIP) {
-		sess.log.Warn("login refused", "user", user, "reason", "allowed_ips")
+		sess.refuseLogin(user, reasonAllowedIPs)
 		return nil, errBadLogin
 	}
 	if !a.secret.check(pass) {
-		sess.log.Warn("login failed", "user", user, "reason", "bad_password")
+		sess.failLogin(user, "bad_password")
 		return nil, errBadLogin
+	}
+	if max := a.user.MaxSessions; max > 0 && sess.srv.userSessions(user) >= max {
+		sess.refuseLogin(user, reasonMaxSessions)
+		return nil, fmt.Errorf("too many sessions for %s (max_sessions = %d)", user, max)
 	}
 	storage, closeStorage, err := sess.srv.openStorage(&a.user)
 	if err != nil {
@@ -142,6 +158,8 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	sess.user.Store(&name)
 	sess.log = sess.log.With("user", name)
 	sess.log.Info("login ok", "read_only", a.readOnly, "tls", sess.conn.TLS())
+	sess.srv.metrics.logins.WithLabelValues("ok").Inc()
+	sess.srv.metrics.sessions.Inc()
 	return &clientDriver{FS: fs, sess: sess}, nil
 }
 
@@ -159,6 +177,9 @@ func (s *Server) openStorage(u *conf.User) (afero.Fs, func() error, error) {
 
 func (sess *session) end() {
 	sess.cancel()
+	if sess.userName() != "" {
+		sess.srv.metrics.sessions.Dec()
+	}
 	sess.mu.Lock()
 	closeStorage := sess.closeStorage
 	sess.closeStorage = nil
@@ -269,6 +290,9 @@ func (sess *session) site(param string) *ftpserver.AnswerCommand {
 		sess.refusals = sess.refusals[1:]
 		return &ftpserver.AnswerCommand{Code: r.code, Message: r.msg}
 	}
+	if strings.EqualFold(strings.TrimSpace(param), "XFERS") {
+		return &ftpserver.AnswerCommand{Code: 200, Message: sess.srv.xfersReport(sess.userName())}
+	}
 	return nil
 }
 
@@ -287,12 +311,12 @@ func (sess *session) Authorize(t *driver.Transfer) error {
 	})
 	if !v.Allowed() {
 		sess.logRefusal(t.Command, t.Direction, t.Peer, v)
+		sess.srv.metrics.transfers.WithLabelValues(t.Command, "refused", fxpLabel(v.Foreign)).Inc()
 		return errors.New(v.Message)
 	}
 	t.Foreign = v.Foreign
-	sess.mu.Lock()
-	sess.transfers[t] = struct{}{}
-	sess.mu.Unlock()
+	t.Limiters = sess.srv.bandwidth.limiters(a.user.Name, t.Direction)
+	sess.srv.addXfer(t, a.user.Name)
 	if t.Foreign {
 		sess.log.Info("foreign data connection", "command", t.Command, "path", t.Path,
 			"direction", t.Direction.String(), "peer", t.Peer.Addr().String(), "port", t.Peer.Port())
@@ -302,14 +326,20 @@ func (sess *session) Authorize(t *driver.Transfer) error {
 
 // Done logs the end of a transfer.
 func (sess *session) Done(t *driver.Transfer, err error) {
-	sess.mu.Lock()
-	_, authorized := sess.transfers[t]
-	delete(sess.transfers, t)
-	sess.mu.Unlock()
-	if !authorized {
-		return // refused (already logged) or no data connection
+	if !sess.srv.removeXfer(t) {
+		return // refused (already logged and counted) or no data connection
 	}
 	elapsed := sess.srv.now().Sub(t.Started)
+	m := sess.srv.metrics
+	m.bytes.WithLabelValues(t.Direction.String(), fxpLabel(t.Foreign)).Add(float64(t.Bytes()))
+	result := "ok"
+	if err != nil {
+		result = "failed"
+	}
+	m.transfers.WithLabelValues(t.Command, result, fxpLabel(t.Foreign)).Inc()
+	if err == nil {
+		m.duration.WithLabelValues(t.Command, fxpLabel(t.Foreign)).Observe(elapsed.Seconds())
+	}
 	attrs := []any{
 		"command", t.Command, "path", t.Path, "bytes", t.Bytes(),
 		"duration", elapsed.Round(time.Millisecond).String(),
@@ -323,6 +353,7 @@ func (sess *session) Done(t *driver.Transfer, err error) {
 }
 
 func (sess *session) logRefusal(command string, d acl.Direction, peer netip.AddrPort, v acl.Verdict) {
+	sess.srv.metrics.refused(v.Reason.String())
 	sess.log.Warn("data connection refused",
 		"command", command, "direction", d.String(),
 		"peer", peer.Addr().String(), "port", peer.Port(),

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"net/netip"
 
-	"golang.org/x/time/rate"
-
 	"github.com/ftpd/ftpd/acl"
 	"github.com/ftpd/ftpd/conf"
 )
@@ -79,17 +77,3 @@ func compile(cfg *conf.Config) (*state, error) {
 
 // allowsIP applies the user's allowed_ips ([] = any).
 func (a *account) allowsIP(ip netip.Addr) bool { return a.allowedIPs.AllowsOrEmpty(ip) }
-
-// rateLimiter builds a limiter for bytesPerSecond, or nil for "no limit".
-// The burst (and so the transfer chunk) is a tenth of a second's worth,
-// between 32 KiB and 4 MiB: small enough to keep a limit smooth, large
-// enough that a chunk is still one efficient zero-copy call.
-func rateLimiter(bytesPerSecond conf.Size) *rate.Limiter {
-	if bytesPerSecond <= 0 {
-		return nil
-	}
-	burst := int64(bytesPerSecond) / 10
-	burst = max(burst, 32<<10)
-	burst = min(burst, 4<<20)
-	return rate.NewLimiter(rate.Limit(bytesPerSecond), int(burst))
-}

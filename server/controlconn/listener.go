@@ -14,6 +14,9 @@ type Listener struct {
 	// library sees it. A non-empty refusal is sent as a reply line (e.g.
 	// "421 Too many connections") and the connection is closed.
 	Admit func(raw net.Conn) (refusal string)
+	// Release, if set, is called for an admitted connection that is
+	// dropped before the FTP library sees it.
+	Release func(raw net.Conn)
 	// OnAccept, if set, is called with every admitted connection.
 	OnAccept func(*Conn)
 }
@@ -35,6 +38,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 		if err != nil {
 			// Only a missing TLS configuration gets here; the server
 			// validates it before listening. Drop this client, keep serving.
+			if l.Release != nil {
+				l.Release(raw)
+			}
 			raw.Close()
 			continue
 		}
