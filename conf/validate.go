@@ -56,9 +56,7 @@ func (c *Config) validate(line func(key string) int) []*Error {
 	if !enumValid(logLevels, c.Log.Level) {
 		v.errorf("log.level", "invalid level %d (want %s)", c.Log.Level, enumChoices(logLevels))
 	}
-	if c.Metrics.Listen.IsValid() && c.Metrics.Listen.Port() == 0 {
-		v.errorf("metrics.listen", "port must not be 0")
-	}
+	// metrics.listen port 0 picks a free port, like server.listen.
 	c.validateUsers(v)
 	return v.errs
 }
