@@ -216,28 +216,52 @@ func (h *Handle) chunkSize() int64 {
 	return n
 }
 
-// copyChunks runs step until it moves less than a chunk, counting bytes and
-// paying each rate limiter for the bytes a step moved before the next one
-// (so a short last chunk costs only what it moved).
+// copyChunks runs step until it moves less than a chunk, counting bytes.
+// Under rate limits each step is paid for before it runs: a chunk, or only
+// the rest of the file when the transfer's size is known, so a download
+// pays for exactly what it sends and an upload for at most one chunk more.
+// Bytes beyond what was paid (a file that grew) are paid after.
 func (h *Handle) copyChunks(step func() (int64, error)) (int64, error) {
 	var total int64
 	size := h.chunkSize()
 	for {
+		paid := size
+		if h.t.Size >= 0 {
+			if rest := h.t.Size - h.t.Bytes(); rest >= 0 && rest < size {
+				paid = rest
+			}
+		}
+		if err := h.pay(paid); err != nil {
+			return total, err
+		}
 		n, err := step()
 		total += n
 		h.t.bytes.Add(n)
+		if n > paid {
+			if perr := h.pay(n - paid); perr != nil && err == nil {
+				err = perr
+			}
+		}
 		if err != nil {
 			return total, err
 		}
 		if n < size {
 			return total, nil
 		}
-		for _, l := range h.t.Limiters {
-			if err := l.WaitN(h.fs.opts.Context, int(n)); err != nil {
-				return total, fmt.Errorf("rate limit: %w", err)
-			}
+	}
+}
+
+// pay waits until every limiter grants n bytes (n is at most a burst).
+func (h *Handle) pay(n int64) error {
+	if n <= 0 {
+		return nil
+	}
+	for _, l := range h.t.Limiters {
+		if err := l.WaitN(h.fs.opts.Context, int(n)); err != nil {
+			return fmt.Errorf("rate limit: %w", err)
 		}
 	}
+	return nil
 }
 
 // Read implements io.Reader; see ErrNotAuthorized.

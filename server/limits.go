@@ -134,15 +134,15 @@ func (b *bandwidth) limiters(user string, d acl.Direction) []*rate.Limiter {
 }
 
 // retune returns a limiter for bytesPerSecond, reusing l when there is one;
-// nil means no limit. The burst (and so a transfer's chunk) is a tenth of
-// a second's worth, between 32 KiB and 4 MiB: small enough to keep the
-// rate smooth, large enough that a chunk is still one efficient zero-copy
-// call.
+// nil means no limit. The burst (and so a transfer's chunk) is 20 ms
+// worth, between 16 KiB and 4 MiB: small enough that the bucket's initial
+// fill barely shows in a transfer's average, large enough that a chunk is
+// still one efficient zero-copy call.
 func retune(l *rate.Limiter, bytesPerSecond conf.Size) *rate.Limiter {
 	if bytesPerSecond <= 0 {
 		return nil
 	}
-	burst := int(min(max(int64(bytesPerSecond)/10, 32<<10), 4<<20))
+	burst := int(min(max(int64(bytesPerSecond)/50, 16<<10), 4<<20))
 	if l == nil {
 		return rate.NewLimiter(rate.Limit(bytesPerSecond), burst)
 	}
