@@ -1,0 +1,246 @@
+package controlconn
+
+import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"math/big"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// recorder is a Screener that upper-cases "rewrite me" and records replies.
+type recorder struct {
+	mu      sync.Mutex
+	screens []string
+	replies []string
+}
+
+func (r *recorder) Screen(line string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.screens = append(r.screens, line)
+	if line == "rewrite me" {
+		return "REWRITTEN"
+	}
+	return line
+}
+
+func (r *recorder) Reply(line string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.replies = append(r.replies, line)
+}
+
+func (r *recorder) snapshot() ([]string, []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.screens...), append([]string(nil), r.replies...)
+}
+
+func selfSigned(t *testing.T) *tls.Config {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.2")}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}
+}
+
+// pair returns a server-side *Conn (from a Listener on 127.0.0.2) and the
+// client's raw connection (from 127.0.0.10).
+func pair(t *testing.T, cfg *tls.Config, implicit bool) (*Conn, net.Conn) {
+	t.Helper()
+	raw, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	var tlsFn TLSConfigFunc
+	if cfg != nil {
+		tlsFn = func() *tls.Config { return cfg }
+	}
+	l := &Listener{Listener: raw, TLSConfig: tlsFn, Implicit: implicit}
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.10")}}
+	client, err := d.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { client.Close() })
+	select {
+	case c := <-accepted:
+		t.Cleanup(func() { c.Close() })
+		return c.(*Conn), client
+	case <-time.After(5 * time.Second):
+		t.Fatal("accept timed out")
+	}
+	return nil, nil
+}
+
+func TestScreenAndReply(t *testing.T) {
+	c, client := pair(t, nil, false)
+	rec := &recorder{}
+	c.SetScreener(rec)
+	go func() {
+		_, _ = client.Write([]byte("USER alice\r\nrewrite me\nPORT 1,2,3,4,5,6\r\n"))
+	}()
+	r := bufio.NewReader(c)
+	for _, want := range []string{"USER alice", "REWRITTEN", "PORT 1,2,3,4,5,6"} {
+		line, err := r.ReadString('\n')
+		if err != nil || line != want+"\r\n" {
+			t.Fatalf("library read %q (%v), want %q", line, err, want)
+		}
+	}
+	// Replies are observed line by line, even when written in pieces.
+	for _, chunk := range []string{"227 Entering Passive Mode (127,0,0,2,", "156,64)\r\n211-FEAT\r\n 211 End\r\n"} {
+		if _, err := c.Write([]byte(chunk)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := bufio.NewReader(client).ReadString('\n')
+	if err != nil || !strings.HasPrefix(got, "227 ") {
+		t.Fatalf("client read %q %v", got, err)
+	}
+	screens, replies := rec.snapshot()
+	if len(screens) != 3 || strings.Join(replies, "|") != "227 Entering Passive Mode (127,0,0,2,156,64)|211-FEAT| 211 End" {
+		t.Fatalf("screens %q replies %q", screens, replies)
+	}
+}
+
+func TestLineTooLong(t *testing.T) {
+	c, client := pair(t, nil, false)
+	go func() { _, _ = client.Write([]byte(strings.Repeat("A", MaxLine+10) + "\r\n")) }()
+	if _, err := c.Read(make([]byte, 100)); err == nil || !strings.Contains(err.Error(), "longer than") {
+		t.Fatalf("long line: %v", err)
+	}
+}
+
+func TestAuthTLS(t *testing.T) {
+	cfg := selfSigned(t)
+	c, client := pair(t, cfg, false)
+	rec := &recorder{}
+	c.SetScreener(rec)
+	lib := make(chan string, 4)
+	go func() { // the "library": reads commands, answers one
+		r := bufio.NewReader(c)
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				close(lib)
+				return
+			}
+			lib <- strings.TrimSpace(line)
+			_, _ = c.Write([]byte("200 ok\r\n"))
+		}
+	}()
+	if _, err := client.Write([]byte("AUTH TLS\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	br := bufio.NewReader(client)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "234 ") {
+		t.Fatalf("AUTH reply %q %v", line, err)
+	}
+	tc := tls.Client(client, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // test
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tc.Write([]byte("USER alice\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	if got := <-lib; got != "USER alice" {
+		t.Fatalf("library got %q after TLS", got)
+	}
+	reply, err := bufio.NewReader(tc).ReadString('\n')
+	if err != nil || reply != "200 ok\r\n" {
+		t.Fatalf("reply over TLS %q %v", reply, err)
+	}
+	if !c.TLS() {
+		t.Fatal("TLS() false after AUTH")
+	}
+	if screens, _ := rec.snapshot(); len(screens) != 1 || screens[0] != "USER alice" {
+		t.Fatalf("AUTH must not reach the screener/library: %q", screens)
+	}
+}
+
+func TestAuthWithInjectedCommandRefused(t *testing.T) {
+	c, client := pair(t, selfSigned(t), false)
+	// A command smuggled in clear behind AUTH must not be run after the
+	// upgrade: the connection fails instead.
+	go func() { _, _ = client.Write([]byte("AUTH TLS\r\nDELE x\r\n")) }()
+	time.Sleep(50 * time.Millisecond) // both lines in the buffer
+	if _, err := c.Read(make([]byte, 64)); err == nil || !strings.Contains(err.Error(), "data after AUTH") {
+		t.Fatalf("smuggled command: %v", err)
+	}
+}
+
+func TestImplicitTLS(t *testing.T) {
+	c, client := pair(t, selfSigned(t), true)
+	if !c.TLS() {
+		t.Fatal("implicit connection not TLS")
+	}
+	tc := tls.Client(client, &tls.Config{InsecureSkipVerify: true}) //nolint:gosec // test
+	go func() { _, _ = c.Write([]byte("220 hello\r\n")) }()
+	line, err := bufio.NewReader(tc).ReadString('\n')
+	if err != nil || line != "220 hello\r\n" {
+		t.Fatalf("greeting %q %v", line, err)
+	}
+}
+
+func TestAdmitRefusal(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	admitted := make(chan *Conn, 1)
+	l := &Listener{Listener: raw, Admit: func(c net.Conn) string {
+		if strings.HasPrefix(c.RemoteAddr().String(), "127.0.0.11:") {
+			return "421 go away"
+		}
+		return ""
+	}}
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			admitted <- c.(*Conn)
+		}
+	}()
+	dial := func(ip string) net.Conn {
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+		c, err := d.Dial("tcp", raw.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	refused := dial("127.0.0.11")
+	_ = refused.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, _ := bufio.NewReader(refused).ReadString('\n'); line != "421 go away\r\n" {
+		t.Fatalf("refusal %q", line)
+	}
+	dial("127.0.0.10")
+	select {
+	case c := <-admitted:
+		c.Close()
+	case <-time.After(5 * time.Second):
+		t.Fatal("admitted connection not returned")
+	}
+}
