@@ -41,6 +41,7 @@ type Server struct {
 	ln    *controlconn.Listener
 	done  chan struct{} // closed when Serve returns
 
+	passwords  *verifiedPasswords
 	conns      *acl.ConnTable
 	bans       *acl.BanList
 	bandwidth  *bandwidth
@@ -84,6 +85,7 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		memory:   map[string]afero.Fs{},
 		xfers:    map[*driver.Transfer]xferEntry{},
 
+		passwords: newVerifiedPasswords(),
 		conns:     acl.NewConnTable(),
 		bans:      acl.NewBanList(),
 		bandwidth: newBandwidth(),

@@ -128,7 +128,7 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		sess.refuseLogin(user, reasonAllowedIPs)
 		return nil, errBadLogin
 	}
-	if !a.secret.check(pass) {
+	if !sess.srv.passwords.check(a.user.Name, a.secret, pass) {
 		sess.failLogin(user, "bad_password")
 		return nil, errBadLogin
 	}
