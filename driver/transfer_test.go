@@ -869,7 +869,6 @@ func (r remoteAddrer) RemoteAddr() net.Addr { return r.addr }
 // like net's tcpConnWithoutWriteTo: a wrapper that still exposes RemoteAddr.
 type wrappedConn struct {
 	*net.TCPConn
-	extra int
 }
 
 func TestPeerOf(t *testing.T) {
