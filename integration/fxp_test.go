@@ -453,13 +453,7 @@ func TestFXPPolicyReload(t *testing.T) {
 	if err := os.WriteFile(b.config, []byte(newText), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cfg, err := loadConfig(b.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := b.srv.Reload(cfg); err != nil {
-		t.Fatal(err)
-	}
+	b.reload(t)
 	if r := fxpCopy(t, ca, cb, "src.bin", "dst.bin", true, false); !r.ok() {
 		t.Fatalf("after reload: %v", r)
 	}

@@ -255,4 +255,26 @@ func listenLocal(t testing.TB, ip string) net.Listener {
 	return l
 }
 
-func loadConfig(path string) (*conf.Config, error) { return conf.Load(path) }
+// reload re-reads the instance's config file, as SIGHUP does.
+func (in *instance) reload(t testing.TB) {
+	t.Helper()
+	cfg, err := conf.Load(in.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := in.srv.Reload(cfg); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// eventually polls cond until it holds or timeout passes.
+func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting: %s", what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

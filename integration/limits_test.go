@@ -61,16 +61,9 @@ func TestConnectionCaps(t *testing.T) {
 	}
 	// Closing frees a slot.
 	c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if g := readGreeting(t, a.addr, "127.0.0.12"); strings.HasPrefix(g, "220") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("slot not freed after a connection closed")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, 5*time.Second, "slot freed after a connection closed", func() bool {
+		return strings.HasPrefix(readGreeting(t, a.addr, "127.0.0.12"), "220")
+	})
 	a.logs.waitFor(t, `"reason":"max_connections_per_ip"`, `"client_ip":"127.0.0.10"`)
 }
 
@@ -94,13 +87,7 @@ func TestBanAfterFailedLogins(t *testing.T) {
 		t.Fatal(err)
 	}
 	// A reload keeps the ban.
-	cfg, err := loadConfig(a.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.srv.Reload(cfg); err != nil {
-		t.Fatal(err)
-	}
+	a.reload(t)
 	if g := readGreeting(t, a.addr, client1); !strings.HasPrefix(g, "421") {
 		t.Fatalf("ban lost on reload: %q", g)
 	}
@@ -123,17 +110,9 @@ func TestMaxSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	first.Quit()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		c := a.dial(client2, "", "")
-		if err := c.Login("alice", testPass); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("session slot not freed after QUIT")
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	eventually(t, 5*time.Second, "session slot freed after QUIT", func() bool {
+		return a.dial(client2, "", "").Login("alice", testPass) == nil
+	})
 }
 
 func TestIdleTimeout(t *testing.T) {
