@@ -173,22 +173,3 @@ func directionMessage(u *UserFXP, d Direction) string {
 func refuse(r Reason, foreign bool, msg string) Verdict {
 	return Verdict{Reason: r, Foreign: foreign, Message: msg}
 }
-
-// MayAcceptPassive is the passive gate's question: may a connection from
-// peer reach a passive port that client opened, for a transfer in direction
-// d? It is deliberately wider than Decide: a foreign peer that is an allowed
-// FXP peer of this server gets through to the transfer, where Decide gives
-// the precise verdict and a reply that says why. Strangers never do.
-func (p *FXPPolicy) MayAcceptPassive(client, peer netip.Addr, d Direction) bool {
-	client, peer = client.Unmap(), peer.Unmap()
-	if !client.IsValid() || !peer.IsValid() {
-		return false
-	}
-	if client == peer {
-		return true
-	}
-	if !p.Enabled || (d != DirectionSend && d != DirectionReceive) {
-		return false
-	}
-	return p.Peers.AllowsOrEmpty(peer) && p.Clients.AllowsOrEmpty(client)
-}

@@ -89,36 +89,6 @@ func TestDecide(t *testing.T) {
 	}
 }
 
-func TestMayAcceptPassive(t *testing.T) {
-	client := ip("127.0.0.10")
-	cases := []struct {
-		name   string
-		policy FXPPolicy
-		peer   string
-		dir    Direction
-		want   bool
-	}{
-		{"own client", FXPPolicy{}, "127.0.0.10", DirectionListing, true},
-		{"stranger fxp off", FXPPolicy{}, "127.0.0.11", DirectionSend, false},
-		{"stranger fxp on, peer list", FXPPolicy{Enabled: true, Peers: nets("127.0.0.3/32")}, "127.0.0.11", DirectionSend, false},
-		{"peer fxp on", FXPPolicy{Enabled: true, Peers: nets("127.0.0.3/32")}, "127.0.0.3", DirectionReceive, true},
-		{"peer for a listing", FXPPolicy{Enabled: true}, "127.0.0.3", DirectionListing, false},
-		{"peer, client outside clients", FXPPolicy{Enabled: true, Clients: nets("127.0.0.11/32")}, "127.0.0.3", DirectionSend, false},
-		{"invalid peer", FXPPolicy{Enabled: true}, "", DirectionSend, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			var peer netip.Addr
-			if tc.peer != "" {
-				peer = ip(tc.peer)
-			}
-			if got := tc.policy.MayAcceptPassive(client, peer, tc.dir); got != tc.want {
-				t.Fatalf("got %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestReasonStrings(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range Reasons() {

@@ -25,7 +25,7 @@ func TestConnTable(t *testing.T) {
 		{add: a, remove: true},
 		{add: b, maxTotal: 3, maxPerIP: 2, want: CapNone},
 		{add: ip("::ffff:127.0.0.11"), maxTotal: 0, maxPerIP: 2, want: CapPerIP}, // mapped = same IP
-		{add: ip("127.0.0.12"), maxTotal: 0, maxPerIP: 0, want: CapNone},          // no caps
+		{add: ip("127.0.0.12"), maxTotal: 0, maxPerIP: 0, want: CapNone},         // no caps
 	}
 	for i, s := range steps {
 		if s.remove {

@@ -190,8 +190,13 @@ func TestFXPDirectionPerUser(t *testing.T) {
 			}
 		})
 	}
-	a.logs.waitFor(t, `"msg":"data connection refused"`, `"reason":"direction"`, `"direction":"receive"`, `"user":"alice"`, `"client_ip":"127.0.0.10"`, `"command":"STOR"`, `"peer":"127.0.0.`)
-	b.logs.waitFor(t, `"msg":"data connection refused"`, `"reason":"direction"`, `"direction":"send"`, `"command":"RETR"`)
+	// As the passive side a server's gate refuses the peer ("passive
+	// connection from a stranger closed"); the active side then often sees
+	// only a reset before it could judge the connection itself, so its own
+	// "data connection refused" line is not certain here (TestFXPPolicyMatrix
+	// checks it where the other side allows).
+	a.logs.waitFor(t, `"msg":"passive connection from a stranger closed"`, `"detail":"FXP receive not allowed for alice"`, `"command":"STOR"`)
+	b.logs.waitFor(t, `"msg":"passive connection from a stranger closed"`, `"detail":"FXP send not allowed for alice"`, `"command":"RETR"`)
 }
 
 // TestFXPPolicyMatrix checks each rule on the destination side (B): B

@@ -19,10 +19,10 @@ import (
 const strangerGrace = 5 * time.Second
 
 // passiveGate stands in front of one passive port. It hands the FTP library
-// only a connection from the session the port was announced to, or from an
-// allowed FXP peer for a file transfer; anyone else is closed at once and
-// the gate keeps waiting, so a stranger racing to the port neither gets
-// data nor breaks the real transfer.
+// only a connection from the session the port was announced to, or from a
+// peer the FXP policy allows for that session's user and waiting command;
+// anyone else is reset at once and the gate keeps waiting, so a stranger
+// racing to the port neither gets data nor breaks the real transfer.
 type passiveGate struct {
 	net.Listener
 	srv  *Server
@@ -42,7 +42,7 @@ func (g *passiveGate) Accept() (net.Conn, error) {
 			return nil, err
 		}
 		if reason, ok := g.judge(conn); !ok {
-			conn.Close()
+			resetClose(conn)
 			refused = append(refused, reason)
 			if dl, ok := g.Listener.(interface{ SetDeadline(time.Time) error }); ok && len(refused) == 1 {
 				_ = dl.SetDeadline(g.srv.now().Add(strangerGrace))
@@ -53,7 +53,9 @@ func (g *passiveGate) Accept() (net.Conn, error) {
 	}
 }
 
-// judge decides about one connection to the port and logs a refusal.
+// judge decides about one connection to the port and logs a refusal. It
+// applies the whole FXP decision for the session's user and the waiting
+// command, so only the one peer that may take part gets the port.
 func (g *passiveGate) judge(conn net.Conn) (string, bool) {
 	peer := driver.PeerOf(conn)
 	owner := g.srv.passiveOwner(g.port)
@@ -66,16 +68,13 @@ func (g *passiveGate) judge(conn net.Conn) (string, bool) {
 	st := g.srv.state.Load()
 	command := owner.cc.GetLastCommand()
 	dir := directionOf(command)
-	if st.policy.MayAcceptPassive(owner.clientIP, peer.Addr(), dir) {
-		return "", true
-	}
-	// Say precisely why, for the log and the eventual 425.
-	why := "not the client's address"
+	why := "the session's user no longer exists"
 	if a := owner.account(st); a != nil {
 		v := st.policy.Decide(&a.fxp, acl.DataRequest{Direction: dir, Client: owner.clientIP, Peer: peer})
-		if !v.Allowed() {
-			why = v.Message
+		if v.Allowed() {
+			return "", true
 		}
+		why = v.Message
 	}
 	g.srv.metrics.refused(acl.ReasonPortTheft.String())
 	owner.log.Warn("passive connection from a stranger closed",
@@ -83,6 +82,15 @@ func (g *passiveGate) judge(conn net.Conn) (string, bool) {
 		"peer", peer.Addr().String(), "port", peer.Port(), "passive_port", g.port,
 		"reason", acl.ReasonPortTheft.String(), "detail", why)
 	return peer.Addr().String() + ": " + why, false
+}
+
+// resetClose closes with a TCP reset, so a refused sender fails at once
+// instead of writing into a connection nobody reads.
+func resetClose(conn net.Conn) {
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	conn.Close()
 }
 
 // directionOf maps the command waiting for a data connection to a direction;
