@@ -93,10 +93,18 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	}
 	s.bandwidth.update(cfg)
 	s.state.Store(st)
+	s.warnRisky(cfg)
+	return s, nil
+}
+
+// warnRisky logs settings that are allowed but weaken the server.
+func (s *Server) warnRisky(cfg *conf.Config) {
 	for _, name := range cfg.PlainPasswordUsers() {
 		s.log.Warn("user has a plain-text password in the config; use password_hash (ftpd hash-password)", "user", name)
 	}
-	return s, nil
+	if cfg.FXP.Enabled && len(cfg.FXP.Peers) == 0 {
+		s.log.Warn("FXP is enabled with peers = []: any host may be the other server of an allowed transfer, and may race to a passive port during one; list your peers")
+	}
 }
 
 // Start listens and serves in the background. Use Addr to learn the address
@@ -179,6 +187,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	}
 	s.bandwidth.update(cfg)
 	s.state.Store(st)
+	s.warnRisky(cfg)
 	s.log.Info("configuration reloaded", "config", cfg.Source, "users", len(cfg.Users), "fxp", cfg.FXP.Enabled)
 	return nil
 }
