@@ -54,6 +54,7 @@ type Server struct {
 	sessions map[uint32]*session
 	passive  map[int]*session // passive port -> the session it was announced to
 	memory   map[string]afero.Fs
+	roots    map[string]*sharedRoot
 	xfers    map[*driver.Transfer]xferEntry // authorized, running
 	xferID   uint64
 	closing  bool
@@ -83,6 +84,7 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		sessions: map[uint32]*session{},
 		passive:  map[int]*session{},
 		memory:   map[string]afero.Fs{},
+		roots:    map[string]*sharedRoot{},
 		xfers:    map[*driver.Transfer]xferEntry{},
 
 		passwords: newVerifiedPasswords(),

@@ -34,17 +34,17 @@ type session struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 
-	user    atomic.Pointer[string] // set once logged in
-	refusal string                 // per-session token: "SITE <token>" carries a refusal
-	busy    atomic.Bool            // between a 150 reply and the final reply
+	user        atomic.Pointer[string] // set once logged in
+	answerToken string                 // per-session token: "SITE <token>" carries a queued answer
+	busy        atomic.Bool            // between a 150 reply and the final reply
 
 	mu           sync.Mutex
 	activeTarget netip.AddrPort // last PORT/EPRT target; zero after PASV/EPSV
-	refusals     []refusal      // answers queued by Screen for Site
+	answers      []answer       // replies queued by Screen for Site
 	closeStorage func() error
 }
 
-type refusal struct {
+type answer struct {
 	code int
 	msg  string
 }
@@ -52,14 +52,14 @@ type refusal struct {
 func newSession(s *Server, cc ftpserver.ClientContext, conn *controlconn.Conn) *session {
 	ctx, cancel := context.WithCancel(context.Background())
 	sess := &session{
-		srv:      s,
-		id:       cc.ID(),
-		cc:       cc,
-		conn:     conn,
-		clientIP: addrOf(cc.RemoteAddr()),
-		ctx:      ctx,
-		cancel:   cancel,
-		refusal:  randomToken(),
+		srv:         s,
+		id:          cc.ID(),
+		cc:          cc,
+		conn:        conn,
+		clientIP:    addrOf(cc.RemoteAddr()),
+		ctx:         ctx,
+		cancel:      cancel,
+		answerToken: randomToken(),
 	}
 	sess.log = s.log.With("session", sess.id, "client_ip", sess.clientIP.String())
 	cc.SetExtra(sess)
@@ -163,16 +163,46 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	return &clientDriver{FS: fs, sess: sess}, nil
 }
 
-// openStorage returns the user's storage and how to release it.
+// openStorage returns the user's storage and how to release it. An os
+// root is opened once per directory and shared by every session using it
+// (os.Root is safe for concurrent use), so a session costs no descriptor
+// beyond its socket.
 func (s *Server) openStorage(u *conf.User) (afero.Fs, func() error, error) {
 	if u.Backend == conf.BackendMemory {
 		return s.memoryFs(u), func() error { return nil }, nil
 	}
-	root, err := driver.OpenRootFs(u.Root)
-	if err != nil {
-		return nil, nil, err
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sr, ok := s.roots[u.Root]
+	if !ok {
+		root, err := driver.OpenRootFs(u.Root)
+		if err != nil {
+			return nil, nil, err
+		}
+		sr = &sharedRoot{fs: root}
+		s.roots[u.Root] = sr
 	}
-	return root, root.Close, nil
+	sr.refs++
+	var once sync.Once
+	release := func() error {
+		var err error
+		once.Do(func() {
+			s.mu.Lock()
+			defer s.mu.Unlock()
+			if sr.refs--; sr.refs == 0 {
+				delete(s.roots, u.Root)
+				err = sr.fs.Close()
+			}
+		})
+		return err
+	}
+	return sr.fs, release, nil
+}
+
+// sharedRoot is an open root directory and the number of sessions using it.
+type sharedRoot struct {
+	fs   *driver.RootFs
+	refs int
 }
 
 func (sess *session) end() {
@@ -200,9 +230,10 @@ func (sess *session) close() { _ = sess.conn.Close() }
 
 // --- control screen (controlconn.Screener) ---
 
-// Screen judges each command before the FTP library sees it. Refused
-// commands are rewritten into "SITE <token>", which the library answers in
-// order, through Site, with the queued refusal.
+// Screen judges each command before the FTP library sees it. Commands that
+// ftpd answers itself (refusals, OPTS MLST, verbs the library does not
+// know) are rewritten into "SITE <token>", which the library answers in
+// order, through Site, with the queued answer.
 func (sess *session) Screen(line string) string {
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
@@ -218,14 +249,14 @@ func (sess *session) Screen(line string) string {
 		st := sess.srv.state.Load()
 		a := sess.account(st)
 		if a == nil {
-			return sess.refuse(530, "account no longer exists")
+			return sess.answer(530, "account no longer exists")
 		}
 		v := st.policy.Decide(&a.fxp, acl.DataRequest{
 			Direction: acl.DirectionAny, Client: sess.clientIP, Peer: target, Active: true,
 		})
 		if !v.Allowed() {
 			sess.logRefusal(verb, acl.DirectionAny, target, v)
-			return sess.refuse(501, verb+" refused: "+v.Message)
+			return sess.answer(501, verb+" refused: "+v.Message)
 		}
 		sess.mu.Lock()
 		sess.activeTarget = target
@@ -242,21 +273,36 @@ func (sess *session) Screen(line string) string {
 			v := acl.Verdict{Reason: acl.ReasonListing, Foreign: true,
 				Message: fmt.Sprintf("listings are never sent to a foreign address (%s)", target.Addr())}
 			sess.logRefusal(verb, acl.DirectionListing, target, v)
-			return sess.refuse(425, verb+" refused: "+v.Message)
+			return sess.answer(425, verb+" refused: "+v.Message)
 		}
 	case "PROT":
 		if strings.EqualFold(strings.TrimSpace(arg), "P") && !sess.conn.TLS() {
-			return sess.refuse(503, "PROT P needs a TLS control connection: send AUTH TLS first")
+			return sess.answer(503, "PROT P needs a TLS control connection: send AUTH TLS first")
 		}
+	case "OPTS":
+		if opt, facts, _ := strings.Cut(strings.TrimSpace(arg), " "); strings.EqualFold(opt, "MLST") {
+			return sess.answer(200, "MLST OPTS "+mlstFacts(facts))
+		}
+	case "SSCN", "CPSV":
+		return sess.answer(502, verb+" not supported: ftpd cannot protect FXP data (use PROT C for FXP)")
+	}
+	if !libraryVerbs[verb] {
+		// The library answers unknown verbs without waiting for a running
+		// transfer, racing the transfer's own reply on one unlocked
+		// writer; answered this way the reply waits its turn.
+		return sess.answer(500, fmt.Sprintf("Unknown command %q", verb))
 	}
 	return line
 }
 
-func (sess *session) refuse(code int, msg string) string {
+// answer queues a reply of ftpd's own and returns the line that makes the
+// library give it, in order: SITE is a known command, so the library first
+// waits for a running transfer to finish, as for any command.
+func (sess *session) answer(code int, msg string) string {
 	sess.mu.Lock()
-	sess.refusals = append(sess.refusals, refusal{code, msg})
+	sess.answers = append(sess.answers, answer{code, msg})
 	sess.mu.Unlock()
-	return "SITE " + sess.refusal
+	return "SITE " + sess.answerToken
 }
 
 // Reply watches the library's replies: passive port announcements bind the
@@ -280,14 +326,14 @@ func (sess *session) Reply(line string) {
 // site answers SITE commands that ftpd handles itself; nil lets the library
 // handle the rest.
 func (sess *session) site(param string) *ftpserver.AnswerCommand {
-	if param == sess.refusal {
+	if param == sess.answerToken {
 		sess.mu.Lock()
 		defer sess.mu.Unlock()
-		if len(sess.refusals) == 0 {
+		if len(sess.answers) == 0 {
 			return &ftpserver.AnswerCommand{Code: 503, Message: "Bad sequence of commands"}
 		}
-		r := sess.refusals[0]
-		sess.refusals = sess.refusals[1:]
+		r := sess.answers[0]
+		sess.answers = sess.answers[1:]
 		return &ftpserver.AnswerCommand{Code: r.code, Message: r.msg}
 	}
 	if strings.EqualFold(strings.TrimSpace(param), "XFERS") {

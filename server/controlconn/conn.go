@@ -133,13 +133,35 @@ func (c *Conn) readLine() (string, error) {
 	if errors.Is(err, bufio.ErrBufferFull) {
 		return "", fmt.Errorf("command line longer than %d bytes", MaxLine)
 	}
-	if err != nil {
-		if len(raw) > 0 && errors.Is(err, io.EOF) {
-			return strings.TrimRight(string(raw), "\r\n"), nil
-		}
+	if err != nil && !(len(raw) > 0 && errors.Is(err, io.EOF)) {
 		return "", err
 	}
-	return strings.TrimRight(string(raw), "\r\n"), nil
+	return stripTelnet(strings.TrimRight(string(raw), "\r\n")), nil
+}
+
+// stripTelnet removes Telnet commands (IAC, 0xFF, and the byte after it:
+// IP, DM, ...) that clients put before ABOR and friends (RFC 959 4.1.3).
+// An escaped IAC (0xFF 0xFF) stays one 0xFF; 0xFF never occurs in UTF-8.
+func stripTelnet(line string) string {
+	if !strings.Contains(line, "\xff") {
+		return line
+	}
+	var b strings.Builder
+	for i := 0; i < len(line); i++ {
+		if line[i] != 0xff {
+			b.WriteByte(line[i])
+			continue
+		}
+		if i+1 < len(line) && line[i+1] == 0xff {
+			b.WriteByte(0xff)
+			i++
+			continue
+		}
+		if i+1 < len(line) && line[i+1] >= 0xf0 {
+			i++ // a Telnet command: drop it with its IAC
+		}
+	}
+	return b.String()
 }
 
 // handleAUTH answers AUTH itself and upgrades the connection, so the layers

@@ -244,3 +244,19 @@ func TestAdmitRefusal(t *testing.T) {
 		t.Fatal("admitted connection not returned")
 	}
 }
+
+func TestStripTelnet(t *testing.T) {
+	cases := map[string]string{
+		"NOOP":                      "NOOP",
+		"\xff\xf4\xff\xf2ABOR":      "ABOR",
+		"\xff\xf4\xffREST 0":        "REST 0",
+		"STOR caf\xc3\xa9":          "STOR caf\xc3\xa9",
+		"STOR \xf0\x9f\x98\x80.txt": "STOR \xf0\x9f\x98\x80.txt", // UTF-8 lead byte 0xF0 is kept
+		"SITE x\xff\xffy":           "SITE x\xffy",
+	}
+	for in, want := range cases {
+		if got := stripTelnet(in); got != want {
+			t.Errorf("stripTelnet(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -1,0 +1,1038 @@
+// Command bench measures ftpd against vsftpd, ProFTPD, Pure-FTPd and the
+// raw loopback limit, in one run on one machine: FXP copies between two
+// servers of a kind, plain downloads (curl), logins per second and ftpd's
+// memory with many idle sessions. It prints a Markdown report.
+//
+// Run it through bench/run (builds ftpd, needs root and the programs from
+// .ci/install-peers). It is not part of `go test ./...`.
+//
+// Addresses: ftpd on 127.0.0.2/127.0.0.3, the third-party pairs on
+// 127.0.0.4/127.0.0.5, clients from 127.0.0.10-127.0.0.30. Nothing else.
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/ftpd/ftpd/bench/peers"
+	"github.com/ftpd/ftpd/ftpclient"
+)
+
+const (
+	hostA   = "127.0.0.2"
+	hostB   = "127.0.0.3"
+	peerA   = "127.0.0.4"
+	peerB   = "127.0.0.5"
+	client  = "127.0.0.10"
+	ftpUser = "bench"
+	ftpPass = "bench-pw-1"
+	// idle sessions log in with a cheap hash: the memory test measures
+	// sessions, not bcrypt.
+	idleUser = "idle"
+	idlePass = "idle-pw-1"
+)
+
+var (
+	flagFtpd     = flag.String("ftpd", "", "ftpd binary (bench/run builds it)")
+	flagSize     = flag.Int64("size", 1<<30, "file size in bytes for FXP and downloads")
+	flagRuns     = flag.Int("runs", 3, "timed runs per contender (median reported)")
+	flagLoginDur = flag.Duration("login-time", 5*time.Second, "duration of each logins/s loop")
+	flagLoginPar = flag.Int("login-workers", 4, "concurrent login loops")
+	flagIdle     = flag.String("idle", "1000,10000", "idle session counts for ftpd's RSS (empty = skip)")
+	flagOnly     = flag.String("only", "fxp,download,login,memory", "which measurements")
+	flagKinds    = flag.String("peers", "vsftpd,proftpd,pure-ftpd", "third-party servers to compare")
+	flagDir      = flag.String("dir", "/var/tmp", "where the work directory (and the big file) goes")
+	flagCost     = flag.Int("cost", 10, "bcrypt cost of ftpd's bench user")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// contender is one server pair (or the raw limit).
+type contender struct {
+	name       string
+	a, b       string // control addresses
+	rootA      string // source root (holds big.bin)
+	rootB      string // destination root
+	user, pass string
+	pid        int // ftpd A's pid (memory, profiling); 0 for others
+}
+
+type workspace struct {
+	dir     string
+	big     string
+	mu      sync.Mutex
+	procs   []*exec.Cmd
+	servers []*peers.Server
+}
+
+func (w *workspace) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, s := range w.servers {
+		_ = s.Stop()
+	}
+	for _, c := range w.procs {
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+		done := make(chan struct{})
+		go func() { _ = c.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Second):
+			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+	w.servers, w.procs = nil, nil
+}
+
+func (w *workspace) addProc(c *exec.Cmd) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.procs = append(w.procs, c)
+}
+
+func (w *workspace) addServer(s *peers.Server) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.servers = append(w.servers, s)
+}
+
+var notes []string
+
+func run() error {
+	if os.Geteuid() != 0 {
+		return errors.New("run as root (the third-party servers chroot and switch users)")
+	}
+	if *flagFtpd == "" {
+		return errors.New("-ftpd is required (use bench/run)")
+	}
+	// Enough descriptors for 10 000 sessions on each side; children
+	// (ftpd) inherit it. Without CAP_SYS_RESOURCE only up to the hard
+	// limit.
+	lim := syscall.Rlimit{Cur: 65536, Max: 65536}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return err
+		}
+		lim.Cur = lim.Max
+		if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+			return fmt.Errorf("raise RLIMIT_NOFILE to %d: %w", lim.Max, err)
+		}
+	}
+	maxIdle := 0
+	for _, f := range strings.Split(*flagIdle, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil {
+			maxIdle = max(maxIdle, n)
+		}
+	}
+	if need := uint64(2*maxIdle + 1024); lim.Cur < need {
+		idleBackend = "memory"
+		notes = append(notes, fmt.Sprintf("RLIMIT_NOFILE is %d here (cannot be raised): an \"os\" backend session holds 2 descriptors "+
+			"(socket + os.Root), so %d idle sessions need about %d; the idle user uses backend = \"memory\" instead.",
+			lim.Cur, maxIdle, need))
+	}
+	only := map[string]bool{}
+	for _, s := range strings.Split(*flagOnly, ",") {
+		only[strings.TrimSpace(s)] = true
+	}
+	var kinds []peers.Kind
+	for _, s := range strings.Split(*flagKinds, ",") {
+		if s = strings.TrimSpace(s); s == "" {
+			continue
+		}
+		k := peers.Kind(s)
+		if err := k.Available(); err != nil {
+			return fmt.Errorf("%v (%s)", err, peers.InstallHint)
+		}
+		kinds = append(kinds, k)
+	}
+
+	base, err := os.MkdirTemp(*flagDir, "ftpd-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(base)
+	if err := os.Chmod(base, 0o755); err != nil {
+		return err
+	}
+	w := &workspace{dir: base, big: filepath.Join(base, "big.bin")}
+	defer w.stop()
+	// An interrupt still stops every server and removes the work
+	// directory.
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	go func() {
+		sig := <-sigs
+		fmt.Fprintf(os.Stderr, "bench: %v: stopping the servers\n", sig)
+		w.stop()
+		os.RemoveAll(base)
+		os.Exit(1)
+	}()
+
+	fmt.Fprintf(os.Stderr, "writing %d random bytes to %s\n", *flagSize, w.big)
+	if err := writeRandom(w.big, *flagSize); err != nil {
+		return err
+	}
+
+	ftpdPair, err := w.startFtpdPair()
+	if err != nil {
+		return err
+	}
+	contenders := []*contender{ftpdPair}
+	for i, k := range kinds {
+		c, err := w.startPeerPair(k, 24000+i*100)
+		if err != nil {
+			return err
+		}
+		contenders = append(contenders, c)
+	}
+	// The same file (one inode, one page cache) in every source root.
+	for _, c := range contenders {
+		dst := filepath.Join(c.rootA, "big.bin")
+		_ = os.Remove(dst)
+		if err := os.Link(w.big, dst); err != nil {
+			return err
+		}
+	}
+	if err := warm(w.big); err != nil {
+		return err
+	}
+
+	r := &report{size: *flagSize, runs: *flagRuns, notes: notes}
+	if only["fxp"] {
+		if err := r.fxp(w, contenders); err != nil {
+			return err
+		}
+	}
+	if only["download"] {
+		if err := r.download(w, contenders); err != nil {
+			return err
+		}
+	}
+	if only["login"] {
+		if err := r.logins(contenders); err != nil {
+			return err
+		}
+	}
+	if only["memory"] && *flagIdle != "" {
+		if err := r.memory(ftpdPair); err != nil {
+			return err
+		}
+	}
+	r.print(os.Stdout)
+	return nil
+}
+
+// --- servers ---
+
+// idleBackend is the storage of the idle sessions' user: "os" (one
+// directory descriptor per session, besides its socket) unless the
+// descriptor limit cannot hold that, then "memory" (none).
+var idleBackend = "os"
+
+func (w *workspace) startFtpdPair() (*contender, error) {
+	hash, err := bcrypt.GenerateFromPassword([]byte(ftpPass), *flagCost)
+	if err != nil {
+		return nil, err
+	}
+	idleHash, err := bcrypt.GenerateFromPassword([]byte(idlePass), bcrypt.MinCost)
+	if err != nil {
+		return nil, err
+	}
+	c := &contender{name: "ftpd", user: ftpUser, pass: ftpPass}
+	for i, host := range []string{hostA, hostB} {
+		dir := filepath.Join(w.dir, "ftpd-"+host)
+		if err := os.MkdirAll(filepath.Join(dir, "root"), 0o755); err != nil {
+			return nil, err
+		}
+		port, err := freePort(host)
+		if err != nil {
+			return nil, err
+		}
+		cfg := fmt.Sprintf(`[server]
+listen = "%s:%d"
+passive_ports = "%d-%d"
+idle_timeout = "1h"
+
+[fxp]
+enabled = true
+peers = ["127.0.0.0/8"]
+
+[limits]
+max_connections = 0
+max_connections_per_ip = 0
+max_login_failures = 0
+
+[log]
+level = "warn"
+
+[[users]]
+name = "%s"
+password_hash = "%s"
+root = "%s"
+
+[[users]]
+name = "%s"
+password_hash = "%s"
+root = "%s"
+backend = "%s"
+`, host, port, 23000+i*100, 23000+i*100+15, ftpUser, hash, filepath.Join(dir, "root"),
+			idleUser, idleHash, filepath.Join(dir, "idle"), idleBackend)
+		path := filepath.Join(dir, "ftpd.toml")
+		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+			return nil, err
+		}
+		log, err := os.Create(filepath.Join(dir, "ftpd.log"))
+		if err != nil {
+			return nil, err
+		}
+		cmd := exec.Command(*flagFtpd, "-config", path)
+		cmd.Stdout, cmd.Stderr = log, log
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+		if err := cmd.Start(); err != nil {
+			return nil, err
+		}
+		log.Close()
+		w.addProc(cmd)
+		addr := fmt.Sprintf("%s:%d", host, port)
+		if err := waitGreet(addr, 10*time.Second); err != nil {
+			out, _ := os.ReadFile(filepath.Join(dir, "ftpd.log"))
+			return nil, fmt.Errorf("ftpd on %s: %v\n%s", addr, err, out)
+		}
+		if i == 0 {
+			c.a, c.rootA, c.pid = addr, filepath.Join(dir, "root"), cmd.Process.Pid
+		} else {
+			c.b, c.rootB = addr, filepath.Join(dir, "root")
+		}
+	}
+	return c, nil
+}
+
+func (w *workspace) startPeerPair(k peers.Kind, passiveBase int) (*contender, error) {
+	c := &contender{name: string(k), user: peers.UserName, pass: peers.Password}
+	for i, host := range []string{peerA, peerB} {
+		dir := filepath.Join(w.dir, string(k)+"-"+host)
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return nil, err
+		}
+		lo := passiveBase + i*20
+		s, err := peers.Start(peers.Options{Kind: k, Addr: netip.MustParseAddr(host), Dir: dir, FXP: true,
+			PassiveMin: lo, PassiveMax: lo + 15})
+		if err != nil {
+			return nil, err
+		}
+		w.addServer(s)
+		if i == 0 {
+			c.a, c.rootA = s.Addr, s.Root
+		} else {
+			c.b, c.rootB = s.Addr, s.Root
+		}
+	}
+	return c, nil
+}
+
+func waitGreet(addr string, within time.Duration) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := peers.Greet(addr)
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func freePort(host string) (int, error) {
+	l, err := net.Listen("tcp", host+":0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// writeRandom writes size pseudo-random bytes (ChaCha8, incompressible).
+func writeRandom(path string, size int64) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	rng := rand.NewChaCha8([32]byte{1, 2, 3, 4})
+	buf := make([]byte, 4<<20)
+	for left := size; left > 0; {
+		n := min(int64(len(buf)), left)
+		_, _ = rng.Read(buf[:n])
+		if _, err := f.Write(buf[:n]); err != nil {
+			f.Close()
+			return err
+		}
+		left -= n
+	}
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+// warm reads the file once so every contender starts from the page cache.
+func warm(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = io.Copy(io.Discard, f)
+	return err
+}
+
+// settle deletes the destination (truncating a big file inside the timed
+// region would halve the figure) and flushes dirty pages.
+func settle(paths ...string) {
+	for _, p := range paths {
+		_ = os.Remove(p)
+	}
+	syscall.Sync()
+	time.Sleep(200 * time.Millisecond)
+}
+
+// --- FXP ---
+
+func dial(addr, user, pass string, local string) (*ftpclient.Conn, error) {
+	c, err := ftpclient.Dial(context.Background(), addr, ftpclient.Options{
+		LocalAddr: netip.MustParseAddr(local), Timeout: 10 * time.Minute,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := c.Login(user, pass); err != nil {
+		c.Close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// fxpCopy copies big.bin from a to b as copy.bin, PASV on the
+// destination (lftp's default), and returns the time from the transfer
+// commands to both final replies.
+func fxpCopy(c *contender) (time.Duration, error) {
+	src, err := dial(c.a, c.user, c.pass, client)
+	if err != nil {
+		return 0, fmt.Errorf("%s source: %w", c.name, err)
+	}
+	defer src.Quit()
+	dst, err := dial(c.b, c.user, c.pass, client)
+	if err != nil {
+		return 0, fmt.Errorf("%s destination: %w", c.name, err)
+	}
+	defer dst.Quit()
+	addr, err := dst.Pasv()
+	if err != nil {
+		return 0, err
+	}
+	if err := src.Port(addr, false); err != nil {
+		return 0, err
+	}
+	start := time.Now()
+	if err := dst.Send("STOR copy.bin"); err != nil {
+		return 0, err
+	}
+	if err := src.Send("RETR big.bin"); err != nil {
+		return 0, err
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 2)
+	for i, conn := range []*ftpclient.Conn{src, dst} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				code, msg, err := conn.ReadReply()
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				if code >= 200 {
+					if code != 226 && code != 250 {
+						errs[i] = fmt.Errorf("%d %s", code, msg)
+					}
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	took := time.Since(start)
+	if err := errors.Join(errs...); err != nil {
+		return 0, fmt.Errorf("%s FXP: %w", c.name, err)
+	}
+	st, err := os.Stat(filepath.Join(c.rootB, "copy.bin"))
+	if err != nil || st.Size() != *flagSize {
+		return 0, fmt.Errorf("%s FXP: destination %v (%v)", c.name, st, err)
+	}
+	return took, nil
+}
+
+// rawCopy: file -> sendfile -> loopback TCP -> splice -> file.
+func rawCopy(src, dst string) (time.Duration, error) {
+	l, err := net.Listen("tcp", hostB+":0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	done := make(chan error, 1)
+	start := time.Now()
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			done <- err
+			return
+		}
+		defer conn.Close()
+		f, err := os.Create(dst)
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = f.ReadFrom(conn) // splice
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		done <- err
+	}()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(hostA)}}
+	conn, err := d.Dial("tcp", l.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	f, err := os.Open(src)
+	if err != nil {
+		return 0, err
+	}
+	_, err = conn.(*net.TCPConn).ReadFrom(f) // sendfile
+	f.Close()
+	conn.Close()
+	if err != nil {
+		return 0, err
+	}
+	if err := <-done; err != nil {
+		return 0, err
+	}
+	return time.Since(start), nil
+}
+
+type series struct {
+	name string
+	mbs  []float64
+}
+
+func (s series) median() float64 {
+	v := slices.Clone(s.mbs)
+	sort.Float64s(v)
+	if len(v) == 0 {
+		return 0
+	}
+	return v[len(v)/2]
+}
+
+type report struct {
+	size     int64
+	runs     int
+	fxpRes   []series
+	dlRes    []series
+	loginRes []loginResult
+	memRes   []memResult
+	memBase  int64
+	notes    []string
+}
+
+func mbps(size int64, d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
+
+// fxp interleaves the contenders run by run, so machine noise hits all.
+func (r *report) fxp(w *workspace, cs []*contender) error {
+	raw := series{name: "raw (sendfile → loopback → splice)"}
+	res := make([]series, len(cs))
+	for i, c := range cs {
+		res[i].name = c.name
+	}
+	rawDst := filepath.Join(w.dir, "raw-copy.bin")
+	for run := 0; run < r.runs; run++ {
+		settle(rawDst)
+		d, err := rawCopy(w.big, rawDst)
+		if err != nil {
+			return fmt.Errorf("raw copy: %w", err)
+		}
+		raw.mbs = append(raw.mbs, mbps(r.size, d))
+		settle(rawDst)
+		for i, c := range cs {
+			settle(filepath.Join(c.rootB, "copy.bin"))
+			d, err := fxpCopy(c)
+			if err != nil {
+				return err
+			}
+			res[i].mbs = append(res[i].mbs, mbps(r.size, d))
+			fmt.Fprintf(os.Stderr, "fxp run %d %-10s %7.0f MB/s\n", run+1, c.name, mbps(r.size, d))
+			settle(filepath.Join(c.rootB, "copy.bin"))
+		}
+		fmt.Fprintf(os.Stderr, "fxp run %d %-10s %7.0f MB/s\n", run+1, "raw", raw.mbs[len(raw.mbs)-1])
+	}
+	r.fxpRes = append(res, raw)
+	return nil
+}
+
+// --- downloads ---
+
+func curlDownload(c *contender) (time.Duration, error) {
+	curl, err := peers.Find("curl")
+	if err != nil {
+		return 0, err
+	}
+	_, port, _ := net.SplitHostPort(c.a)
+	host, _, _ := net.SplitHostPort(c.a)
+	url := fmt.Sprintf("ftp://%s:%s@%s:%s/big.bin", c.user, c.pass, host, port)
+	start := time.Now()
+	out, err := exec.Command(curl, "-sS", "--fail", "--interface", client, "-o", "/dev/null",
+		"-w", "%{size_download}", url).CombinedOutput()
+	took := time.Since(start)
+	if err != nil {
+		return 0, fmt.Errorf("curl %s: %v: %s", c.name, err, out)
+	}
+	if n, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); n != *flagSize {
+		return 0, fmt.Errorf("curl %s: got %s bytes", c.name, out)
+	}
+	return took, nil
+}
+
+// rawDownload: sendfile into a loopback socket, read and discarded.
+func rawDownload(path string) (time.Duration, error) {
+	l, err := net.Listen("tcp", hostA+":0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	go func() {
+		conn, err := l.Accept()
+		if err != nil {
+			return
+		}
+		defer conn.Close()
+		f, _ := os.Open(path)
+		defer f.Close()
+		_, _ = conn.(*net.TCPConn).ReadFrom(f)
+	}()
+	start := time.Now()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(client)}}
+	conn, err := d.Dial("tcp", l.Addr().String())
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close()
+	buf := make([]byte, 256<<10)
+	for {
+		_, err := conn.Read(buf)
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return time.Since(start), nil
+}
+
+func (r *report) download(w *workspace, cs []*contender) error {
+	raw := series{name: "raw (sendfile → loopback → discard)"}
+	res := make([]series, len(cs))
+	for i, c := range cs {
+		res[i].name = c.name
+	}
+	for run := 0; run < r.runs; run++ {
+		d, err := rawDownload(w.big)
+		if err != nil {
+			return err
+		}
+		raw.mbs = append(raw.mbs, mbps(r.size, d))
+		for i, c := range cs {
+			d, err := curlDownload(c)
+			if err != nil {
+				return err
+			}
+			res[i].mbs = append(res[i].mbs, mbps(r.size, d))
+			fmt.Fprintf(os.Stderr, "download run %d %-10s %7.0f MB/s\n", run+1, c.name, mbps(r.size, d))
+		}
+	}
+	r.dlRes = append(res, raw)
+	return nil
+}
+
+// --- logins ---
+
+type loginResult struct {
+	name   string
+	perSec float64
+	errs   int64
+}
+
+// loginOnce: connect, 220, USER, 331, PASS, 230, QUIT, 221.
+func loginOnce(addr, local, user, pass string) error {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 10 * time.Second}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	_ = conn.SetDeadline(time.Now().Add(30 * time.Second))
+	rd := bufio.NewReader(conn)
+	expect := func(code string) error {
+		for {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				return err
+			}
+			if len(line) >= 4 && line[3] == '-' {
+				continue // multi-line
+			}
+			if !strings.HasPrefix(line, code) {
+				return fmt.Errorf("want %s, got %q", code, strings.TrimSpace(line))
+			}
+			return nil
+		}
+	}
+	if err := expect("220"); err != nil {
+		return err
+	}
+	fmt.Fprintf(conn, "USER %s\r\n", user)
+	if err := expect("331"); err != nil {
+		return err
+	}
+	fmt.Fprintf(conn, "PASS %s\r\n", pass)
+	if err := expect("230"); err != nil {
+		return err
+	}
+	fmt.Fprintf(conn, "QUIT\r\n")
+	return expect("221")
+}
+
+func clientIP(i int) string { return fmt.Sprintf("127.0.0.%d", 10+i%21) }
+
+func (r *report) logins(cs []*contender) error {
+	for _, c := range cs {
+		var ok, bad atomic.Int64
+		var firstErr atomic.Value
+		deadline := time.Now().Add(*flagLoginDur)
+		var wg sync.WaitGroup
+		start := time.Now()
+		for wkr := 0; wkr < *flagLoginPar; wkr++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for i := 0; time.Now().Before(deadline); i++ {
+					if err := loginOnce(c.a, clientIP(wkr+i**flagLoginPar), c.user, c.pass); err != nil {
+						bad.Add(1)
+						firstErr.CompareAndSwap(nil, err.Error())
+						time.Sleep(10 * time.Millisecond)
+						continue
+					}
+					ok.Add(1)
+				}
+			}()
+		}
+		wg.Wait()
+		el := time.Since(start)
+		lr := loginResult{name: c.name, perSec: float64(ok.Load()) / el.Seconds(), errs: bad.Load()}
+		if e := firstErr.Load(); e != nil {
+			r.notes = append(r.notes, fmt.Sprintf("%s logins: %d errors, first: %v", c.name, lr.errs, e))
+		}
+		fmt.Fprintf(os.Stderr, "logins %-10s %7.1f/s (%d errors)\n", c.name, lr.perSec, lr.errs)
+		r.loginRes = append(r.loginRes, lr)
+		time.Sleep(time.Second) // let the servers reap their sessions
+	}
+	return nil
+}
+
+// --- memory ---
+
+type memResult struct {
+	sessions int
+	rss      int64 // bytes
+}
+
+func rssOf(pid int) (int64, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "VmRSS:") {
+			f := strings.Fields(line)
+			kb, err := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10, err
+		}
+	}
+	return 0, errors.New("no VmRSS")
+}
+
+// idleSession logs in and keeps the connection open.
+func idleSession(addr, local string) (net.Conn, error) {
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}, Timeout: 30 * time.Second}
+	conn, err := d.Dial("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
+	_ = conn.SetDeadline(time.Now().Add(60 * time.Second))
+	rd := bufio.NewReaderSize(conn, 512)
+	step := func(send, code string) error {
+		if send != "" {
+			if _, err := io.WriteString(conn, send); err != nil {
+				return err
+			}
+		}
+		for {
+			line, err := rd.ReadString('\n')
+			if err != nil {
+				return err
+			}
+			if len(line) >= 4 && line[3] == '-' {
+				continue
+			}
+			if !strings.HasPrefix(line, code) {
+				return fmt.Errorf("want %s, got %q", code, strings.TrimSpace(line))
+			}
+			return nil
+		}
+	}
+	for _, s := range [][2]string{{"", "220"}, {"USER " + idleUser + "\r\n", "331"}, {"PASS " + idlePass + "\r\n", "230"}} {
+		if err := step(s[0], s[1]); err != nil {
+			conn.Close()
+			return nil, err
+		}
+	}
+	_ = conn.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+func (r *report) memory(c *contender) error {
+	var counts []int
+	for _, s := range strings.Split(*flagIdle, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return err
+		}
+		counts = append(counts, n)
+	}
+	sort.Ints(counts)
+	time.Sleep(time.Second)
+	base, err := rssOf(c.pid)
+	if err != nil {
+		return err
+	}
+	r.memBase = base
+	var conns []net.Conn
+	defer func() {
+		for _, cn := range conns {
+			cn.Close()
+		}
+	}()
+	for _, n := range counts {
+		need := n - len(conns)
+		var mu sync.Mutex
+		var firstErr error
+		var wg sync.WaitGroup
+		next := atomic.Int64{}
+		start := len(conns)
+		for wkr := 0; wkr < 32; wkr++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= need {
+						return
+					}
+					cn, err := idleSession(c.a, clientIP(start+i))
+					mu.Lock()
+					if err != nil {
+						if firstErr == nil {
+							firstErr = err
+						}
+					} else {
+						conns = append(conns, cn)
+					}
+					mu.Unlock()
+				}
+			}()
+		}
+		wg.Wait()
+		if firstErr != nil {
+			return fmt.Errorf("idle sessions (%d of %d open): %w", len(conns), n, firstErr)
+		}
+		time.Sleep(3 * time.Second)
+		rss, err := rssOf(c.pid)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "memory %6d sessions: RSS %d MiB\n", n, rss>>20)
+		r.memRes = append(r.memRes, memResult{sessions: n, rss: rss})
+	}
+	return nil
+}
+
+// --- report ---
+
+func machine() string {
+	model := "?"
+	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if strings.HasPrefix(line, "model name") {
+				model = strings.TrimSpace(strings.SplitN(line, ":", 2)[1])
+				break
+			}
+		}
+	}
+	var uts syscall.Utsname
+	_ = syscall.Uname(&uts)
+	rel := make([]byte, 0, len(uts.Release))
+	for _, c := range uts.Release {
+		if c == 0 {
+			break
+		}
+		rel = append(rel, byte(c))
+	}
+	mem := ""
+	if data, err := os.ReadFile("/proc/meminfo"); err == nil {
+		if f := strings.Fields(strings.SplitN(string(data), "\n", 2)[0]); len(f) >= 2 {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			mem = fmt.Sprintf(", %d GiB RAM", (kb+(1<<19))>>20)
+		}
+	}
+	return fmt.Sprintf("%d CPUs (%s), Linux %s%s, %s", runtime.NumCPU(), model, rel, mem, runtime.Version())
+}
+
+func best(res []series, exclude ...string) (series, bool) {
+	var b series
+	found := false
+	for _, s := range res {
+		if slices.Contains(exclude, s.name) || strings.HasPrefix(s.name, "raw") {
+			continue
+		}
+		if !found || s.median() > b.median() {
+			b, found = s, true
+		}
+	}
+	return b, found
+}
+
+func find(res []series, name string) series {
+	for _, s := range res {
+		if s.name == name {
+			return s
+		}
+	}
+	return series{}
+}
+
+func fmtRuns(v []float64) string {
+	parts := make([]string, len(v))
+	for i, x := range v {
+		parts[i] = strconv.FormatFloat(x, 'f', 0, 64)
+	}
+	return strings.Join(parts, ", ")
+}
+
+func (r *report) throughput(out io.Writer, title string, res []series) {
+	fmt.Fprintf(out, "\n%s (MB/s, median of %d; runs in order):\n\n", title, r.runs)
+	fmt.Fprintln(out, "| contender | median MB/s | runs | ftpd ÷ this |")
+	fmt.Fprintln(out, "|---|---:|---|---:|")
+	f := find(res, "ftpd")
+	for _, s := range res {
+		ratio := "—"
+		if s.name != "ftpd" && s.median() > 0 {
+			ratio = fmt.Sprintf("%.2f×", f.median()/s.median())
+		}
+		fmt.Fprintf(out, "| %s | %.0f | %s | %s |\n", s.name, s.median(), fmtRuns(s.mbs), ratio)
+	}
+	if b, ok := best(res, "ftpd"); ok {
+		raw := res[len(res)-1]
+		fmt.Fprintf(out, "\nftpd = %.2f× the best third-party server (%s), %.2f× the raw limit.\n",
+			f.median()/b.median(), b.name, f.median()/raw.median())
+	}
+}
+
+func (r *report) print(out io.Writer) {
+	fmt.Fprintf(out, "### Benchmark run %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
+	fmt.Fprintf(out, "Machine: %s.  \nCommand: `sudo bench/run %s`  \nFile: %d bytes of random data, page-cached, hard-linked into every source root; destination deleted and `sync` before each copy.\n",
+		machine(), strings.Join(os.Args[3:], " "), r.size)
+	if len(r.fxpRes) > 0 {
+		r.throughput(out, "FXP, server A → server B of one kind (PASV on the destination)", r.fxpRes)
+	}
+	if len(r.dlRes) > 0 {
+		r.throughput(out, "Plain download, curl to /dev/null (EPSV)", r.dlRes)
+	}
+	if len(r.loginRes) > 0 {
+		fmt.Fprintf(out, "\nLogins per second (connect, USER, PASS, QUIT; %d concurrent loops for %v):\n\n", *flagLoginPar, *flagLoginDur)
+		fmt.Fprintln(out, "| server | password check | logins/s | errors |")
+		fmt.Fprintln(out, "|---|---|---:|---:|")
+		var ftpdRate, bestRate float64
+		bestName := ""
+		for _, l := range r.loginRes {
+			check := "SHA-512 crypt(3), 5000 rounds"
+			switch l.name {
+			case "ftpd":
+				check = fmt.Sprintf("bcrypt cost %d", *flagCost)
+				ftpdRate = l.perSec
+			case string(peers.Vsftpd):
+				check += " (PAM, /etc/shadow)"
+			case string(peers.ProFTPD):
+				check += " (AuthUserFile)"
+			case string(peers.PureFTPd):
+				check += " (PureDB)"
+			}
+			if l.name != "ftpd" && l.perSec > bestRate {
+				bestRate, bestName = l.perSec, l.name
+			}
+			fmt.Fprintf(out, "| %s | %s | %.1f | %d |\n", l.name, check, l.perSec, l.errs)
+		}
+		if bestRate > 0 {
+			fmt.Fprintf(out, "\nftpd = %.2f× the best third-party server (%s).\n", ftpdRate/bestRate, bestName)
+		}
+	}
+	if len(r.memRes) > 0 {
+		fmt.Fprintf(out, "\nftpd memory with idle logged-in sessions (VmRSS; %d MiB with none):\n\n", r.memBase>>20)
+		fmt.Fprintln(out, "| idle sessions | RSS MiB | KiB per session |")
+		fmt.Fprintln(out, "|---:|---:|---:|")
+		for _, m := range r.memRes {
+			fmt.Fprintf(out, "| %d | %.0f | %.1f |\n", m.sessions, float64(m.rss)/(1<<20), float64(m.rss-r.memBase)/1024/float64(m.sessions))
+		}
+	}
+	for _, n := range r.notes {
+		fmt.Fprintf(out, "\nNote: %s\n", n)
+	}
+}
