@@ -38,6 +38,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "hash-password" {
 		return hashPassword(args[1:], stdin, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "lab" {
+		return runLab(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("ftpd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", "", "config file (TOML); without it ftpd serves its built-in default")

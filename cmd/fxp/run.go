@@ -1,0 +1,287 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ftpd/ftpd/fxp"
+)
+
+// Exit codes.
+const (
+	exitOK    = 0
+	exitFail  = 1 // a transfer failed or was refused, or was interrupted
+	exitUsage = 2
+)
+
+// env is the process around run, injected for tests.
+type env struct {
+	stdout, stderr io.Writer
+	lookupEnv      func(string) (string, bool)
+	home           func() (string, error)
+	tty            bool // stdout is a terminal: draw progress bars
+	now            func() time.Time
+}
+
+const usageText = `usage: fxp copy [flags] SRC DST
+
+Copies SRC to DST directly between two FTP servers (FXP): the data flows
+from one server to the other, never through this machine.
+
+SRC and DST are ftp://[user[:password]@]host[:port]/path URLs (ftps:// for
+explicit TLS on the control connections; FXP data stays clear, PROT C).
+Paths are relative to the login directory (ftp://h//abs for an absolute
+one). A DST ending in "/" receives the file, or with -r the tree, under its
+own name. IPv6 hosts go in brackets: ftp://[::1]:2121/f.
+
+Credentials come from the URL, else --src-user/--dst-user with the
+password in the environment variable named by --src-pass-env/--dst-pass-env,
+else ~/.netrc ($NETRC, or --netrc), else anonymous. Passwords are never
+printed.
+
+Exit status: 0 done, 1 a transfer failed or was refused (or was
+interrupted), 2 usage error.
+
+Flags:
+`
+
+type copyFlags struct {
+	passive, bind, netrc      string
+	srcUser, dstUser          string
+	srcPassEnv, dstPassEnv    string
+	caFile                    string
+	insecure                  bool
+	resume, verify, recursive bool
+	jsonOut, debug            bool
+	jobs                      int
+	timeout, poll             time.Duration
+}
+
+func run(ctx context.Context, args []string, e env) int {
+	if len(args) == 0 {
+		fmt.Fprint(e.stderr, usageText)
+		newCopyFlags(e.stderr, &copyFlags{}).PrintDefaults()
+		return exitUsage
+	}
+	switch args[0] {
+	case "copy", "cp":
+		return runCopy(ctx, args[1:], e)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(e.stdout, usageText)
+		newCopyFlags(e.stdout, &copyFlags{}).PrintDefaults()
+		return exitOK
+	}
+	fmt.Fprintf(e.stderr, "fxp: unknown command %q (want: fxp copy SRC DST; fxp help)\n", args[0])
+	return exitUsage
+}
+
+func newCopyFlags(out io.Writer, f *copyFlags) *flag.FlagSet {
+	fs := flag.NewFlagSet("fxp copy", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&f.passive, "passive", "auto", "side that gets PASV: src, dst, or auto (the destination, then the source)")
+	fs.BoolVar(&f.resume, "resume", false, "continue a partial destination file (REST on the source, APPE on the destination)")
+	fs.BoolVar(&f.verify, "verify", false, "compare HASH (SHA-256, or XSHA256/XMD5/XCRC), else SIZE, of both ends; exit 1 on mismatch")
+	fs.BoolVar(&f.recursive, "r", false, "copy a directory tree (MLSD on the source, MKD on the destination)")
+	fs.IntVar(&f.jobs, "j", 1, "files copied in parallel, each with its own control connections")
+	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object per event (start, progress, done, error)")
+	fs.StringVar(&f.bind, "bind", "", "local IP address for control and data connections")
+	fs.StringVar(&f.netrc, "netrc", "", "netrc file (default $NETRC, else ~/.netrc)")
+	fs.StringVar(&f.srcUser, "src-user", "", "source login, when the URL has none")
+	fs.StringVar(&f.dstUser, "dst-user", "", "destination login, when the URL has none")
+	fs.StringVar(&f.srcPassEnv, "src-pass-env", "", "NAME of the environment variable holding the source password")
+	fs.StringVar(&f.dstPassEnv, "dst-pass-env", "", "NAME of the environment variable holding the destination password")
+	fs.StringVar(&f.caFile, "ca", "", "PEM file of CA certificates to trust for ftps://")
+	fs.BoolVar(&f.insecure, "insecure", false, "ftps://: do not verify the servers' certificates")
+	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "connect and reply timeout (not the transfer itself)")
+	fs.DurationVar(&f.poll, "poll", 250*time.Millisecond, "progress poll interval")
+	fs.BoolVar(&f.debug, "debug", false, "log protocol steps on stderr")
+	return fs
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments.
+func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		if fs.NArg() == 0 {
+			return pos, nil
+		}
+		pos = append(pos, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+}
+
+func runCopy(ctx context.Context, args []string, e env) int {
+	var f copyFlags
+	fs := newCopyFlags(e.stderr, &f)
+	fs.Usage = func() {
+		fmt.Fprint(e.stderr, usageText)
+		fs.PrintDefaults()
+	}
+	pos, err := parseInterleaved(fs, args)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	usage := func(format string, a ...any) int {
+		fmt.Fprintf(e.stderr, "fxp copy: "+format+"\n", a...)
+		fmt.Fprintln(e.stderr, "usage: fxp copy [flags] SRC DST (fxp help for more)")
+		return exitUsage
+	}
+	if len(pos) != 2 {
+		return usage("want SRC and DST, got %d argument(s)", len(pos))
+	}
+	src, dst, err := endpoints(pos[0], pos[1], &f, e)
+	if err != nil {
+		return usage("%v", err)
+	}
+	opts, err := options(&f, e)
+	if err != nil {
+		return usage("%v", err)
+	}
+	var rep fxp.Reporter
+	switch {
+	case f.jsonOut:
+		rep = fxp.NewJSONReporter(e.stdout)
+	case e.tty:
+		rep = fxp.NewBarReporter(e.stdout)
+	default:
+		rep = fxp.NewLogReporter(e.stdout, 2*time.Second, e.now)
+	}
+	opts.Reporter = rep
+	sum, err := fxp.New(opts).Copy(ctx, src, dst)
+	rep.Close()
+	if !f.jsonOut {
+		fmt.Fprintf(e.stdout, "%s\n", summary(sum))
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "fxp: %v\n", err)
+		return exitFail
+	}
+	return exitOK
+}
+
+func summary(s fxp.Summary) string {
+	msg := fmt.Sprintf("fxp: %d file(s) copied", s.Files)
+	if s.Skipped > 0 {
+		msg += fmt.Sprintf(" (%d already complete)", s.Skipped)
+	}
+	msg += fmt.Sprintf(", %d bytes moved", s.Bytes)
+	if s.Passive != "" {
+		msg += ", PASV on " + s.Passive
+	}
+	if s.Failed > 0 {
+		msg += fmt.Sprintf(", %d failed", s.Failed)
+	}
+	return msg
+}
+
+// endpoints parses both URLs and fills in their credentials.
+func endpoints(rawSrc, rawDst string, f *copyFlags, e env) (fxp.Endpoint, fxp.Endpoint, error) {
+	src, err := fxp.ParseURL(rawSrc)
+	if err != nil {
+		return src, src, fmt.Errorf("SRC: %w", err)
+	}
+	dst, err := fxp.ParseURL(rawDst)
+	if err != nil {
+		return src, dst, fmt.Errorf("DST: %w", err)
+	}
+	var netrc *fxp.Netrc
+	if (!src.PassFromURL && f.srcPassEnv == "") || (!dst.PassFromURL && f.dstPassEnv == "") {
+		if netrc, err = loadNetrc(f.netrc, e); err != nil {
+			return src, dst, err
+		}
+	}
+	if err := fxp.ResolveLogin(&src, fxp.LoginSource{User: f.srcUser, PassEnv: f.srcPassEnv, LookupEnv: e.lookupEnv, Netrc: netrc}); err != nil {
+		return src, dst, fmt.Errorf("SRC: %w", err)
+	}
+	if err := fxp.ResolveLogin(&dst, fxp.LoginSource{User: f.dstUser, PassEnv: f.dstPassEnv, LookupEnv: e.lookupEnv, Netrc: netrc}); err != nil {
+		return src, dst, fmt.Errorf("DST: %w", err)
+	}
+	return src, dst, nil
+}
+
+// loadNetrc reads --netrc, else $NETRC, else ~/.netrc. A file named
+// explicitly must exist; a missing ~/.netrc is no netrc.
+func loadNetrc(flagPath string, e env) (*fxp.Netrc, error) {
+	path, explicit := flagPath, flagPath != ""
+	if !explicit {
+		if v, ok := e.lookupEnv("NETRC"); ok && v != "" {
+			path, explicit = v, true
+		}
+	}
+	if !explicit {
+		home, err := e.home()
+		if err != nil {
+			return nil, nil
+		}
+		path = filepath.Join(home, ".netrc")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("netrc: %w", err)
+	}
+	n, err := fxp.ParseNetrc(string(data))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return n, nil
+}
+
+// options turns the flags into client options (without the reporter).
+func options(f *copyFlags, e env) (fxp.Options, error) {
+	var o fxp.Options
+	var err error
+	if o.Passive, err = fxp.ParsePassive(f.passive); err != nil {
+		return o, err
+	}
+	if f.jobs < 1 {
+		return o, fmt.Errorf("-j %d: want 1 or more", f.jobs)
+	}
+	if f.bind != "" {
+		if o.Bind, err = netip.ParseAddr(f.bind); err != nil {
+			return o, fmt.Errorf("--bind %q: not an IP address", f.bind)
+		}
+	}
+	if f.timeout <= 0 || f.poll <= 0 {
+		return o, errors.New("--timeout and --poll must be positive")
+	}
+	if f.caFile != "" || f.insecure {
+		cfg := &tls.Config{InsecureSkipVerify: f.insecure} //nolint:gosec // asked for with --insecure
+		if f.caFile != "" {
+			pem, err := os.ReadFile(f.caFile)
+			if err != nil {
+				return o, fmt.Errorf("--ca: %w", err)
+			}
+			cfg.RootCAs = x509.NewCertPool()
+			if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+				return o, fmt.Errorf("--ca %s: no PEM certificates", f.caFile)
+			}
+		}
+		o.TLS = cfg
+	}
+	o.Resume, o.Verify, o.Recursive, o.Jobs = f.resume, f.verify, f.recursive, f.jobs
+	o.Timeout, o.PollInterval, o.Now = f.timeout, f.poll, e.now
+	if f.debug {
+		o.Log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return o, nil
+}

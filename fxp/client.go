@@ -1,0 +1,210 @@
+package fxp
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"path"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Passive picks the side that gets PASV (or EPSV).
+type Passive int
+
+const (
+	// PassiveAuto tries PASV on the destination, then on the source (as
+	// lftp does).
+	PassiveAuto Passive = iota
+	PassiveDst
+	PassiveSrc
+)
+
+// ParsePassive reads "auto", "src"/"source" or "dst"/"destination".
+func ParsePassive(s string) (Passive, error) {
+	switch strings.ToLower(s) {
+	case "auto", "":
+		return PassiveAuto, nil
+	case "dst", "destination":
+		return PassiveDst, nil
+	case "src", "source":
+		return PassiveSrc, nil
+	}
+	return 0, fmt.Errorf("--passive %q: want src, dst or auto", s)
+}
+
+func (p Passive) String() string {
+	return [...]string{"auto", "dst", "src"}[p]
+}
+
+// Options configure a Client. The zero value works: one file at a time,
+// PASV side chosen automatically, no resume, no verification.
+type Options struct {
+	Passive   Passive
+	Resume    bool // continue partial destination files (REST + APPE)
+	Verify    bool // compare HASH (or SIZE) of both ends after each file
+	Recursive bool // copy a directory tree (MLSD on the source, MKD on the destination)
+	Jobs      int  // files copied in parallel, each with its own connections; <1 means 1
+
+	Bind    netip.Addr    // local address of control and data connections
+	Timeout time.Duration // dialing and each command's reply; 0 = 30s
+	TLS     *tls.Config   // base config for ftps:// (ServerName is set per host)
+
+	Reporter Reporter     // nil = NopReporter
+	Log      *slog.Logger // protocol notes at debug level; nil = discard
+	Now      func() time.Time
+
+	// PollInterval is how often the progress connection asks; 0 = 250ms.
+	PollInterval time.Duration
+	// Grace is how long the other side may take to give its own final
+	// reply once one side has failed, before it is aborted; 0 = 6s (ftpd
+	// answers 5s after its passive gate turned a refused peer away).
+	Grace time.Duration
+	// Settle is how long the other side may take to finish once one side
+	// has succeeded; 0 = Timeout.
+	Settle time.Duration
+	// AbortWait bounds the wait for replies after ABOR; 0 = 3s.
+	AbortWait time.Duration
+}
+
+// Client copies between FTP servers.
+type Client struct {
+	opts Options
+	log  *slog.Logger
+	rep  Reporter
+}
+
+// New returns a client with defaults filled in.
+func New(opts Options) *Client {
+	if opts.Jobs < 1 {
+		opts.Jobs = 1
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = 30 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.PollInterval <= 0 {
+		opts.PollInterval = 250 * time.Millisecond
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = 6 * time.Second
+	}
+	if opts.Settle <= 0 {
+		opts.Settle = opts.Timeout
+	}
+	if opts.AbortWait <= 0 {
+		opts.AbortWait = 3 * time.Second
+	}
+	c := &Client{opts: opts, log: opts.Log, rep: opts.Reporter}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.rep == nil {
+		c.rep = NopReporter{}
+	}
+	return c
+}
+
+// Summary counts what a Copy did.
+type Summary struct {
+	Files   int   // copied (or found complete)
+	Skipped int   // of Files, already complete (--resume)
+	Failed  int   // files that failed
+	Bytes   int64 // moved by the copies
+	// Passive is the side that got PASV in the last successful copy
+	// ("source" or "destination").
+	Passive string
+}
+
+// job is one file to copy.
+type job struct {
+	id       int
+	src, dst Endpoint
+}
+
+// Copy copies src to dst (a file, or with Recursive a tree). With a
+// destination path that is empty or ends in "/", a file keeps its name.
+// Every file's failure is in the returned error (errors.Join); the copy
+// goes on with the other files unless ctx is cancelled.
+func (c *Client) Copy(ctx context.Context, src, dst Endpoint) (Summary, error) {
+	var jobs []job
+	if c.opts.Recursive {
+		var err error
+		if jobs, err = c.plan(ctx, src, dst); err != nil {
+			return Summary{}, err
+		}
+	} else {
+		if src.Path == "" || strings.HasSuffix(src.Path, "/") {
+			return Summary{}, fmt.Errorf("%s names a directory, not a file (use -r for trees)", src)
+		}
+		if dst.Path == "" || strings.HasSuffix(dst.Path, "/") {
+			dst.Path += path.Base(src.Path)
+		}
+		jobs = []job{{id: 1, src: src, dst: dst}}
+	}
+	return c.run(ctx, jobs)
+}
+
+// run copies jobs with up to Jobs workers.
+func (c *Client) run(ctx context.Context, jobs []job) (Summary, error) {
+	queue := make(chan job)
+	var (
+		mu   sync.Mutex
+		sum  Summary
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for range min(c.opts.Jobs, max(len(jobs), 1)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			w := &worker{cl: c}
+			defer w.close()
+			for j := range queue {
+				if ctx.Err() != nil {
+					continue // interrupted: drain without starting
+				}
+				res, err := w.copyFile(ctx, j)
+				mu.Lock()
+				if err != nil {
+					sum.Failed++
+					errs = append(errs, err)
+				} else {
+					sum.Files++
+					sum.Bytes += res.moved
+					if res.skipped {
+						sum.Skipped++
+					} else {
+						sum.Passive = res.passive
+					}
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+feed:
+	for _, j := range jobs {
+		select {
+		case queue <- j:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(queue)
+	wg.Wait()
+	if ctx.Err() != nil && len(errs) == 0 {
+		errs = append(errs, interrupted(ctx))
+	}
+	return sum, errors.Join(errs...)
+}
+
+// interrupted is the error of a copy stopped by its context (Ctrl-C).
+func interrupted(ctx context.Context) error {
+	return fmt.Errorf("interrupted: transfers aborted on both servers: %w", context.Cause(ctx))
+}

@@ -1,0 +1,140 @@
+package fxp
+
+import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net"
+	"net/netip"
+	"path"
+	"strings"
+
+	"github.com/ftpd/ftpd/ftpclient"
+)
+
+// Roles of the two servers.
+const (
+	roleSrc = "source"
+	roleDst = "destination"
+)
+
+// server is one logged-in control connection to an endpoint.
+type server struct {
+	role  string
+	ep    Endpoint
+	c     *ftpclient.Conn
+	feats []string
+	fdone bool
+	pwd   string // login directory, once asked
+}
+
+// dial connects and logs in (TYPE I; under TLS, PBSZ 0 and PROT C).
+func (c *Client) dial(ctx context.Context, role string, ep Endpoint) (*server, error) {
+	opts := ftpclient.Options{LocalAddr: c.opts.Bind, Timeout: c.opts.Timeout}
+	if ep.TLS {
+		cfg := &tls.Config{}
+		if c.opts.TLS != nil {
+			cfg = c.opts.TLS.Clone()
+		}
+		if cfg.ServerName == "" {
+			cfg.ServerName = ep.Host
+		}
+		opts.TLS = cfg
+		opts.ClearData = true // FXP data cannot be protected (no SSCN/CPSV)
+	}
+	conn, err := ftpclient.Dial(ctx, ep.Addr(), opts)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", role, ep, err)
+	}
+	if err := conn.Login(ep.User, ep.Pass); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%s %s: login: %w", role, ep, err)
+	}
+	c.log.Debug("logged in", "role", role, "server", ep.String(), "banner", conn.Banner)
+	return &server{role: role, ep: ep, c: conn}, nil
+}
+
+func (s *server) close() {
+	if s != nil {
+		_ = s.c.Close()
+	}
+}
+
+// String names the server in messages: "destination 127.0.0.3:2121".
+func (s *server) String() string { return s.role + " " + s.ep.Addr() }
+
+// host is the server's address as seen on the control connection.
+func (s *server) host() netip.Addr {
+	if a, ok := s.c.RemoteAddr().(*net.TCPAddr); ok {
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
+}
+
+// passive opens a listening data port on the server: EPSV on IPv6, PASV on
+// IPv4. A PASV reply with an unspecified address means the control host.
+func (s *server) passive() (netip.AddrPort, error) {
+	host := s.host()
+	if host.Is6() {
+		return s.c.Epsv()
+	}
+	addr, err := s.c.Pasv()
+	if err != nil {
+		return addr, err
+	}
+	if addr.Addr().IsUnspecified() {
+		addr = netip.AddrPortFrom(host, addr.Port())
+	}
+	return addr, nil
+}
+
+// features returns FEAT's lines, asked once; none when FEAT fails.
+func (s *server) features() []string {
+	if !s.fdone {
+		s.feats, _ = s.c.Feat()
+		s.fdone = true
+	}
+	return s.feats
+}
+
+// wait sends a command and waits for its reply with no time limit (for
+// HASH of large files) until ctx is done.
+func (s *server) wait(ctx context.Context, line string) (int, string, error) {
+	if err := s.c.Send("%s", line); err != nil {
+		return 0, "", err
+	}
+	return s.c.WaitReply(ctx)
+}
+
+// size returns SIZE of p; ok is false when the server says it has no such
+// file (550) — other failures are errors.
+func (s *server) size(p string) (n int64, ok bool, err error) {
+	n, err = s.c.Size(p)
+	if re, isReply := err.(*ftpclient.ReplyError); isReply && re.Code == 550 {
+		return 0, false, nil
+	}
+	if err != nil {
+		return 0, false, fmt.Errorf("%s: %w", s, err)
+	}
+	return n, true, nil
+}
+
+// oneLine joins a multi-line reply text for messages.
+func oneLine(msg string) string {
+	return strings.ReplaceAll(strings.TrimSpace(msg), "\n", " | ")
+}
+
+// abs resolves p (relative to the login directory) to an absolute path.
+func (s *server) abs(p string) (string, error) {
+	if strings.HasPrefix(p, "/") {
+		return p, nil
+	}
+	if s.pwd == "" {
+		msg, err := s.c.Expect(257, "PWD")
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", s, err)
+		}
+		s.pwd = quoted(msg)
+	}
+	return path.Join(s.pwd, p), nil
+}

@@ -1,0 +1,156 @@
+package fxp
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"strconv"
+	"strings"
+)
+
+// entry is one line of an MLSD listing.
+type entry struct {
+	name string
+	typ  string // file, dir, cdir, pdir, or another (OS.unix=slink...)
+	size int64
+}
+
+// parseMLSD reads "fact=value;fact=value; name" (RFC 3659).
+func parseMLSD(line string) (entry, bool) {
+	facts, name, ok := strings.Cut(line, " ")
+	if !ok || name == "" {
+		return entry{}, false
+	}
+	e := entry{name: name, size: -1}
+	for _, f := range strings.Split(facts, ";") {
+		k, v, _ := strings.Cut(f, "=")
+		switch strings.ToLower(k) {
+		case "type":
+			e.typ = strings.ToLower(v)
+		case "size":
+			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
+				e.size = n
+			}
+		}
+	}
+	return e, e.typ != ""
+}
+
+func joinPath(dir, name string) string {
+	if dir == "" {
+		return name
+	}
+	return strings.TrimSuffix(dir, "/") + "/" + name
+}
+
+// plan walks the source tree (MLSD), creates its directories on the
+// destination (MKD) and returns the files to copy. The destination path
+// becomes the copy of the source directory; one ending in "/" (or empty)
+// receives it under its own name.
+func (c *Client) plan(ctx context.Context, src, dst Endpoint) ([]job, error) {
+	s, err := c.dial(ctx, roleSrc, src)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	d, err := c.dial(ctx, roleDst, dst)
+	if err != nil {
+		return nil, err
+	}
+	defer d.close()
+
+	srcRoot := strings.TrimSuffix(src.Path, "/")
+	dstRoot := strings.TrimSuffix(dst.Path, "/")
+	if (dst.Path == "" || strings.HasSuffix(dst.Path, "/")) && srcRoot != "" && path.Base(srcRoot) != "/" {
+		dstRoot = joinPath(dstRoot, path.Base(srcRoot))
+	}
+	p := planner{c: c, src: s, dst: d}
+	if dstRoot != "" {
+		if err := p.mkdir(dstRoot); err != nil {
+			return nil, err
+		}
+	}
+	if err := p.walk(ctx, srcRoot, dstRoot, src, dst, 0); err != nil {
+		return nil, err
+	}
+	return p.jobs, nil
+}
+
+type planner struct {
+	c        *Client
+	src, dst *server
+	pwd      string // destination's login directory, for CWD back
+	jobs     []job
+}
+
+// maxDepth stops symlink loops a server might list as directories.
+const maxDepth = 64
+
+func (p *planner) walk(ctx context.Context, srcDir, dstDir string, src, dst Endpoint, depth int) error {
+	if err := ctx.Err(); err != nil {
+		return interrupted(ctx)
+	}
+	if depth > maxDepth {
+		return fmt.Errorf("%s: %s: deeper than %d levels", p.src, srcDir, maxDepth)
+	}
+	lines, err := p.src.c.List("MLSD", srcDir)
+	if err != nil {
+		return fmt.Errorf("%s: list %q: %w", p.src, srcDir, err)
+	}
+	for _, l := range lines {
+		e, ok := parseMLSD(l)
+		if !ok || e.name == "." || e.name == ".." || strings.Contains(e.name, "/") {
+			continue
+		}
+		sp, dp := joinPath(srcDir, e.name), joinPath(dstDir, e.name)
+		switch e.typ {
+		case "dir":
+			if err := p.mkdir(dp); err != nil {
+				return err
+			}
+			if err := p.walk(ctx, sp, dp, src, dst, depth+1); err != nil {
+				return err
+			}
+		case "file":
+			p.jobs = append(p.jobs, job{id: len(p.jobs) + 1, src: src.WithPath(sp), dst: dst.WithPath(dp)})
+		default:
+			p.c.log.Debug("skipped (not a file or directory)", "path", sp, "type", e.typ)
+		}
+	}
+	return nil
+}
+
+// mkdir creates dir on the destination unless it exists already.
+func (p *planner) mkdir(dir string) error {
+	code, msg, err := p.dst.c.Cmd("MKD %s", dir)
+	if err != nil {
+		return fmt.Errorf("%s: MKD %s: %w", p.dst, dir, err)
+	}
+	if code == 257 {
+		return nil
+	}
+	// Exists already? CWD into it and back.
+	if p.pwd == "" {
+		m, err := p.dst.c.Expect(257, "PWD")
+		if err != nil {
+			return fmt.Errorf("%s: %w", p.dst, err)
+		}
+		p.pwd = quoted(m)
+	}
+	if c2, _, err := p.dst.c.Cmd("CWD %s", dir); err == nil && c2 == 250 {
+		if _, err := p.dst.c.Expect(250, "CWD %s", p.pwd); err != nil {
+			return fmt.Errorf("%s: %w", p.dst, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%s: MKD %s: server replied %d %s", p.dst, dir, code, oneLine(msg))
+}
+
+// quoted extracts the path of a 257 reply: "/a ""b""" is current -> /a "b".
+func quoted(msg string) string {
+	i, j := strings.IndexByte(msg, '"'), strings.LastIndexByte(msg, '"')
+	if i < 0 || j <= i {
+		return "/"
+	}
+	return strings.ReplaceAll(msg[i+1:j], `""`, `"`)
+}

@@ -1,0 +1,187 @@
+package fxp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/ftpd/ftpd/ftpclient"
+)
+
+// worker copies files one after another over its own pair of control
+// connections, plus one that watches progress.
+type worker struct {
+	cl       *Client
+	src, dst *server
+	watch    prober
+}
+
+// fileResult is what one successful file copy did.
+type fileResult struct {
+	moved   int64
+	skipped bool
+	passive string
+}
+
+func (w *worker) close() {
+	w.reset()
+	w.watch.close()
+}
+
+// reset drops the control pair (after a failure its state is unknown).
+func (w *worker) reset() {
+	w.src.close()
+	w.dst.close()
+	w.src, w.dst = nil, nil
+}
+
+// connect (re)dials whatever side is not connected to j's servers.
+func (w *worker) connect(ctx context.Context, j job) error {
+	if w.src != nil && w.src.ep.Addr() != j.src.Addr() || w.dst != nil && w.dst.ep.Addr() != j.dst.Addr() {
+		w.reset()
+	}
+	var err error
+	if w.src == nil {
+		if w.src, err = w.cl.dial(ctx, roleSrc, j.src); err != nil {
+			return err
+		}
+	}
+	if w.dst == nil {
+		if w.dst, err = w.cl.dial(ctx, roleDst, j.dst); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// copyFile copies one file and reports its events; a failure is reported
+// as an error event too.
+func (w *worker) copyFile(ctx context.Context, j job) (fileResult, error) {
+	t := newTracker(w.cl, j)
+	res, err := w.copyOne(ctx, j, t)
+	if err != nil {
+		t.fail(err)
+	}
+	return res, err
+}
+
+func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, error) {
+	if err := w.connect(ctx, j); err != nil {
+		return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Err: err}
+	}
+	size, err := w.srcSize(j)
+	if err != nil {
+		return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Err: err}
+	}
+	t.setSize(size)
+
+	var attempts []Attempt
+	for i, pasvSrc := range w.cl.passiveOrder() {
+		if i > 0 {
+			if err := w.connect(ctx, j); err != nil {
+				return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Err: err, Attempts: attempts}
+			}
+		}
+		var offset, oldSize int64
+		if w.cl.opts.Resume {
+			if offset, err = w.resumeOffset(j, size); err != nil {
+				return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Err: err, Attempts: attempts}
+			}
+			if size >= 0 && offset == size {
+				t.start(offset)
+				return w.finish(ctx, j, t, fileResult{skipped: true})
+			}
+		}
+		if i == 0 {
+			t.start(offset)
+		}
+		if offset > 0 {
+			oldSize = offset
+		} else {
+			oldSize = w.dstSizeOr(j, 0) // a STOR over it shrinks it first
+		}
+		ws := watchState{offset: offset, oldSize: oldSize}
+		a := w.attempt(ctx, j, pasvSrc, offset, func(ctx context.Context) { w.watch.run(ctx, w, j, &ws, t) })
+		attempts = append(attempts, a)
+		if a.ok() {
+			t.setPassive(a.Passive)
+			return w.finish(ctx, j, t, fileResult{passive: a.Passive, moved: t.final(w.dstSizeOr(j, -1)) - offset})
+		}
+		w.reset()
+		if ctx.Err() != nil {
+			return fileResult{}, interrupted(ctx)
+		}
+		w.cl.log.Debug("attempt failed", "passive", a.Passive, "stage", a.Stage)
+	}
+	return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Attempts: attempts}
+}
+
+// finish verifies (if asked) and reports the file done.
+func (w *worker) finish(ctx context.Context, j job, t *tracker, res fileResult) (fileResult, error) {
+	if res.skipped {
+		t.final(t.size())
+	}
+	verified := ""
+	if w.cl.opts.Verify {
+		var err error
+		if verified, err = w.verify(ctx, j); err != nil {
+			if ctx.Err() != nil {
+				w.reset()
+				return res, interrupted(ctx)
+			}
+			return res, err
+		}
+	}
+	t.done(res.skipped, verified)
+	return res, nil
+}
+
+// passiveOrder lists the PASV sides to try: true means the source.
+func (c *Client) passiveOrder() []bool {
+	switch c.opts.Passive {
+	case PassiveSrc:
+		return []bool{true}
+	case PassiveDst:
+		return []bool{false}
+	}
+	return []bool{false, true}
+}
+
+// srcSize is the source file's size, -1 if the server cannot tell. A 550
+// (no such file, or a directory) is an error.
+func (w *worker) srcSize(j job) (int64, error) {
+	n, err := w.src.c.Size(j.src.Path)
+	var re *ftpclient.ReplyError
+	switch {
+	case err == nil:
+		return n, nil
+	case errors.As(err, &re) && re.Code == 550:
+		return 0, fmt.Errorf("%s: %w", w.src, err)
+	case errors.As(err, &re):
+		w.cl.log.Debug("source SIZE unsupported; size unknown", "reply", re.Error())
+		return -1, nil
+	}
+	return 0, fmt.Errorf("%s: %w", w.src, err)
+}
+
+// resumeOffset is how much of the destination file already exists.
+func (w *worker) resumeOffset(j job, size int64) (int64, error) {
+	n, ok, err := w.dst.size(j.dst.Path)
+	switch {
+	case err != nil:
+		return 0, err
+	case !ok:
+		return 0, nil
+	case size >= 0 && n > size:
+		return 0, fmt.Errorf("%s: %s is larger (%d bytes) than the source (%d bytes): not resuming", w.dst, j.dst.Path, n, size)
+	}
+	return n, nil
+}
+
+// dstSizeOr asks the destination for the copied file's size.
+func (w *worker) dstSizeOr(j job, fallback int64) int64 {
+	if n, ok, err := w.dst.size(j.dst.Path); err == nil && ok {
+		return n
+	}
+	return fallback
+}
