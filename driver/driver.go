@@ -65,7 +65,7 @@ func New(storage afero.Fs, opts Options) (*FS, error) {
 	if opts.Context == nil {
 		opts.Context = context.Background()
 	}
-	return &FS{Fs: storage, opts: opts}, nil
+	return &FS{Fs: cleanNames{storage}, opts: opts}, nil
 }
 
 // ReadOnly reports whether writes are refused.

@@ -44,10 +44,19 @@ type Transfer struct {
 	Limiters []*rate.Limiter // all must grant each chunk; nil = unlimited
 
 	bytes atomic.Int64
+	// live, when set, reports progress within the running chunk (an
+	// upload's file grows while splice runs; the counter moves per chunk).
+	live atomic.Pointer[func() int64]
 }
 
 // Bytes is how many bytes have moved so far. Safe to call from any goroutine.
-func (t *Transfer) Bytes() int64 { return t.bytes.Load() }
+func (t *Transfer) Bytes() int64 {
+	n := t.bytes.Load()
+	if f := t.live.Load(); f != nil {
+		n = max(n, (*f)())
+	}
+	return n
+}
 
 // Handle is the file handle of one transfer. The FTP library copies through
 // its ReadFrom (uploads) and WriteTo (downloads), which see the data
@@ -111,6 +120,19 @@ func (h *Handle) ReadFrom(r io.Reader) (int64, error) {
 		}
 		h.t.bytes.Add(int64(len(first)))
 		total = int64(len(first))
+	}
+	if start, err := h.file.Seek(0, io.SeekCurrent); err == nil {
+		// The file's size shows what splice has written so far.
+		base := start - total
+		live := func() int64 {
+			info, err := h.file.Stat()
+			if err != nil {
+				return 0
+			}
+			return info.Size() - base
+		}
+		h.t.live.Store(&live)
+		defer h.t.live.Store(nil)
 	}
 	n, err := h.copyChunks(func() (int64, error) {
 		return io.Copy(h.file, &io.LimitedReader{R: r, N: h.chunkSize()})
