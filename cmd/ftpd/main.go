@@ -4,6 +4,7 @@
 //	ftpd -config ftpd.toml            serve a config file
 //	ftpd -check-config -config FILE   validate a config file and exit
 //	ftpd hash-password                read a password on stdin, print a bcrypt hash
+//	ftpd lab [-demo]                  two paired servers for FXP experiments
 //	ftpd -version
 package main
 

@@ -48,7 +48,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	version := fs.Bool("version", false, "print the version and exit")
 	grace := fs.Duration("grace", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ftpd [-config FILE] [-check-config] [-grace 30s] [-version]\n       ftpd hash-password < password\n\n")
+		fmt.Fprintf(stderr, "usage: ftpd [-config FILE] [-check-config] [-grace 30s] [-version]\n       ftpd hash-password < password\n       ftpd lab [-demo] [-h]   (two paired servers on 127.0.0.2/127.0.0.3)\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
