@@ -37,6 +37,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ftpd/ftpd/bench/peers"
+	"github.com/ftpd/ftpd/bench/rawlimit"
 	"github.com/ftpd/ftpd/ftpclient"
 )
 
@@ -501,54 +502,6 @@ func fxpCopy(c *contender) (time.Duration, error) {
 	return took, nil
 }
 
-// rawCopy: file -> sendfile -> loopback TCP -> splice -> file.
-func rawCopy(src, dst string) (time.Duration, error) {
-	l, err := net.Listen("tcp", hostB+":0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() {
-		conn, err := l.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer conn.Close()
-		f, err := os.Create(dst)
-		if err != nil {
-			done <- err
-			return
-		}
-		_, err = f.ReadFrom(conn) // splice
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		done <- err
-	}()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(hostA)}}
-	conn, err := d.Dial("tcp", l.Addr().String())
-	if err != nil {
-		return 0, err
-	}
-	f, err := os.Open(src)
-	if err != nil {
-		return 0, err
-	}
-	_, err = conn.(*net.TCPConn).ReadFrom(f) // sendfile
-	f.Close()
-	conn.Close()
-	if err != nil {
-		return 0, err
-	}
-	if err := <-done; err != nil {
-		return 0, err
-	}
-	return time.Since(start), nil
-}
-
 type series struct {
 	name string
 	mbs  []float64
@@ -586,7 +539,7 @@ func (r *report) fxp(w *workspace, cs []*contender) error {
 	rawDst := filepath.Join(w.dir, "raw-copy.bin")
 	for run := 0; run < r.runs; run++ {
 		settle(rawDst)
-		d, err := rawCopy(w.big, rawDst)
+		d, err := rawlimit.Copy(w.big, rawDst, hostB, hostA)
 		if err != nil {
 			return fmt.Errorf("raw copy: %w", err)
 		}
@@ -631,43 +584,6 @@ func curlDownload(c *contender) (time.Duration, error) {
 	return took, nil
 }
 
-// rawDownload: sendfile into a loopback socket, read and discarded.
-func rawDownload(path string) (time.Duration, error) {
-	l, err := net.Listen("tcp", hostA+":0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	go func() {
-		conn, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		f, _ := os.Open(path)
-		defer f.Close()
-		_, _ = conn.(*net.TCPConn).ReadFrom(f)
-	}()
-	start := time.Now()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(client)}}
-	conn, err := d.Dial("tcp", l.Addr().String())
-	if err != nil {
-		return 0, err
-	}
-	defer conn.Close()
-	buf := make([]byte, 256<<10)
-	for {
-		_, err := conn.Read(buf)
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return 0, err
-		}
-	}
-	return time.Since(start), nil
-}
-
 func (r *report) download(w *workspace, cs []*contender) error {
 	raw := series{name: "raw (sendfile → loopback → discard)"}
 	res := make([]series, len(cs))
@@ -675,7 +591,7 @@ func (r *report) download(w *workspace, cs []*contender) error {
 		res[i].name = c.name
 	}
 	for run := 0; run < r.runs; run++ {
-		d, err := rawDownload(w.big)
+		d, err := rawlimit.Download(w.big, hostA, client)
 		if err != nil {
 			return err
 		}

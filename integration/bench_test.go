@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ftpd/ftpd/bench/rawlimit"
 	"github.com/ftpd/ftpd/ftpclient"
 )
 
@@ -64,51 +65,13 @@ func benchFile(b *testing.B, path string, size int64) {
 	rf.Close()
 }
 
-// drain reads a data connection the same way for every contender.
-func drain(conn net.Conn) (int64, error) {
-	buf := make([]byte, 256<<10)
-	var total int64
-	for {
-		n, err := conn.Read(buf)
-		total += int64(n)
-		if err == io.EOF {
-			return total, nil
-		}
-		if err != nil {
-			return total, err
-		}
-	}
-}
-
-// rawDownload: sendfile of the file into a loopback socket, drained by a
-// client on 127.0.0.10 — the ceiling for an FTP download.
+// rawDownload: the ceiling for an FTP download (see rawlimit.Download).
 func rawDownload(b *testing.B, path string) time.Duration {
-	l, err := net.Listen("tcp", hostA+":0")
+	d, err := rawlimit.Download(path, hostA, client1)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
-	go func() {
-		conn, err := l.Accept()
-		if err != nil {
-			return
-		}
-		defer conn.Close()
-		f, _ := os.Open(path)
-		defer f.Close()
-		_, _ = conn.(*net.TCPConn).ReadFrom(f) // sendfile
-	}()
-	start := time.Now()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(client1)}}
-	conn, err := d.Dial("tcp", l.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := drain(conn); err != nil {
-		b.Fatal(err)
-	}
-	return time.Since(start)
+	return d
 }
 
 func ftpdDownload(b *testing.B, c *ftpclient.Conn, name string, size int64) time.Duration {
@@ -125,7 +88,7 @@ func ftpdDownload(b *testing.B, c *ftpclient.Conn, name string, size int64) time
 	if _, err := c.Expect(150, "RETR %s", name); err != nil {
 		b.Fatal(err)
 	}
-	n, err := drain(conn)
+	n, err := rawlimit.Drain(conn)
 	conn.Close()
 	if err != nil || n != size {
 		b.Fatalf("got %d bytes: %v", n, err)
@@ -158,49 +121,13 @@ func BenchmarkDownload(b *testing.B) {
 	b.ReportMetric(raw.Seconds()/ftpd.Seconds(), "ratio")
 }
 
-// rawCopy: file -> sendfile -> loopback socket -> splice -> file, the
-// ceiling for an FXP copy on one machine.
+// rawCopy: the ceiling for an FXP copy on one machine (see rawlimit.Copy).
 func rawCopy(b *testing.B, src, dst string) time.Duration {
-	l, err := net.Listen("tcp", hostB+":0")
+	d, err := rawlimit.Copy(src, dst, hostB, "")
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
-	done := make(chan error, 1)
-	start := time.Now()
-	go func() {
-		conn, err := l.Accept()
-		if err != nil {
-			done <- err
-			return
-		}
-		defer conn.Close()
-		f, err := os.Create(dst)
-		if err != nil {
-			done <- err
-			return
-		}
-		_, err = f.ReadFrom(conn) // splice
-		if cerr := f.Close(); err == nil {
-			err = cerr
-		}
-		done <- err
-	}()
-	conn, err := net.Dial("tcp", l.Addr().String())
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, _ := os.Open(src)
-	_, err = conn.(*net.TCPConn).ReadFrom(f) // sendfile
-	f.Close()
-	conn.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := <-done; err != nil {
-		b.Fatal(err)
-	}
-	return time.Since(start)
+	return d
 }
 
 func BenchmarkFXP(b *testing.B) {

@@ -82,6 +82,23 @@ func binModuleRoot() (string, error) {
 	}
 }
 
+// binGoBuild builds pkg into out (with -race when the tests run with it).
+func binGoBuild(out, pkg string) error {
+	args := []string{"build", "-o", out}
+	if binRace() {
+		args = append(args, "-race")
+	}
+	args = append(args, pkg)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = binModDir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
 // binBuild builds ./cmd/ftpd once and returns the binary's path.
 func binBuild(t *testing.T) string {
 	t.Helper()
@@ -95,18 +112,7 @@ func binBuild(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(binTmpDir, "ftpd")
-		args := []string{"build", "-o", binPath}
-		if binRace() {
-			args = append(args, "-race")
-		}
-		args = append(args, "./cmd/ftpd")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = binModDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+		binErr = binGoBuild(binPath, "./cmd/ftpd")
 	})
 	if binErr != nil {
 		t.Fatal(binErr)

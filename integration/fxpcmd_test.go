@@ -11,7 +11,6 @@ import (
 	"crypto/tls"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -116,18 +115,7 @@ func fxpBuild(t *testing.T) string {
 	ftpd := binBuild(t)
 	fxpBinOnce.Do(func() {
 		fxpBinPath = filepath.Join(filepath.Dir(ftpd), "fxp")
-		args := []string{"build", "-o", fxpBinPath}
-		if binRace() {
-			args = append(args, "-race")
-		}
-		args = append(args, "./cmd/fxp")
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "go", args...)
-		cmd.Dir = binModDir
-		if out, err := cmd.CombinedOutput(); err != nil {
-			fxpBinErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
+		fxpBinErr = binGoBuild(fxpBinPath, "./cmd/fxp")
 	})
 	if fxpBinErr != nil {
 		t.Fatal(fxpBinErr)
