@@ -154,11 +154,10 @@ func run() error {
 			maxIdle = max(maxIdle, n)
 		}
 	}
-	if need := uint64(2*maxIdle + 1024); lim.Cur < need {
-		idleBackend = "memory"
-		notes = append(notes, fmt.Sprintf("RLIMIT_NOFILE is %d here (cannot be raised): an \"os\" backend session holds 2 descriptors "+
-			"(socket + os.Root), so %d idle sessions need about %d; the idle user uses backend = \"memory\" instead.",
-			lim.Cur, maxIdle, need))
+	// A session holds one descriptor (its socket; the user's os.Root is
+	// shared by all its sessions).
+	if need := uint64(maxIdle + 1024); lim.Cur < need {
+		return fmt.Errorf("RLIMIT_NOFILE is %d here (cannot be raised): %d idle sessions need about %d; lower -idle", lim.Cur, maxIdle, need)
 	}
 	only := map[string]bool{}
 	for _, s := range strings.Split(*flagOnly, ",") {
@@ -254,10 +253,9 @@ func run() error {
 
 // --- servers ---
 
-// idleBackend is the storage of the idle sessions' user: "os" (one
-// directory descriptor per session, besides its socket) unless the
-// descriptor limit cannot hold that, then "memory" (none).
-var idleBackend = "os"
+// idleBackend is the storage of the idle sessions' user: a directory, as
+// in real use.
+const idleBackend = "os"
 
 func (w *workspace) startFtpdPair() (*contender, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(ftpPass), *flagCost)
