@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -61,6 +62,10 @@ func TestUploadDownloadIdentical(t *testing.T) {
 	}
 	if h, err := c.Hash("SHA-256", "big.bin"); err != nil || h != sha(data) {
 		t.Fatalf("HASH = %q, %v", h, err)
+	}
+	// FEAT advertises HASH the way the HASH draft says: "HASH SHA-256*;...".
+	if feat, err := c.Expect(211, "FEAT"); err != nil || !regexp.MustCompile(`(?m)^ ?HASH (\S+;)+$`).MatchString(feat) || !strings.Contains(feat, "SHA-256*;") {
+		t.Fatalf("FEAT: %q %v", feat, err)
 	}
 	line := a.logs.waitFor(t, `"msg":"transfer"`, `"command":"RETR"`)
 	for _, k := range []string{`"user":"alice"`, `"client_ip":"127.0.0.10"`, `"path":"/big.bin"`, `"bytes":5242880`, `"peer":"127.0.0.10:`, `"foreign":false`, `"duration":`} {

@@ -306,10 +306,16 @@ func (sess *session) answer(code int, msg string) string {
 }
 
 // Reply watches the library's replies: passive port announcements bind the
-// port to this session; 150 ... final reply marks a running transfer.
-func (sess *session) Reply(line string) {
+// port to this session; 150 ... final reply marks a running transfer. It
+// also mends the FEAT line of hash algorithms, which the library sends
+// without the "HASH " of the HASH draft (" SHA-256*;MD5;..."), so clients
+// that look for HASH in FEAT find it.
+func (sess *session) Reply(line string) string {
+	if isHashFeature(line) {
+		return " HASH " + line[1:]
+	}
 	if len(line) < 4 || line[3] == '-' {
-		return
+		return line
 	}
 	switch code := line[:3]; {
 	case code == "227" || code == "229":
@@ -321,6 +327,7 @@ func (sess *session) Reply(line string) {
 	case code[0] >= '2':
 		sess.busy.Store(false)
 	}
+	return line
 }
 
 // site answers SITE commands that ftpd handles itself; nil lets the library

@@ -35,3 +35,19 @@ func mlstFacts(requested string) string {
 	}
 	return out.String()
 }
+
+// isHashFeature recognises the library's FEAT line of hash algorithms:
+// a space, then names separated and ended by ";", one marked "*".
+func isHashFeature(line string) bool {
+	if !strings.HasPrefix(line, " ") || !strings.HasSuffix(line, ";") || !strings.Contains(line, "*;") {
+		return false
+	}
+	for _, name := range strings.Split(strings.TrimSuffix(line[1:], ";"), ";") {
+		switch strings.TrimSuffix(name, "*") {
+		case "CRC32", "MD5", "SHA-1", "SHA-256", "SHA-512":
+		default:
+			return false
+		}
+	}
+	return true
+}

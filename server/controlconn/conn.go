@@ -34,8 +34,9 @@ type Screener interface {
 	// Screen gets each command line without its CRLF and returns the line
 	// the FTP library should see instead (usually the same).
 	Screen(line string) string
-	// Reply sees each reply line the FTP library writes, without CRLF.
-	Reply(line string)
+	// Reply sees each reply line the FTP library writes, without CRLF,
+	// and returns the line to send instead (usually the same).
+	Reply(line string) string
 }
 
 // TLSConfigFunc returns the TLS configuration for a handshake, or nil when
@@ -211,12 +212,27 @@ func (c *Conn) reply(code int, msg string) error {
 }
 
 // Write sends reply bytes, showing each complete line to the screener.
+// The library writes (and flushes) one whole line per call, so such a call
+// may be rewritten by the screener; bytes of an unfinished line pass as
+// they are and are shown to the screener once the line is complete.
 func (c *Conn) Write(p []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if box := c.screener.Load(); box != nil {
-		c.observe(box.s, p)
+	box := c.screener.Load()
+	if box == nil {
+		return c.transport.Write(p)
 	}
+	if len(c.partial) == 0 && bytes.IndexByte(p, '\n') == len(p)-1 {
+		line := strings.TrimRight(string(p), "\r\n")
+		if out := box.s.Reply(line); out != line {
+			if _, err := c.transport.Write([]byte(out + "\r\n")); err != nil {
+				return 0, err
+			}
+			return len(p), nil
+		}
+		return c.transport.Write(p)
+	}
+	c.observe(box.s, p)
 	return c.transport.Write(p)
 }
 

@@ -32,10 +32,14 @@ func (r *recorder) Screen(line string) string {
 	return line
 }
 
-func (r *recorder) Reply(line string) {
+func (r *recorder) Reply(line string) string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.replies = append(r.replies, line)
+	if line == "214 old" {
+		return "214 new"
+	}
+	return line
 }
 
 func (r *recorder) snapshot() ([]string, []string) {
@@ -257,6 +261,22 @@ func TestStripTelnet(t *testing.T) {
 	for in, want := range cases {
 		if got := stripTelnet(in); got != want {
 			t.Errorf("stripTelnet(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestReplyRewrite(t *testing.T) {
+	c, client := pair(t, nil, false)
+	c.SetScreener(&recorder{})
+	for _, line := range []string{"214 old\r\n", "200 kept\r\n"} {
+		if n, err := c.Write([]byte(line)); err != nil || n != len(line) {
+			t.Fatalf("Write(%q) = %d, %v", line, n, err)
+		}
+	}
+	r := bufio.NewReader(client)
+	for _, want := range []string{"214 new\r\n", "200 kept\r\n"} {
+		if got, err := r.ReadString('\n'); err != nil || got != want {
+			t.Fatalf("client read %q (%v), want %q", got, err, want)
 		}
 	}
 }
