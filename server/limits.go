@@ -78,15 +78,26 @@ func (s *Server) sweepBans(ctx context.Context, interval time.Duration) {
 	}
 }
 
-// userSessions counts the logged-in sessions of a user.
-func (s *Server) userSessions(name string) int {
-	n := 0
-	for _, sess := range s.allSessions() {
-		if sess.userName() == name {
-			n++
-		}
+// takeSessionSlot counts a new session of user unless that would exceed
+// max (0 = no cap). Check and count are one step, so simultaneous logins
+// cannot both slip under the cap.
+func (s *Server) takeSessionSlot(user string, max int) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if max > 0 && s.userSlots[user] >= max {
+		return false
 	}
-	return n
+	s.userSlots[user]++
+	return true
+}
+
+// releaseSessionSlot forgets one session of user.
+func (s *Server) releaseSessionSlot(user string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.userSlots[user]--; s.userSlots[user] <= 0 {
+		delete(s.userSlots, user)
+	}
 }
 
 // bandwidth holds the rate limiters: one pair for the whole server, one

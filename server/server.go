@@ -49,15 +49,16 @@ type Server struct {
 	metricsSrv *metricsServer
 	stopBans   context.CancelFunc
 
-	mu       sync.Mutex
-	pending  map[string]*controlconn.Conn // accepted, not yet seen by ClientConnected
-	sessions map[uint32]*session
-	passive  map[int]*session // passive port -> the session it was announced to
-	memory   map[string]afero.Fs
-	roots    map[string]*sharedRoot
-	xfers    map[*driver.Transfer]xferEntry // authorized, running
-	xferID   uint64
-	closing  bool
+	mu        sync.Mutex
+	pending   map[string]*controlconn.Conn // accepted, not yet seen by ClientConnected
+	sessions  map[uint32]*session
+	passive   map[int]*session // passive port -> the session it was announced to
+	memory    map[string]afero.Fs
+	roots     map[string]*sharedRoot
+	userSlots map[string]int                 // logged-in sessions per user
+	xfers     map[*driver.Transfer]xferEntry // authorized, running
+	xferID    uint64
+	closing   bool
 }
 
 // New checks cfg beyond what conf validates (certificates load, roots can
@@ -77,15 +78,16 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log:      opts.Logger,
-		now:      opts.Now,
-		done:     make(chan struct{}),
-		pending:  map[string]*controlconn.Conn{},
-		sessions: map[uint32]*session{},
-		passive:  map[int]*session{},
-		memory:   map[string]afero.Fs{},
-		roots:    map[string]*sharedRoot{},
-		xfers:    map[*driver.Transfer]xferEntry{},
+		log:       opts.Logger,
+		now:       opts.Now,
+		done:      make(chan struct{}),
+		pending:   map[string]*controlconn.Conn{},
+		sessions:  map[uint32]*session{},
+		passive:   map[int]*session{},
+		memory:    map[string]afero.Fs{},
+		roots:     map[string]*sharedRoot{},
+		userSlots: map[string]int{},
+		xfers:     map[*driver.Transfer]xferEntry{},
 
 		passwords: newVerifiedPasswords(),
 		conns:     acl.NewConnTable(),

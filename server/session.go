@@ -132,12 +132,14 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		sess.failLogin(user, "bad_password")
 		return nil, errBadLogin
 	}
-	if max := a.user.MaxSessions; max > 0 && sess.srv.userSessions(user) >= max {
+	name := a.user.Name
+	if !sess.srv.takeSessionSlot(name, a.user.MaxSessions) {
 		sess.refuseLogin(user, reasonMaxSessions)
-		return nil, fmt.Errorf("too many sessions for %s (max_sessions = %d)", user, max)
+		return nil, fmt.Errorf("too many sessions for %s (max_sessions = %d)", user, a.user.MaxSessions)
 	}
 	storage, closeStorage, err := sess.srv.openStorage(&a.user)
 	if err != nil {
+		sess.srv.releaseSessionSlot(name)
 		sess.log.Error("login failed: storage", "user", user, "err", err)
 		return nil, errors.New("storage unavailable")
 	}
@@ -149,12 +151,12 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	})
 	if err != nil {
 		closeStorage()
+		sess.srv.releaseSessionSlot(name)
 		return nil, err
 	}
 	sess.mu.Lock()
 	sess.closeStorage = closeStorage
 	sess.mu.Unlock()
-	name := a.user.Name
 	sess.user.Store(&name)
 	sess.log = sess.log.With("user", name)
 	sess.log.Info("login ok", "read_only", a.readOnly, "tls", sess.conn.TLS())
@@ -207,8 +209,9 @@ type sharedRoot struct {
 
 func (sess *session) end() {
 	sess.cancel()
-	if sess.userName() != "" {
+	if name := sess.userName(); name != "" {
 		sess.srv.metrics.sessions.Dec()
+		sess.srv.releaseSessionSlot(name)
 	}
 	sess.mu.Lock()
 	closeStorage := sess.closeStorage
