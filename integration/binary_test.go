@@ -160,7 +160,15 @@ type binProc struct {
 // still running, when the test ends.
 func binStart(t *testing.T, dir string, args ...string) *binProc {
 	t.Helper()
-	path := binBuild(t)
+	return binStartPath(t, binBuild(t), dir, args...)
+}
+
+// binStartPath starts the program at path in dir (the test's directory when
+// ""); it is killed, if still running, when the test ends, and a data race
+// it reports fails the test.
+func binStartPath(t *testing.T, path, dir string, args ...string) *binProc {
+	t.Helper()
+	name := filepath.Base(path)
 	p := &binProc{t: t, stdout: &logBuffer{}, stderr: &logBuffer{}, done: make(chan struct{})}
 	p.cmd = exec.Command(path, args...)
 	p.cmd.Dir = dir
@@ -179,13 +187,13 @@ func binStart(t *testing.T, dir string, args ...string) *binProc {
 			select {
 			case <-p.done:
 			case <-time.After(binWait):
-				t.Errorf("ftpd (pid %d) did not die after SIGKILL", p.cmd.Process.Pid)
+				t.Errorf("%s (pid %d) did not die after SIGKILL", name, p.cmd.Process.Pid)
 			}
 		}
 		if strings.Contains(p.stderr.String(), "WARNING: DATA RACE") {
-			t.Errorf("ftpd reported a data race:\n%s", p.stderr.String())
+			t.Errorf("%s reported a data race:\n%s", name, p.stderr.String())
 		} else if t.Failed() {
-			t.Logf("ftpd stdout:\n%s\nftpd stderr:\n%s", p.stdout.String(), p.stderr.String())
+			t.Logf("%s stdout:\n%s\n%s stderr:\n%s", name, p.stdout.String(), name, p.stderr.String())
 		}
 	})
 	return p

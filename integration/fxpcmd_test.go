@@ -543,27 +543,5 @@ func TestFXPCmdUsage(t *testing.T) {
 // the test ends.
 func fxpStart(t *testing.T, args ...string) *binProc {
 	t.Helper()
-	p := &binProc{t: t, stdout: &logBuffer{}, stderr: &logBuffer{}, done: make(chan struct{})}
-	p.cmd = exec.Command(fxpBuild(t), args...)
-	p.cmd.Stdout, p.cmd.Stderr = p.stdout, p.stderr
-	if err := p.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		_ = p.cmd.Wait()
-		p.code = p.cmd.ProcessState.ExitCode()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		if !p.exited() {
-			_ = p.cmd.Process.Kill()
-			<-p.done
-		}
-		if strings.Contains(p.stderr.String(), "WARNING: DATA RACE") {
-			t.Errorf("fxp reported a data race:\n%s", p.stderr.String())
-		} else if t.Failed() {
-			t.Logf("fxp stdout:\n%s\nfxp stderr:\n%s", p.stdout.String(), p.stderr.String())
-		}
-	})
-	return p
+	return binStartPath(t, fxpBuild(t), "", args...)
 }
