@@ -138,3 +138,52 @@ func (s *server) abs(p string) (string, error) {
 	}
 	return path.Join(s.pwd, p), nil
 }
+
+// isDir reports whether dir exists as a directory (CWD into it and back).
+func (s *server) isDir(dir string) (bool, error) {
+	back, err := s.abs(".")
+	if err != nil {
+		return false, err
+	}
+	code, _, err := s.c.Cmd("CWD %s", dir)
+	if err != nil {
+		return false, fmt.Errorf("%s: CWD %s: %w", s, dir, err)
+	}
+	if code != 250 {
+		return false, nil
+	}
+	if _, err := s.c.Expect(250, "CWD %s", back); err != nil {
+		return false, fmt.Errorf("%s: %w", s, err)
+	}
+	return true, nil
+}
+
+// mkdirAll creates dir and its missing parents, as mkdir -p does. A
+// directory that exists already is fine.
+func (s *server) mkdirAll(dir string) error {
+	dir = strings.TrimSuffix(dir, "/")
+	if dir == "" || dir == "/" || dir == "." {
+		return nil
+	}
+	code, msg, err := s.c.Cmd("MKD %s", dir)
+	if err != nil {
+		return fmt.Errorf("%s: MKD %s: %w", s, dir, err)
+	}
+	if code == 257 {
+		return nil
+	}
+	if ok, err := s.isDir(dir); err != nil || ok {
+		return err
+	}
+	parent := path.Dir(dir)
+	if parent == dir || parent == "." || parent == "/" {
+		return fmt.Errorf("%s: MKD %s: server replied %d %s", s, dir, code, oneLine(msg))
+	}
+	if err := s.mkdirAll(parent); err != nil {
+		return err
+	}
+	if _, err := s.c.Expect(257, "MKD %s", dir); err != nil {
+		return fmt.Errorf("%s: %w", s, err)
+	}
+	return nil
+}

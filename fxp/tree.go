@@ -79,7 +79,6 @@ func (c *Client) plan(ctx context.Context, src, dst Endpoint) ([]job, error) {
 type planner struct {
 	c        *Client
 	src, dst *server
-	pwd      string // destination's login directory, for CWD back
 	jobs     []job
 }
 
@@ -120,31 +119,8 @@ func (p *planner) walk(ctx context.Context, srcDir, dstDir string, src, dst Endp
 	return nil
 }
 
-// mkdir creates dir on the destination unless it exists already.
-func (p *planner) mkdir(dir string) error {
-	code, msg, err := p.dst.c.Cmd("MKD %s", dir)
-	if err != nil {
-		return fmt.Errorf("%s: MKD %s: %w", p.dst, dir, err)
-	}
-	if code == 257 {
-		return nil
-	}
-	// Exists already? CWD into it and back.
-	if p.pwd == "" {
-		m, err := p.dst.c.Expect(257, "PWD")
-		if err != nil {
-			return fmt.Errorf("%s: %w", p.dst, err)
-		}
-		p.pwd = quoted(m)
-	}
-	if c2, _, err := p.dst.c.Cmd("CWD %s", dir); err == nil && c2 == 250 {
-		if _, err := p.dst.c.Expect(250, "CWD %s", p.pwd); err != nil {
-			return fmt.Errorf("%s: %w", p.dst, err)
-		}
-		return nil
-	}
-	return fmt.Errorf("%s: MKD %s: server replied %d %s", p.dst, dir, code, oneLine(msg))
-}
+// mkdir creates dir (and its missing parents) on the destination.
+func (p *planner) mkdir(dir string) error { return p.dst.mkdirAll(dir) }
 
 // quoted extracts the path of a 257 reply: "/a ""b""" is current -> /a "b".
 func quoted(msg string) string {
