@@ -50,6 +50,13 @@ type Options struct {
 	Recursive bool // copy a directory tree (MLSD on the source, MKD on the destination)
 	Jobs      int  // files copied in parallel, each with its own connections; <1 means 1
 
+	// Retries is how many times a failed file is tried again; Backoff the
+	// wait before the first retry, doubled each time up to MaxBackoff
+	// (0 = 5 minutes).
+	Retries    int
+	Backoff    time.Duration
+	MaxBackoff time.Duration
+
 	Bind    netip.Addr    // local address of control and data connections
 	Timeout time.Duration // dialing and each command's reply; 0 = 30s
 	TLS     *tls.Config   // base config for ftps:// (ServerName is set per host)
@@ -98,6 +105,9 @@ func New(opts Options) *Client {
 	if opts.Settle <= 0 {
 		opts.Settle = opts.Timeout
 	}
+	if opts.MaxBackoff <= 0 {
+		opts.MaxBackoff = 5 * time.Minute
+	}
 	if opts.AbortWait <= 0 {
 		opts.AbortWait = 3 * time.Second
 	}
@@ -126,6 +136,9 @@ type Summary struct {
 type job struct {
 	id       int
 	src, dst Endpoint
+	size     int64     // from the source listing; -1 when unknown
+	mtime    time.Time // source modification time to set with MFMT; zero = none
+	resume   bool      // a retry: continue the partial file our last attempt left
 }
 
 // Copy copies src to dst (a file, or with Recursive a tree). With a
@@ -146,13 +159,24 @@ func (c *Client) Copy(ctx context.Context, src, dst Endpoint) (Summary, error) {
 		if dst.Path == "" || strings.HasSuffix(dst.Path, "/") {
 			dst.Path += path.Base(src.Path)
 		}
-		jobs = []job{{id: 1, src: src, dst: dst}}
+		jobs = []job{{id: 1, src: src, dst: dst, size: -1}}
 	}
-	return c.run(ctx, jobs)
+	return c.run(ctx, jobs, runHooks{})
+}
+
+// runHooks let a caller follow and filter a run's files.
+type runHooks struct {
+	// skip, if set, says a job is already done (a --state file).
+	skip func(job) bool
+	// done, if set, is called after each file's last try.
+	done func(job, fileResult, error)
 }
 
 // run copies jobs with up to Jobs workers.
-func (c *Client) run(ctx context.Context, jobs []job) (Summary, error) {
+func (c *Client) run(ctx context.Context, jobs []job, hooks runHooks) (Summary, error) {
+	if p, ok := c.rep.(Planner); ok {
+		p.Plan(len(jobs), plannedBytes(jobs))
+	}
 	queue := make(chan job)
 	var (
 		mu   sync.Mutex
@@ -170,7 +194,17 @@ func (c *Client) run(ctx context.Context, jobs []job) (Summary, error) {
 				if ctx.Err() != nil {
 					continue // interrupted: drain without starting
 				}
-				res, err := w.copyFile(ctx, j)
+				if hooks.skip != nil && hooks.skip(j) {
+					mu.Lock()
+					sum.Files++
+					sum.Skipped++
+					mu.Unlock()
+					continue
+				}
+				res, err := w.copyRetrying(ctx, j)
+				if hooks.done != nil {
+					hooks.done(j, res, err)
+				}
 				mu.Lock()
 				if err != nil {
 					sum.Failed++

@@ -7,6 +7,7 @@
 package fxp
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -18,7 +19,15 @@ import (
 
 // Endpoint is one side of a copy: a server, a login and a path.
 type Endpoint struct {
-	TLS  bool   // ftps://: explicit TLS (AUTH TLS) on the control connection
+	TLS bool // ftps://: explicit TLS (AUTH TLS) on the control connection
+	// ImplicitTLS starts the control connection with a TLS handshake
+	// (a site with tls = "implicit"); TLS is set too.
+	ImplicitTLS bool
+	// TLSConfig, when set (a site's ca_file or fingerprint), replaces the
+	// client's base TLS config for this endpoint.
+	TLSConfig *tls.Config
+	// Site is the sites-file name the endpoint came from, if any.
+	Site string
 	Host string // name or IP literal, without brackets
 	Port uint16
 	User string

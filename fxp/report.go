@@ -14,6 +14,8 @@ const (
 	EventProgress = "progress"
 	EventDone     = "done"
 	EventError    = "error"
+	// EventRetry says a failed file will be tried again (Retry counts).
+	EventRetry = "retry"
 )
 
 // Event is one step of one file's copy. Src and Dst have their passwords
@@ -33,6 +35,7 @@ type Event struct {
 	Verified string        `json:"verified,omitempty"` // "sha256:<hex>" or "size:<n>"
 	Skipped  bool          `json:"skipped,omitempty"`  // already complete (--resume)
 	Err      string        `json:"error,omitempty"`
+	Retry    int           `json:"retry,omitempty"` // retry: the how-manieth
 }
 
 // Reporter receives events from all of a copy's workers, concurrently.
@@ -40,6 +43,13 @@ type Reporter interface {
 	Report(Event)
 	// Close flushes; no events come after it.
 	Close()
+}
+
+// Planner is a Reporter that wants to know, before a run's files start,
+// how many there are and their total size (-1 when unknown): for an
+// overall progress line.
+type Planner interface {
+	Plan(files int, bytes int64)
 }
 
 // NopReporter drops every event.
@@ -122,6 +132,8 @@ func (r *LogReporter) Report(e Event) {
 	case EventError:
 		delete(r.last, e.Job)
 		fmt.Fprintf(r.w, "error    %s -> %s: %s\n", e.Src, e.Dst, e.Err)
+	case EventRetry:
+		fmt.Fprintf(r.w, "retry    %s -> %s (retry %d): %s\n", e.Src, e.Dst, e.Retry, e.Err)
 	}
 }
 

@@ -33,13 +33,15 @@ func (c *Client) dial(ctx context.Context, role string, ep Endpoint) (*server, e
 	opts := ftpclient.Options{LocalAddr: c.opts.Bind, Timeout: c.opts.Timeout}
 	if ep.TLS {
 		cfg := &tls.Config{}
-		if c.opts.TLS != nil {
+		if ep.TLSConfig != nil {
+			cfg = ep.TLSConfig.Clone()
+		} else if c.opts.TLS != nil {
 			cfg = c.opts.TLS.Clone()
 		}
 		if cfg.ServerName == "" {
 			cfg.ServerName = ep.Host
 		}
-		opts.TLS = cfg
+		opts.TLS, opts.ImplicitTLS = cfg, ep.ImplicitTLS
 		opts.ClearData = true // FXP data cannot be protected (no SSCN/CPSV)
 	}
 	conn, err := ftpclient.Dial(ctx, ep.Addr(), opts)

@@ -6,13 +6,15 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // entry is one line of an MLSD listing.
 type entry struct {
-	name string
-	typ  string // file, dir, cdir, pdir, or another (OS.unix=slink...)
-	size int64
+	name   string
+	typ    string // file, dir, cdir, pdir, or another (OS.unix=slink...)
+	size   int64
+	modify time.Time // zero when not listed
 }
 
 // parseMLSD reads "fact=value;fact=value; name" (RFC 3659).
@@ -27,6 +29,8 @@ func parseMLSD(line string) (entry, bool) {
 		switch strings.ToLower(k) {
 		case "type":
 			e.typ = strings.ToLower(v)
+		case "modify":
+			e.modify, _ = parseFTPTime(v)
 		case "size":
 			if n, err := strconv.ParseInt(v, 10, 64); err == nil {
 				e.size = n

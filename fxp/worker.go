@@ -14,6 +14,9 @@ type worker struct {
 	cl       *Client
 	src, dst *server
 	watch    prober
+	// touched is set once an attempt has sent STOR/APPE: the destination
+	// file may then hold a partial copy of our own.
+	touched bool
 }
 
 // fileResult is what one successful file copy did.
@@ -83,7 +86,7 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 			}
 		}
 		var offset, oldSize int64
-		if w.cl.opts.Resume {
+		if w.cl.opts.Resume || j.resume && hasFeature(w.src.features(), "REST STREAM") {
 			if offset, err = w.resumeOffset(j, size); err != nil {
 				return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Err: err, Attempts: attempts}
 			}
@@ -103,6 +106,7 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 		ws := watchState{offset: offset, oldSize: oldSize}
 		a := w.attempt(ctx, j, pasvSrc, offset, func(ctx context.Context) { w.watch.run(ctx, w, j, &ws, t) })
 		attempts = append(attempts, a)
+		w.touched = w.touched || a.Stage == stageTransfer
 		if a.ok() {
 			t.setPassive(a.Passive)
 			return w.finish(ctx, j, t, fileResult{passive: a.Passive, moved: t.final(w.dstSizeOr(j, -1)) - offset})
@@ -132,6 +136,7 @@ func (w *worker) finish(ctx context.Context, j job, t *tracker, res fileResult) 
 			return res, err
 		}
 	}
+	w.setMtime(j)
 	t.done(res.skipped, verified)
 	return res, nil
 }
@@ -184,4 +189,17 @@ func (w *worker) dstSizeOr(j job, fallback int64) int64 {
 		return n
 	}
 	return fallback
+}
+
+// setMtime gives the destination file the source's modification time
+// (MFMT), when known and the destination supports it, so that the next
+// mirror sees the file as unchanged. A refusal is only logged.
+func (w *worker) setMtime(j job) {
+	if j.mtime.IsZero() || !hasFeature(w.dst.features(), "MFMT") {
+		return
+	}
+	code, msg, err := w.dst.c.Cmd("MFMT %s %s", j.mtime.UTC().Format(mlsdTime), j.dst.Path)
+	if err != nil || code != 213 {
+		w.cl.log.Debug("MFMT failed", "path", j.dst.Path, "code", code, "msg", oneLine(msg), "err", err)
+	}
 }

@@ -4,9 +4,13 @@ package integration
 // parents, sites file, mirror, job files with retries, state and lock.
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 // TestFXPOpsRecursiveCreatesParents: fxp copy -r into a destination whose
@@ -25,5 +29,156 @@ func TestFXPOpsRecursiveCreatesParents(t *testing.T) {
 	}
 	if fileSHA(t, filepath.Join(b.root("alice"), "missing/parents/tree/d/f.bin")) != sha(data) {
 		t.Fatal("copy differs")
+	}
+}
+
+// mirrorResult is fxp mirror --json's summary object.
+type mirrorResult struct {
+	Event   string `json:"event"`
+	Copied  int    `json:"copied"`
+	Skipped int    `json:"skipped"`
+	Deleted int    `json:"deleted"`
+	Failed  int    `json:"failed"`
+	Bytes   int64  `json:"bytes"`
+	DryRun  bool   `json:"dry_run"`
+	Error   string `json:"error"`
+}
+
+// fxpMirror runs fxp mirror --json and returns its summary and exit code.
+func fxpMirror(t *testing.T, args ...string) (mirrorResult, int, string) {
+	t.Helper()
+	all := append([]string{"mirror", "--json", "--bind", client1, "--timeout", "10s"}, args...)
+	out, errOut, code := fxpRun(t, nil, all...)
+	noPassword(t, "stdout", out)
+	noPassword(t, "stderr", errOut)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	var r mirrorResult
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &r); err != nil || r.Event != "summary" {
+		t.Fatalf("no summary object (exit %d): %v\n%s\n%s", code, err, out, errOut)
+	}
+	return r, code, out + errOut
+}
+
+// snapshot maps every file below root to its sha256 and mtime.
+func snapshot(t *testing.T, root string) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	err := filepath.Walk(root, func(p string, fi os.FileInfo, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		if fi.IsDir() {
+			m[rel+"/"] = "dir"
+			return nil
+		}
+		m[rel] = fileSHA(t, p) + " " + fi.ModTime().UTC().Format(time.RFC3339Nano)
+		return nil
+	})
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestFXPOpsMirror(t *testing.T) {
+	a, b := fxpPair(t, fxpOn, fxpOn, "", "")
+	srcRoot := filepath.Join(a.root("alice"), "rel")
+	dstRoot := filepath.Join(b.root("alice"), "mirror/rel")
+	old := time.Now().Add(-48 * time.Hour).Truncate(time.Second)
+	for _, p := range []string{"f1.bin", "f2.bin", "sub/f3.bin", "sub/deep/f4.bin", "skip.tmp"} {
+		writeFile(t, filepath.Join(srcRoot, p), randomBytes(t, 100<<10+len(p)))
+		if err := os.Chtimes(filepath.Join(srcRoot, p), old, old); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(b.root("alice"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	src, dst := fxpURL(a, "rel"), fxpURL(b, "mirror/rel/")
+
+	// First run: everything but the excluded file, parents created.
+	r, code, out := fxpMirror(t, "-j", "2", "--exclude", "*.tmp", src, dst)
+	if code != 0 || r.Copied != 4 || r.Failed != 0 {
+		t.Fatalf("first run: exit %d, %+v\n%s", code, r, out)
+	}
+	if _, err := os.Stat(filepath.Join(dstRoot, "skip.tmp")); !os.IsNotExist(err) {
+		t.Fatalf("excluded file copied: %v", err)
+	}
+	for _, p := range []string{"f1.bin", "sub/deep/f4.bin"} {
+		st, err := os.Stat(filepath.Join(dstRoot, p))
+		if err != nil || !st.ModTime().Equal(old) {
+			t.Fatalf("%s: mtime not set by MFMT: %v %v, want %v", p, err, st.ModTime(), old)
+		}
+	}
+	// Second run right after: nothing to do, and it says so.
+	r, code, out = fxpMirror(t, "--exclude", "*.tmp", src, dst)
+	if code != 0 || r.Copied != 0 || r.Skipped != 4 || r.Deleted != 0 {
+		t.Fatalf("second run: exit %d, %+v\n%s", code, r, out)
+	}
+	line, _, code := fxpRun(t, nil, "mirror", "--bind", client1, "--exclude", "*.tmp", src, dst)
+	if code != 0 || !strings.Contains(line, "nothing to do") {
+		t.Fatalf("second run's line: exit %d %q", code, line)
+	}
+
+	// Touch one, change one's size, add one, remove one from the source.
+	newer := old.Add(time.Hour)
+	if err := os.Chtimes(filepath.Join(srcRoot, "f1.bin"), newer, newer); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(srcRoot, "f2.bin"), randomBytes(t, 7))
+	writeFile(t, filepath.Join(srcRoot, "sub/new.bin"), randomBytes(t, 5000))
+	if err := os.RemoveAll(filepath.Join(srcRoot, "sub/deep")); err != nil {
+		t.Fatal(err)
+	}
+	// --dry-run changes nothing.
+	before := snapshot(t, dstRoot)
+	r, code, out = fxpMirror(t, "--delete", "--dry-run", "--exclude", "*.tmp", src, dst)
+	if code != 0 || r.Copied != 3 || r.Deleted != 2 || !r.DryRun { // f4.bin and its directory
+		t.Fatalf("dry run: exit %d %+v\n%s", code, r, out)
+	}
+	if after := snapshot(t, dstRoot); !reflect.DeepEqual(before, after) {
+		t.Fatalf("--dry-run changed the destination:\n%v\n%v", before, after)
+	}
+	r, code, out = fxpMirror(t, "--delete", "--exclude", "*.tmp", src, dst)
+	if code != 0 || r.Copied != 3 || r.Deleted != 2 || r.Skipped != 1 {
+		t.Fatalf("changes: exit %d %+v\n%s", code, r, out)
+	}
+	for _, p := range []string{"f1.bin", "f2.bin", "sub/f3.bin", "sub/new.bin"} {
+		if fileSHA(t, filepath.Join(dstRoot, p)) != fileSHA(t, filepath.Join(srcRoot, p)) {
+			t.Fatalf("%s differs", p)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dstRoot, "sub/deep")); !os.IsNotExist(err) {
+		t.Fatalf("deleted source directory still on the destination: %v", err)
+	}
+	r, code, out = fxpMirror(t, "--delete", "--checksum", "--exclude", "*.tmp", src, dst)
+	if code != 0 || r.Copied != 0 || r.Deleted != 0 || r.Skipped != 4 {
+		t.Fatalf("run after changes: exit %d %+v\n%s", code, r, out)
+	}
+
+	// An empty source listing never empties the destination...
+	if err := os.MkdirAll(filepath.Join(a.root("alice"), "empty"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	before = snapshot(t, dstRoot)
+	r, code, out = fxpMirror(t, "--delete", fxpURL(a, "empty"), dst)
+	if code != 1 || r.Deleted != 0 || !strings.Contains(out, "allow-empty-source") {
+		t.Fatalf("empty source: exit %d %+v\n%s", code, r, out)
+	}
+	if after := snapshot(t, dstRoot); !reflect.DeepEqual(before, after) {
+		t.Fatal("--delete with an empty source changed the destination")
+	}
+	// ...unless asked; and only below DST: the file next to it stays.
+	writeFile(t, filepath.Join(b.root("alice"), "mirror/keep.bin"), []byte("keep"))
+	r, code, out = fxpMirror(t, "--delete", "--allow-empty-source", fxpURL(a, "empty"), dst)
+	if code != 0 || r.Deleted != 5 { // f1, f2, sub/f3, sub/new and sub/
+		t.Fatalf("allow-empty-source: exit %d %+v\n%s", code, r, out)
+	}
+	if got := snapshot(t, dstRoot); len(got) != 1 {
+		t.Fatalf("destination not emptied: %v", got)
+	}
+	if _, err := os.Stat(filepath.Join(b.root("alice"), "mirror/keep.bin")); err != nil {
+		t.Fatalf("file outside DST deleted: %v", err)
 	}
 }

@@ -19,9 +19,10 @@ import (
 
 // Exit codes.
 const (
-	exitOK    = 0
-	exitFail  = 1 // a transfer failed or was refused, or was interrupted
-	exitUsage = 2
+	exitOK     = 0
+	exitFail   = 1 // a transfer failed or was refused, or was interrupted
+	exitUsage  = 2
+	exitLocked = 3 // fxp run: another run holds the lock
 )
 
 // env is the process around run, injected for tests.
@@ -57,6 +58,7 @@ Flags:
 
 type copyFlags struct {
 	passive, bind, netrc      string
+	sites                     string
 	srcUser, dstUser          string
 	srcPassEnv, dstPassEnv    string
 	caFile                    string
@@ -76,6 +78,12 @@ func run(ctx context.Context, args []string, e env) int {
 	switch args[0] {
 	case "copy", "cp":
 		return runCopy(ctx, args[1:], e)
+	case "mirror":
+		return runMirror(ctx, args[1:], e)
+	case "sites":
+		return runSites(ctx, args[1:], e)
+	case "run":
+		return runJobs(ctx, args[1:], e)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(e.stdout, usageText)
 		newCopyFlags(e.stdout, &copyFlags{}).PrintDefaults()
@@ -96,6 +104,7 @@ func newCopyFlags(out io.Writer, f *copyFlags) *flag.FlagSet {
 	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object per event (start, progress, done, error)")
 	fs.StringVar(&f.bind, "bind", "", "local IP address for control and data connections")
 	fs.StringVar(&f.netrc, "netrc", "", "netrc file (default $NETRC, else ~/.netrc)")
+	fs.StringVar(&f.sites, "sites", "", "sites file for SITE:PATH arguments (default $XDG_CONFIG_HOME/fxp/sites.toml, else ~/.config/fxp/sites.toml)")
 	fs.StringVar(&f.srcUser, "src-user", "", "source login, when the URL has none")
 	fs.StringVar(&f.dstUser, "dst-user", "", "destination login, when the URL has none")
 	fs.StringVar(&f.srcPassEnv, "src-pass-env", "", "NAME of the environment variable holding the source password")
@@ -154,15 +163,7 @@ func runCopy(ctx context.Context, args []string, e env) int {
 	if err != nil {
 		return usage("%v", err)
 	}
-	var rep fxp.Reporter
-	switch {
-	case f.jsonOut:
-		rep = fxp.NewJSONReporter(e.stdout)
-	case e.tty:
-		rep = fxp.NewBarReporter(e.stdout)
-	default:
-		rep = fxp.NewLogReporter(e.stdout, 2*time.Second, e.now)
-	}
+	rep := newReporter(&f, e)
 	opts.Reporter = rep
 	sum, err := fxp.New(opts).Copy(ctx, src, dst)
 	rep.Close()
@@ -191,26 +192,16 @@ func summary(s fxp.Summary) string {
 	return msg
 }
 
-// endpoints parses both URLs and fills in their credentials.
+// endpoints parses both arguments (URLs or SITE:PATH) and fills in their
+// credentials.
 func endpoints(rawSrc, rawDst string, f *copyFlags, e env) (fxp.Endpoint, fxp.Endpoint, error) {
-	src, err := fxp.ParseURL(rawSrc)
+	r := &resolver{e: e, sitesFlag: f.sites, netrcFlag: f.netrc}
+	src, err := r.endpoint(rawSrc, f.srcUser, f.srcPassEnv)
 	if err != nil {
 		return src, src, fmt.Errorf("SRC: %w", err)
 	}
-	dst, err := fxp.ParseURL(rawDst)
+	dst, err := r.endpoint(rawDst, f.dstUser, f.dstPassEnv)
 	if err != nil {
-		return src, dst, fmt.Errorf("DST: %w", err)
-	}
-	var netrc *fxp.Netrc
-	if (!src.PassFromURL && f.srcPassEnv == "") || (!dst.PassFromURL && f.dstPassEnv == "") {
-		if netrc, err = loadNetrc(f.netrc, e); err != nil {
-			return src, dst, err
-		}
-	}
-	if err := fxp.ResolveLogin(&src, fxp.LoginSource{User: f.srcUser, PassEnv: f.srcPassEnv, LookupEnv: e.lookupEnv, Netrc: netrc}); err != nil {
-		return src, dst, fmt.Errorf("SRC: %w", err)
-	}
-	if err := fxp.ResolveLogin(&dst, fxp.LoginSource{User: f.dstUser, PassEnv: f.dstPassEnv, LookupEnv: e.lookupEnv, Netrc: netrc}); err != nil {
 		return src, dst, fmt.Errorf("DST: %w", err)
 	}
 	return src, dst, nil

@@ -1,0 +1,60 @@
+package fxp
+
+import (
+	"context"
+	"time"
+)
+
+// plannedBytes is the sum of the known sizes of jobs (-1 when none is
+// known).
+func plannedBytes(jobs []job) int64 {
+	var n int64 = -1
+	for _, j := range jobs {
+		if j.size >= 0 {
+			n = max(n, 0) + j.size
+		}
+	}
+	return n
+}
+
+// copyRetrying copies j, and after a failure tries again up to Retries
+// times, waiting Backoff, then twice as long each time (at most
+// MaxBackoff). A retry continues the partial file the failed attempt left
+// (REST + APPE) when the source advertises REST STREAM; otherwise it
+// starts over.
+func (w *worker) copyRetrying(ctx context.Context, j job) (fileResult, error) {
+	wait := w.cl.opts.Backoff
+	for try := 0; ; try++ {
+		w.touched = false
+		res, err := w.copyFile(ctx, j)
+		if err == nil || try >= w.cl.opts.Retries || ctx.Err() != nil {
+			return res, err
+		}
+		// Only a file our own attempt wrote to may be continued: a
+		// failure before STOR leaves the old destination file, which a
+		// resume would wrongly extend.
+		j.resume = j.resume || w.touched
+		w.cl.log.Info("retrying", "src", j.src.String(), "dst", j.dst.String(), "try", try+2, "in", wait.String(), "err", err.Error())
+		w.cl.rep.Report(Event{Kind: EventRetry, Job: j.id, Src: j.src.String(), Dst: j.dst.String(), Size: j.size, Err: err.Error(), Retry: try + 1})
+		w.reset()
+		if !sleepCtx(ctx, wait) {
+			return res, interrupted(ctx)
+		}
+		wait = min(wait*2, w.cl.opts.MaxBackoff)
+	}
+}
+
+// sleepCtx waits d, or less when ctx ends first (then false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
