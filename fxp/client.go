@@ -159,9 +159,27 @@ func (c *Client) Copy(ctx context.Context, src, dst Endpoint) (Summary, error) {
 		if dst.Path == "" || strings.HasSuffix(dst.Path, "/") {
 			dst.Path += path.Base(src.Path)
 		}
+		if err := c.makeParent(ctx, dst); err != nil {
+			return Summary{}, err
+		}
 		jobs = []job{{id: 1, src: src, dst: dst, size: -1}}
 	}
 	return c.run(ctx, jobs, runHooks{})
+}
+
+// makeParent creates the directory that will hold dst's file, and its
+// missing parents, on the destination (mkdir -p).
+func (c *Client) makeParent(ctx context.Context, dst Endpoint) error {
+	dir := path.Dir(dst.Path)
+	if dir == "." || dir == "/" {
+		return nil
+	}
+	d, err := c.dial(ctx, roleDst, dst)
+	if err != nil {
+		return err
+	}
+	defer d.close()
+	return d.mkdirAll(dir)
 }
 
 // runHooks let a caller follow and filter a run's files.

@@ -5,6 +5,8 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -181,4 +183,107 @@ func TestFXPOpsMirror(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(b.root("alice"), "mirror/keep.bin")); err != nil {
 		t.Fatalf("file outside DST deleted: %v", err)
 	}
+}
+
+// sitesFile writes a sites file naming a (password in a 0600 file) and b
+// (password in an environment variable) and returns its path.
+func sitesFile(t *testing.T, a, b *instance, passMode os.FileMode) string {
+	t.Helper()
+	dir := t.TempDir()
+	passFile := filepath.Join(dir, "a.pass")
+	if err := os.WriteFile(passFile, []byte(testPass+"\n"), passMode); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(passFile, passMode); err != nil {
+		t.Fatal(err)
+	}
+	ap, bp := netip.MustParseAddrPort(a.addr), netip.MustParseAddrPort(b.addr)
+	text := fmt.Sprintf(`
+[site.siteA]
+host = %q
+port = %d
+user = "alice"
+password_file = %q
+
+[site.siteB]
+host = %q
+port = %d
+user = "alice"
+password_env = "FXP_TEST_B_PASS"
+`, ap.Addr(), ap.Port(), passFile, bp.Addr(), bp.Port())
+	path := filepath.Join(dir, "sites.toml")
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestFXPOpsSites(t *testing.T) {
+	a, b := fxpPair(t, fxpOn, fxpOn, "", "")
+	data := randomBytes(t, 200<<10)
+	writeFile(t, filepath.Join(a.root("alice"), "x.iso"), data)
+	if err := os.MkdirAll(b.root("alice"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"FXP_TEST_B_PASS=" + testPass}
+
+	// A group-readable password file is refused before anything is sent.
+	loose := sitesFile(t, a, b, 0o640)
+	_, errOut, code := fxpRun(t, env, "copy", "--sites", loose, "--bind", client1, "siteA:x.iso", "siteB:isos/")
+	if code != 2 || !strings.Contains(errOut, "mode 0640") || !strings.Contains(errOut, "chmod 600") {
+		t.Fatalf("group-readable password file: exit %d\n%s", code, errOut)
+	}
+	if strings.Contains(a.logs.String(), `"msg":"login`) {
+		t.Fatal("logged in with a refused password file")
+	}
+
+	sites := sitesFile(t, a, b, 0o600)
+	// The sites file is found through XDG_CONFIG_HOME too.
+	xdg := t.TempDir()
+	writeFile(t, filepath.Join(xdg, "fxp/sites.toml"), mustRead(t, sites))
+	out, errOut, code := fxpRun(t, append(env, "XDG_CONFIG_HOME="+xdg), "copy", "--bind", client1, "siteA:x.iso", "siteB:isos/deep/")
+	if code != 0 {
+		t.Fatalf("copy by site names: exit %d\n%s\n%s", code, out, errOut)
+	}
+	noPassword(t, "copy output", out+errOut)
+	if fileSHA(t, filepath.Join(b.root("alice"), "isos/deep/x.iso")) != sha(data) {
+		t.Fatal("copy differs")
+	}
+
+	// fxp sites lists both, with where the password comes from, never it.
+	out, errOut, code = fxpRun(t, env, "sites", "--sites", sites)
+	if code != 0 || !strings.Contains(out, "siteA") || !strings.Contains(out, "env FXP_TEST_B_PASS") || !strings.Contains(out, "file ") {
+		t.Fatalf("fxp sites: exit %d\n%s\n%s", code, out, errOut)
+	}
+	noPassword(t, "fxp sites", out+errOut)
+
+	// fxp sites check logs in and reports the greeting, FEAT and FXP.
+	out, errOut, code = fxpRun(t, env, "sites", "--sites", sites, "--bind", client1, "check", "siteB")
+	if code != 0 || !strings.Contains(out, "greeting") || !strings.Contains(out, "+MLSD") || !strings.Contains(out, "+MFMT") ||
+		!strings.Contains(out, "as PORT side: yes") {
+		t.Fatalf("fxp sites check: exit %d\n%s\n%s", code, out, errOut)
+	}
+	noPassword(t, "fxp sites check", out+errOut)
+	// A server with FXP off says no.
+	c := startServer(t, hostA, pairConfig("", ""))
+	cp := netip.MustParseAddrPort(c.addr)
+	off := filepath.Join(t.TempDir(), "off.toml")
+	writeFile(t, off, []byte(fmt.Sprintf("[site.off]\nhost = %q\nport = %d\nuser = \"alice\"\npassword_env = \"FXP_TEST_B_PASS\"\n", cp.Addr(), cp.Port())))
+	out, errOut, code = fxpRun(t, env, "sites", "--sites", off, "--bind", client1, "check", "off")
+	if code != 0 || !strings.Contains(out, "as PORT side: no") {
+		t.Fatalf("fxp sites check (FXP off): exit %d\n%s\n%s", code, out, errOut)
+	}
+	// An unknown site is a usage error.
+	if _, errOut, code = fxpRun(t, env, "copy", "--sites", sites, "nosuch:x", "siteB:x"); code != 2 || !strings.Contains(errOut, `no site "nosuch"`) {
+		t.Fatalf("unknown site: exit %d\n%s", code, errOut)
+	}
+}
+
+func mustRead(t *testing.T, path string) []byte {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
