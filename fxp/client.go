@@ -56,6 +56,10 @@ type Options struct {
 	Retries    int
 	Backoff    time.Duration
 	MaxBackoff time.Duration
+	// Ledger, if set, skips files it lists as finished and records each
+	// file that finishes; LedgerPrefix (a job name) is part of its keys.
+	Ledger       Ledger
+	LedgerPrefix string
 
 	Bind    netip.Addr    // local address of control and data connections
 	Timeout time.Duration // dialing and each command's reply; 0 = 30s
@@ -184,8 +188,6 @@ func (c *Client) makeParent(ctx context.Context, dst Endpoint) error {
 
 // runHooks let a caller follow and filter a run's files.
 type runHooks struct {
-	// skip, if set, says a job is already done (a --state file).
-	skip func(job) bool
 	// done, if set, is called after each file's last try.
 	done func(job, fileResult, error)
 }
@@ -212,7 +214,12 @@ func (c *Client) run(ctx context.Context, jobs []job, hooks runHooks) (Summary, 
 				if ctx.Err() != nil {
 					continue // interrupted: drain without starting
 				}
-				if hooks.skip != nil && hooks.skip(j) {
+				key := ledgerKey(c.opts.LedgerPrefix, j)
+				if c.opts.Ledger != nil && c.opts.Ledger.Finished(key) {
+					c.log.Debug("finished in an earlier run", "src", j.src.String(), "dst", j.dst.String())
+					if hooks.done != nil {
+						hooks.done(j, fileResult{skipped: true}, nil)
+					}
 					mu.Lock()
 					sum.Files++
 					sum.Skipped++
@@ -220,6 +227,9 @@ func (c *Client) run(ctx context.Context, jobs []job, hooks runHooks) (Summary, 
 					continue
 				}
 				res, err := w.copyRetrying(ctx, j)
+				if err == nil && c.opts.Ledger != nil {
+					err = c.opts.Ledger.Record(key)
+				}
 				if hooks.done != nil {
 					hooks.done(j, res, err)
 				}

@@ -210,8 +210,12 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 		_, err := c.run(ctx, jobs, runHooks{done: func(j job, res fileResult, err error) {
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
+			switch {
+			case err != nil:
 				sum.Failed++
+				return
+			case res.skipped:
+				sum.Skipped++ // finished in an earlier run (state file)
 				return
 			}
 			sum.Copied++

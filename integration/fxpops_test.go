@@ -4,6 +4,7 @@ package integration
 // parents, sites file, mirror, job files with retries, state and lock.
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
@@ -11,6 +12,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -286,4 +288,147 @@ func mustRead(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// writeJobs writes a job file and returns its path.
+func writeJobs(t *testing.T, text string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "jobs.toml")
+	if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// restartServer stops in at once (cutting its transfers) and returns a new
+// server on the same address, with alice's same root and extra settings.
+func restartServer(t *testing.T, in *instance, fxpTable, alice string) *instance {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // no grace period: transfers are cut
+	_ = in.srv.Shutdown(ctx)
+	text := strings.Replace(pairConfig(fxpTable, alice), "{{HOST}}:0", in.addr, 1)
+	text = strings.Replace(text, "{{DIR}}/alice", in.root("alice"), 1)
+	return startServer(t, hostA, text)
+}
+
+// TestFXPOpsRunRetryResume: the source server goes away in the middle of a
+// job's file; fxp run retries with backoff, and once the server is back it
+// resumes the partial file (REST + APPE): the source's transfer log shows
+// the second RETR moved less than the file.
+func TestFXPOpsRunRetryResume(t *testing.T) {
+	a, b := fxpPair(t, fxpOn, fxpOn, slowSource, "")
+	data := randomBytes(t, 24<<20)
+	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), data)
+	dstFile := filepath.Join(b.root("alice"), "big.bin")
+	jobs := writeJobs(t, fmt.Sprintf(`
+retries = 6
+backoff = "300ms"
+
+[[job]]
+name = "big"
+src = %q
+dst = %q
+`, fxpURL(a, "big.bin"), fxpURL(b, "big.bin")))
+	p := fxpStart(t, "run", "--json", "--bind", client1, "--timeout", "5s", jobs)
+	eventually(t, 20*time.Second, "a partial copy on B", func() bool {
+		st, err := os.Stat(dstFile)
+		return err == nil && st.Size() > 4<<20
+	})
+	a2 := restartServer(t, a, fxpOn, slowSource)
+	if code := p.waitExit(time.Minute); code != 0 {
+		t.Fatalf("fxp run: exit %d\n%s\n%s", code, p.stdout.String(), p.stderr.String())
+	}
+	if fileSHA(t, dstFile) != sha(data) {
+		t.Fatal("resumed copy differs")
+	}
+	if !strings.Contains(p.stdout.String(), `"event":"retry"`) {
+		t.Fatalf("no retry event:\n%s", p.stdout.String())
+	}
+	line := a2.logs.waitFor(t, `"msg":"transfer"`, `"command":"RETR"`)
+	var rec struct{ Bytes int64 }
+	if err := json.Unmarshal([]byte(line), &rec); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Bytes <= 0 || rec.Bytes >= int64(len(data)) {
+		t.Fatalf("second attempt sent %d bytes of %d: not a resume", rec.Bytes, len(data))
+	}
+	t.Logf("second attempt sent %d of %d bytes", rec.Bytes, len(data))
+}
+
+// TestFXPOpsRunStateAndLock: --state skips what an earlier, interrupted
+// run finished; --lock makes a second run exit 3 at once.
+func TestFXPOpsRunStateAndLock(t *testing.T) {
+	a, b := fxpPair(t, fxpOn, fxpOn, "", "")
+	writeFile(t, filepath.Join(a.root("alice"), "one.bin"), randomBytes(t, 300<<10))
+	writeFile(t, filepath.Join(a.root("alice"), "two/t1.bin"), randomBytes(t, 100<<10))
+	writeFile(t, filepath.Join(a.root("alice"), "two/t2.bin"), randomBytes(t, 100<<10))
+	if err := os.MkdirAll(b.root("alice"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	state, lock := filepath.Join(dir, "state"), filepath.Join(dir, "lock")
+	jobs := writeJobs(t, fmt.Sprintf(`
+retries = 0
+
+[[job]]
+name = "one"
+src = %q
+dst = %q
+
+[[job]]
+name = "tree"
+src = %q
+dst = %q
+recursive = true
+
+[[job]]
+name = "missing"
+src = %q
+dst = %q
+`, fxpURL(a, "one.bin"), fxpURL(b, "out/one.bin"), fxpURL(a, "two"), fxpURL(b, "out/"),
+		fxpURL(a, "later.bin"), fxpURL(b, "out/later.bin")))
+	args := []string{"run", "--json", "--bind", client1, "--timeout", "5s", "--state", state, "--lock", lock, jobs}
+	out, errOut, code := fxpRun(t, nil, args...)
+	if code != 1 || !strings.Contains(errOut, "job missing") {
+		t.Fatalf("first run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	noPassword(t, "fxp run", out+errOut)
+	retrs := func() int { return strings.Count(a.logs.String(), `"msg":"transfer","session"`) }
+	if n := retrs(); n != 3 {
+		t.Fatalf("%d transfers on A, want 3", n)
+	}
+	// The missing file appears; the next run copies only it.
+	writeFile(t, filepath.Join(a.root("alice"), "later.bin"), randomBytes(t, 1000))
+	out, errOut, code = fxpRun(t, nil, args...)
+	if code != 0 || strings.Count(out, `"skipped":1`) != 1 || strings.Count(out, `"skipped":2`) != 1 {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if n := retrs(); n != 4 {
+		t.Fatalf("%d transfers on A after the second run, want 4 (finished files skipped)", n)
+	}
+	if _, err := os.Stat(state); !os.IsNotExist(err) {
+		t.Fatalf("state file kept after a complete run: %v", err)
+	}
+	// A run holding the lock: the next one exits 3 at once.
+	f, err := os.OpenFile(lock, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, errOut, code = fxpRun(t, nil, args...)
+	if code != 3 || !strings.Contains(errOut, "holds the lock") || time.Since(start) > 5*time.Second {
+		t.Fatalf("locked run: exit %d after %s\n%s", code, time.Since(start), errOut)
+	}
+	if n := retrs(); n != 4 {
+		t.Fatal("a locked run copied")
+	}
+	// A broken job file is exit 2.
+	if _, errOut, code = fxpRun(t, nil, "run", writeJobs(t, "[[job]]\nmode = \"sync\"\n")); code != 2 || !strings.Contains(errOut, "mode") {
+		t.Fatalf("bad job file: exit %d\n%s", code, errOut)
+	}
 }
