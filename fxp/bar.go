@@ -20,6 +20,26 @@ type BarReporter struct {
 	mu   sync.Mutex
 	bars map[int]*barState
 	late []string // errors of files that never had a bar: printed by Close
+	// total is the overall bar above the files' bars (runs of more than
+	// one file).
+	total    *overall
+	totalBar *mpb.Bar
+}
+
+// Plan adds the overall bar: files and bytes done, rate, ETA.
+func (r *BarReporter) Plan(files int, bytes int64) {
+	if files < 2 {
+		return
+	}
+	o := newOverall(files, bytes, time.Now)
+	bar := r.p.AddBar(max(bytes, 0),
+		mpb.BarPriority(-1), // above the files' bars
+		mpb.PrependDecorators(decor.Any(func(decor.Statistics) string { return "total" }, decor.WC{W: 6, C: decor.DindentRight})),
+		mpb.AppendDecorators(decor.Any(func(decor.Statistics) string { return o.line() }, decor.WC{C: decor.DextraSpace})),
+	)
+	r.mu.Lock()
+	r.total, r.totalBar = o, bar
+	r.mu.Unlock()
 }
 
 type barState struct {
@@ -40,7 +60,15 @@ func NewBarReporter(w io.Writer) *BarReporter {
 func (r *BarReporter) Report(e Event) {
 	r.mu.Lock()
 	st := r.bars[e.Job]
+	total, totalBar := r.total, r.totalBar
 	r.mu.Unlock()
+	if total != nil {
+		total.update(e)
+		totalBar.SetCurrent(total.moved())
+		if total.doneAll() {
+			totalBar.SetTotal(-1, true)
+		}
+	}
 	switch e.Kind {
 	case EventStart:
 		st = &barState{ev: e}
@@ -109,6 +137,9 @@ func (r *BarReporter) Close() {
 	r.mu.Lock()
 	for _, st := range r.bars {
 		st.bar.Abort(false) // a file that never ended: should not happen
+	}
+	if r.totalBar != nil && !r.totalBar.Completed() {
+		r.totalBar.Abort(false) // an interrupted run
 	}
 	r.mu.Unlock()
 	r.p.Wait()

@@ -90,6 +90,17 @@ type LogReporter struct {
 	every time.Duration
 	now   func() time.Time
 	last  map[int]time.Time
+	total *overall // after Plan, for runs of more than one file
+}
+
+// Plan starts the overall line printed after each finished file.
+func (r *LogReporter) Plan(files int, bytes int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if files > 1 {
+		r.total = newOverall(files, bytes, r.now)
+		fmt.Fprintf(r.w, "plan     %d files, %s\n", files, sizeText(bytes))
+	}
 }
 
 // NewLogReporter writes to w; now may be nil (time.Now).
@@ -103,6 +114,9 @@ func NewLogReporter(w io.Writer, every time.Duration, now func() time.Time) *Log
 func (r *LogReporter) Report(e Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.total != nil && r.total.update(e) {
+		defer func() { fmt.Fprintf(r.w, "overall  %s\n", r.total.line()) }()
+	}
 	switch e.Kind {
 	case EventStart:
 		from := ""
