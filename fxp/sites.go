@@ -104,7 +104,7 @@ func (s *Sites) parse(text string) error {
 
 func (st *Site) check() error {
 	if !validSiteName(st.Name) {
-		return fmt.Errorf("site %q: a name is letters, digits, '-', '_' and '.' (at least 2 characters, so that c:path is not a site)", st.Name)
+		return fmt.Errorf("site %q: a name is letters, digits, '-', '_' and '.'", st.Name)
 	}
 	if st.Host == "" {
 		return fmt.Errorf("site %s: host is missing", st.Name)
@@ -143,7 +143,7 @@ func (st *Site) check() error {
 }
 
 func validSiteName(name string) bool {
-	if len(name) < 2 {
+	if name == "" {
 		return false
 	}
 	for _, r := range name {
@@ -177,7 +177,10 @@ func SplitSiteArg(arg string) (name, p string, ok bool) {
 		return "", "", false
 	}
 	name, p, ok = strings.Cut(arg, ":")
-	return name, p, ok && name != ""
+	if !ok || name == "" {
+		return "", "", false
+	}
+	return name, p, true
 }
 
 // PasswordSource says where a site's password comes from, for listings

@@ -2,6 +2,9 @@
 // server (FXP), with live progress, resume and verification.
 //
 //	fxp copy [flags] ftp://user:pass@a.example/file ftp://user:pass@b.example/dir/
+//	fxp mirror [flags] a:/releases b:/releases
+//	fxp run [--state FILE] [--lock FILE] JOBS.toml
+//	fxp sites [check NAME]
 //
 // Run "fxp help" for the flags.
 package main

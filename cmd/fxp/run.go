@@ -35,11 +35,15 @@ type env struct {
 }
 
 const usageText = `usage: fxp copy [flags] SRC DST
+       fxp mirror [flags] SRC DST     (fxp mirror -h)
+       fxp run [flags] JOBS.toml      (fxp run -h)
+       fxp sites [check NAME]         (fxp sites -h)
 
 Copies SRC to DST directly between two FTP servers (FXP): the data flows
 from one server to the other, never through this machine.
 
-SRC and DST are ftp://[user[:password]@]host[:port]/path URLs (ftps:// for
+SRC and DST are SITE:PATH names from the sites file (--sites), or
+ftp://[user[:password]@]host[:port]/path URLs (ftps:// for
 explicit TLS on the control connections; FXP data stays clear, PROT C).
 Paths are relative to the login directory (ftp://h//abs for an absolute
 one). A DST ending in "/" receives the file, or with -r the tree, under its
