@@ -32,14 +32,17 @@ func TestFxpHashSupport(t *testing.T) {
 }
 
 func TestFxpParseMLSD(t *testing.T) {
+	jan1 := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
 	for line, want := range map[string]entry{
-		"Type=file;Size=123;Modify=20240101000000; a b.txt": {name: "a b.txt", typ: "file", size: 123},
-		"type=dir;modify=20240101000000; sub":               {name: "sub", typ: "dir", size: -1},
-		"type=cdir; .":                                      {name: ".", typ: "cdir", size: -1},
-		"type=OS.unix=slink:/x; link":                       {name: "link", typ: "os.unix=slink:/x", size: -1},
+		"Type=file;Size=123;Modify=20240101000000; a b.txt": {name: "a b.txt", typ: "file", size: 123, modify: jan1},
+		"type=dir;modify=20240101000000; sub":               {name: "sub", typ: "dir", size: -1, modify: jan1},
+		"type=file;size=1;modify=20240101000000.123; frac":  {name: "frac", typ: "file", size: 1, modify: jan1},
+		"type=file;size=1;modify=2024-01-01; badtime":       {name: "badtime", typ: "file", size: 1},
+		"type=cdir; .":                {name: ".", typ: "cdir", size: -1},
+		"type=OS.unix=slink:/x; link": {name: "link", typ: "os.unix=slink:/x", size: -1},
 	} {
 		got, ok := parseMLSD(line)
-		if !ok || got != want {
+		if !ok || got.name != want.name || got.typ != want.typ || got.size != want.size || !got.modify.Equal(want.modify) {
 			t.Errorf("parseMLSD(%q) = %+v %v", line, got, ok)
 		}
 	}
