@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
@@ -68,14 +67,7 @@ func LoadJobFile(path string) (*JobFile, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	var errs []error
-	if un := md.Undecoded(); len(un) > 0 {
-		keys := make([]string, len(un))
-		for i, k := range un {
-			keys[i] = k.String()
-		}
-		errs = append(errs, fmt.Errorf("unknown keys: %s", strings.Join(keys, ", ")))
-	}
+	errs := []error{unknownKeys(md)}
 	if len(jf.Jobs) == 0 {
 		errs = append(errs, errors.New("no [[job]] tables"))
 	}

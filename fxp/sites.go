@@ -80,14 +80,7 @@ func (s *Sites) parse(text string) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", s.Path, err)
 	}
-	var errs []error
-	if un := md.Undecoded(); len(un) > 0 {
-		keys := make([]string, len(un))
-		for i, k := range un {
-			keys[i] = k.String()
-		}
-		errs = append(errs, fmt.Errorf("unknown keys: %s", strings.Join(keys, ", ")))
-	}
+	errs := []error{unknownKeys(md)}
 	for name, site := range file.Site {
 		site.Name = name
 		if err := site.check(); err != nil {
@@ -336,4 +329,18 @@ func parseFingerprint(s string) (string, error) {
 		return "", fmt.Errorf("fingerprint %q: want the certificate's SHA-256 as 64 hex digits", s)
 	}
 	return h, nil
+}
+
+// unknownKeys is an error naming the keys of a TOML file that no field
+// took (typos), or nil.
+func unknownKeys(md toml.MetaData) error {
+	un := md.Undecoded()
+	if len(un) == 0 {
+		return nil
+	}
+	keys := make([]string, len(un))
+	for i, k := range un {
+		keys[i] = k.String()
+	}
+	return fmt.Errorf("unknown keys: %s", strings.Join(keys, ", "))
 }

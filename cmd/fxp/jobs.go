@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"time"
 
@@ -36,21 +35,11 @@ func runJobs(ctx context.Context, args []string, e env) int {
 	fs := newCopyFlags(e.stderr, &f)
 	fs.StringVar(&rf.state, "state", "", "file recording finished transfers, to continue an interrupted run")
 	fs.StringVar(&rf.lock, "lock", "", "lock file (flock): a run that finds it locked exits 3 at once")
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, runUsage)
-		fs.PrintDefaults()
+	pos, code, done := parseCommand(fs, runUsage, args, e)
+	if done {
+		return code
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(e.stderr, "fxp run: "+format+"\n", a...)
-		return exitUsage
-	}
+	usage := usageError(e, "run", "")
 	if len(pos) != 1 {
 		return usage("want one job file, got %d argument(s) (fxp run -h for more)", len(pos))
 	}

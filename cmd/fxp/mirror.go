@@ -54,33 +54,12 @@ func runMirror(ctx context.Context, args []string, e env) int {
 	var m mirrorFlags
 	fs := newCopyFlags(e.stderr, &f)
 	addMirrorFlags(fs, &m)
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, mirrorUsage)
-		fs.PrintDefaults()
+	hint := "usage: fxp mirror [flags] SRC DST (fxp mirror -h for more)"
+	src, dst, opts, code, done := srcDstCommand(fs, &f, mirrorUsage, "mirror", hint, args, e)
+	if done {
+		return code
 	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
-	}
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(e.stderr, "fxp mirror: "+format+"\n", a...)
-		fmt.Fprintln(e.stderr, "usage: fxp mirror [flags] SRC DST (fxp mirror -h for more)")
-		return exitUsage
-	}
-	if len(pos) != 2 {
-		return usage("want SRC and DST, got %d argument(s)", len(pos))
-	}
-	src, dst, err := endpoints(pos[0], pos[1], &f, e)
-	if err != nil {
-		return usage("%v", err)
-	}
-	opts, err := options(&f, e)
-	if err != nil {
-		return usage("%v", err)
-	}
+	usage := usageError(e, "mirror", hint)
 	mo := m.options()
 	if err := errors.Join(fxp.CheckFilters(mo.Include), fxp.CheckFilters(mo.Exclude)); err != nil {
 		return usage("%v", err)

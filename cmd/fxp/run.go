@@ -137,35 +137,61 @@ func parseInterleaved(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-func runCopy(ctx context.Context, args []string, e env) int {
-	var f copyFlags
-	fs := newCopyFlags(e.stderr, &f)
+// parseCommand parses a subcommand's flags with help text; done is true
+// when the command ends here (-h, or a flag error), with code.
+func parseCommand(fs *flag.FlagSet, help string, args []string, e env) (pos []string, code int, done bool) {
 	fs.Usage = func() {
-		fmt.Fprint(e.stderr, usageText)
+		fmt.Fprint(e.stderr, help)
 		fs.PrintDefaults()
 	}
 	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		return nil, exitOK, true
+	case err != nil:
+		return nil, exitUsage, true
+	}
+	return pos, exitOK, false
+}
+
+// usageError prints a usage error for cmd and returns exitUsage.
+func usageError(e env, cmd, hint string) func(string, ...any) int {
+	return func(format string, a ...any) int {
+		fmt.Fprintf(e.stderr, "fxp "+cmd+": "+format+"\n", a...)
+		if hint != "" {
+			fmt.Fprintln(e.stderr, hint)
 		}
 		return exitUsage
 	}
-	usage := func(format string, a ...any) int {
-		fmt.Fprintf(e.stderr, "fxp copy: "+format+"\n", a...)
-		fmt.Fprintln(e.stderr, "usage: fxp copy [flags] SRC DST (fxp help for more)")
-		return exitUsage
+}
+
+// srcDstCommand parses the flags and the SRC and DST arguments of copy
+// and mirror; done is true when the command ends here, with code.
+func srcDstCommand(fs *flag.FlagSet, f *copyFlags, help, cmd, hint string, args []string, e env) (src, dst fxp.Endpoint, opts fxp.Options, code int, done bool) {
+	pos, code, done := parseCommand(fs, help, args, e)
+	if done {
+		return src, dst, opts, code, true
 	}
+	usage := usageError(e, cmd, hint)
 	if len(pos) != 2 {
-		return usage("want SRC and DST, got %d argument(s)", len(pos))
+		return src, dst, opts, usage("want SRC and DST, got %d argument(s)", len(pos)), true
 	}
-	src, dst, err := endpoints(pos[0], pos[1], &f, e)
+	src, dst, err := endpoints(pos[0], pos[1], f, e)
 	if err != nil {
-		return usage("%v", err)
+		return src, dst, opts, usage("%v", err), true
 	}
-	opts, err := options(&f, e)
-	if err != nil {
-		return usage("%v", err)
+	if opts, err = options(f, e); err != nil {
+		return src, dst, opts, usage("%v", err), true
+	}
+	return src, dst, opts, exitOK, false
+}
+
+func runCopy(ctx context.Context, args []string, e env) int {
+	var f copyFlags
+	src, dst, opts, code, done := srcDstCommand(newCopyFlags(e.stderr, &f), &f, usageText, "copy",
+		"usage: fxp copy [flags] SRC DST (fxp help for more)", args, e)
+	if done {
+		return code
 	}
 	rep := newReporter(&f, e)
 	opts.Reporter = rep

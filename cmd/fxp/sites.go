@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"sort"
 	"strings"
@@ -17,17 +16,9 @@ const sitesUsage = `usage: fxp sites [--sites FILE]             list the sites (
 
 func runSites(ctx context.Context, args []string, e env) int {
 	var f copyFlags
-	fs := newCopyFlags(e.stderr, &f)
-	fs.Usage = func() {
-		fmt.Fprint(e.stderr, sitesUsage)
-		fs.PrintDefaults()
-	}
-	pos, err := parseInterleaved(fs, args)
-	if err != nil {
-		if err == flag.ErrHelp {
-			return exitOK
-		}
-		return exitUsage
+	pos, code, done := parseCommand(newCopyFlags(e.stderr, &f), sitesUsage, args, e)
+	if done {
+		return code
 	}
 	r := &resolver{e: e, sitesFlag: f.sites, netrcFlag: f.netrc}
 	sites, err := r.loadSites()
