@@ -4,13 +4,14 @@ package integration
 // parents, sites file, mirror, job files with retries, state and lock.
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -300,27 +301,32 @@ func writeJobs(t *testing.T, text string) string {
 	return p
 }
 
-// restartServer stops in at once (cutting its transfers) and returns a new
-// server on the same address, with alice's same root and extra settings.
-func restartServer(t *testing.T, in *instance, fxpTable, alice string) *instance {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel() // no grace period: transfers are cut
-	_ = in.srv.Shutdown(ctx)
-	text := strings.Replace(pairConfig(fxpTable, alice), "{{HOST}}:0", in.addr, 1)
-	text = strings.Replace(text, "{{DIR}}/alice", in.root("alice"), 1)
-	return startServer(t, hostA, text)
-}
-
-// TestFXPOpsRunRetryResume: the source server goes away in the middle of a
-// job's file; fxp run retries with backoff, and once the server is back it
-// resumes the partial file (REST + APPE): the source's transfer log shows
-// the second RETR moved less than the file.
+// TestFXPOpsRunRetryResume: the source server (the ftpd binary) is killed
+// in the middle of a job's file; fxp run retries with backoff, and once
+// the server is back it resumes the partial file (REST + APPE): the
+// source's transfer log shows the second RETR moved less than the file.
 func TestFXPOpsRunRetryResume(t *testing.T) {
-	a, b := fxpPair(t, fxpOn, fxpOn, slowSource, "")
+	_, b := fxpPair(t, fxpOn, fxpOn, "", "")
+	dir := t.TempDir()
+	cfg := binWriteConfig(t, dir, fmt.Sprintf(`
+[server]
+listen = "%s:%d"
+
+[log]
+format = "json"
+%s
+[[users]]
+name = "alice"
+password_hash = "%s"
+root = "{{DIR}}/alice"
+%s
+`, hostA, binFreePort(t, hostA), fxpOn, testHash, slowSource))
 	data := randomBytes(t, 24<<20)
-	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), data)
+	writeFile(t, filepath.Join(dir, "alice/big.bin"), data)
+	first := binStart(t, dir, "-config", cfg)
+	addr := first.listening()
 	dstFile := filepath.Join(b.root("alice"), "big.bin")
+	srcURL := "ftp://alice:" + testPass + "@" + addr + "/big.bin"
 	jobs := writeJobs(t, fmt.Sprintf(`
 retries = 6
 backoff = "300ms"
@@ -329,13 +335,16 @@ backoff = "300ms"
 name = "big"
 src = %q
 dst = %q
-`, fxpURL(a, "big.bin"), fxpURL(b, "big.bin")))
+`, srcURL, fxpURL(b, "big.bin")))
 	p := fxpStart(t, "run", "--json", "--bind", client1, "--timeout", "5s", jobs)
 	eventually(t, 20*time.Second, "a partial copy on B", func() bool {
 		st, err := os.Stat(dstFile)
 		return err == nil && st.Size() > 4<<20
 	})
-	a2 := restartServer(t, a, fxpOn, slowSource)
+	first.signal(syscall.SIGKILL)
+	first.waitExit(10 * time.Second)
+	second := binStart(t, dir, "-config", cfg)
+	second.listening()
 	if code := p.waitExit(time.Minute); code != 0 {
 		t.Fatalf("fxp run: exit %d\n%s\n%s", code, p.stdout.String(), p.stderr.String())
 	}
@@ -345,15 +354,12 @@ dst = %q
 	if !strings.Contains(p.stdout.String(), `"event":"retry"`) {
 		t.Fatalf("no retry event:\n%s", p.stdout.String())
 	}
-	line := a2.logs.waitFor(t, `"msg":"transfer"`, `"command":"RETR"`)
-	var rec struct{ Bytes int64 }
-	if err := json.Unmarshal([]byte(line), &rec); err != nil {
-		t.Fatal(err)
+	m := second.waitMatch(second.stderr, regexp.MustCompile(`"msg":"transfer".*"command":"RETR".*"bytes":(\d+)`))
+	sent, _ := strconv.ParseInt(m[1], 10, 64)
+	if sent <= 0 || sent >= int64(len(data)) {
+		t.Fatalf("second attempt sent %d bytes of %d: not a resume", sent, len(data))
 	}
-	if rec.Bytes <= 0 || rec.Bytes >= int64(len(data)) {
-		t.Fatalf("second attempt sent %d bytes of %d: not a resume", rec.Bytes, len(data))
-	}
-	t.Logf("second attempt sent %d of %d bytes", rec.Bytes, len(data))
+	t.Logf("second attempt sent %d of %d bytes", sent, len(data))
 }
 
 // TestFXPOpsRunStateAndLock: --state skips what an earlier, interrupted
