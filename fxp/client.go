@@ -178,7 +178,7 @@ func (c *Client) makeParent(ctx context.Context, dst Endpoint) error {
 	if dir == "." || dir == "/" {
 		return nil
 	}
-	d, err := c.dial(ctx, roleDst, dst)
+	d, err := c.dialRetrying(ctx, roleDst, dst)
 	if err != nil {
 		return err
 	}

@@ -100,12 +100,12 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 	if err := errors.Join(CheckFilters(mo.Include), CheckFilters(mo.Exclude)); err != nil {
 		return sum, err
 	}
-	s, err := c.dial(ctx, roleSrc, src)
+	s, err := c.dialRetrying(ctx, roleSrc, src)
 	if err != nil {
 		return sum, err
 	}
 	defer s.close()
-	d, err := c.dial(ctx, roleDst, dst)
+	d, err := c.dialRetrying(ctx, roleDst, dst)
 	if err != nil {
 		return sum, err
 	}

@@ -101,6 +101,14 @@ func (t *tracker) final(dstSize int64) int64 {
 	return max(n, t.last)
 }
 
+// movedPastStart reports whether progress beyond the start offset was
+// seen (the destination holds bytes of this copy).
+func (t *tracker) movedPastStart() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.begun && t.last > t.ev.Offset
+}
+
 func (t *tracker) done(skipped bool, verified string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()

@@ -30,9 +30,9 @@ func (w *worker) copyRetrying(ctx context.Context, j job) (fileResult, error) {
 		if err == nil || try >= w.cl.opts.Retries || ctx.Err() != nil {
 			return res, err
 		}
-		// Only a file our own attempt wrote to may be continued: a
-		// failure before STOR leaves the old destination file, which a
-		// resume would wrongly extend.
+		// Only a file our own attempt was seen writing may be continued:
+		// a failure before the data flowed leaves the old destination
+		// file, which a resume would wrongly extend.
 		j.resume = j.resume || w.touched
 		w.cl.log.Info("retrying", "src", j.src.String(), "dst", j.dst.String(), "try", try+2, "in", wait.String(), "err", err.Error())
 		w.cl.rep.Report(Event{Kind: EventRetry, Job: j.id, Src: j.src.String(), Dst: j.dst.String(), Size: j.size, Err: err.Error(), Retry: try + 1})
@@ -56,5 +56,23 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 		return true
 	case <-ctx.Done():
 		return false
+	}
+}
+
+// dialRetrying dials like dial, and when that fails tries again up to
+// Retries times with the same backoff as files (for the listing and
+// directory connections of mirror, -r and run).
+func (c *Client) dialRetrying(ctx context.Context, role string, ep Endpoint) (*server, error) {
+	wait := c.opts.Backoff
+	for try := 0; ; try++ {
+		s, err := c.dial(ctx, role, ep)
+		if err == nil || try >= c.opts.Retries || ctx.Err() != nil {
+			return s, err
+		}
+		c.log.Info("retrying connection", "role", role, "server", ep.String(), "in", wait.String(), "err", err.Error())
+		if !sleepCtx(ctx, wait) {
+			return nil, interrupted(ctx)
+		}
+		wait = min(wait*2, c.opts.MaxBackoff)
 	}
 }

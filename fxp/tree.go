@@ -52,12 +52,12 @@ func joinPath(dir, name string) string {
 // becomes the copy of the source directory; one ending in "/" (or empty)
 // receives it under its own name.
 func (c *Client) plan(ctx context.Context, src, dst Endpoint) ([]job, error) {
-	s, err := c.dial(ctx, roleSrc, src)
+	s, err := c.dialRetrying(ctx, roleSrc, src)
 	if err != nil {
 		return nil, err
 	}
 	defer s.close()
-	d, err := c.dial(ctx, roleDst, dst)
+	d, err := c.dialRetrying(ctx, roleDst, dst)
 	if err != nil {
 		return nil, err
 	}

@@ -14,8 +14,8 @@ type worker struct {
 	cl       *Client
 	src, dst *server
 	watch    prober
-	// touched is set once an attempt has sent STOR/APPE: the destination
-	// file may then hold a partial copy of our own.
+	// touched is set when a failed file's destination was seen growing
+	// with this copy's bytes: it holds a partial copy of our own.
 	touched bool
 }
 
@@ -63,6 +63,10 @@ func (w *worker) copyFile(ctx context.Context, j job) (fileResult, error) {
 	t := newTracker(w.cl, j)
 	res, err := w.copyOne(ctx, j, t)
 	if err != nil {
+		// Progress seen past the start means the destination file now
+		// holds this attempt's bytes (STOR truncated it): a retry may
+		// continue it. Without that, it may still be the old file.
+		w.touched = t.movedPastStart()
 		t.fail(err)
 	}
 	return res, err
@@ -106,7 +110,6 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 		ws := watchState{offset: offset, oldSize: oldSize}
 		a := w.attempt(ctx, j, pasvSrc, offset, func(ctx context.Context) { w.watch.run(ctx, w, j, &ws, t) })
 		attempts = append(attempts, a)
-		w.touched = w.touched || a.Stage == stageTransfer
 		if a.ok() {
 			t.setPassive(a.Passive)
 			return w.finish(ctx, j, t, fileResult{passive: a.Passive, moved: t.final(w.dstSizeOr(j, -1)) - offset})

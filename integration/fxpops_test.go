@@ -301,14 +301,12 @@ func writeJobs(t *testing.T, text string) string {
 	return p
 }
 
-// TestFXPOpsRunRetryResume: the source server (the ftpd binary) is killed
-// in the middle of a job's file; fxp run retries with backoff, and once
-// the server is back it resumes the partial file (REST + APPE): the
-// source's transfer log shows the second RETR moved less than the file.
-func TestFXPOpsRunRetryResume(t *testing.T) {
-	_, b := fxpPair(t, fxpOn, fxpOn, "", "")
-	dir := t.TempDir()
-	cfg := binWriteConfig(t, dir, fmt.Sprintf(`
+// binSourceConfig writes the config of an ftpd binary on hostA (a fixed
+// port, so that it can be started again), JSON logs, FXP on, alice with
+// extra settings and her root under dir.
+func binSourceConfig(t *testing.T, dir, alice string) string {
+	t.Helper()
+	return binWriteConfig(t, dir, fmt.Sprintf(`
 [server]
 listen = "%s:%d"
 
@@ -320,7 +318,50 @@ name = "alice"
 password_hash = "%s"
 root = "{{DIR}}/alice"
 %s
-`, hostA, binFreePort(t, hostA), fxpOn, testHash, slowSource))
+`, hostA, binFreePort(t, hostA), fxpOn, testHash, alice))
+}
+
+// TestFXPOpsRunWaitsForSource: a mirror job whose source is not up yet
+// retries its connection with backoff and runs once the server starts.
+func TestFXPOpsRunWaitsForSource(t *testing.T) {
+	_, b := fxpPair(t, fxpOn, fxpOn, "", "")
+	dir := t.TempDir()
+	cfg := binSourceConfig(t, dir, "")
+	data := randomBytes(t, 1<<20)
+	writeFile(t, filepath.Join(dir, "alice/rel/f.bin"), data)
+	addr := regexp.MustCompile(`listen = "([^"]+)"`).FindStringSubmatch(string(mustRead(t, cfg)))[1]
+	jobs := writeJobs(t, fmt.Sprintf(`
+retries = 8
+backoff = "200ms"
+
+[[job]]
+name = "late"
+mode = "mirror"
+src = %q
+dst = %q
+`, "ftp://alice:"+testPass+"@"+addr+"/rel", fxpURL(b, "rel")))
+	p := fxpStart(t, "run", "--bind", client1, "--timeout", "5s", jobs)
+	time.Sleep(700 * time.Millisecond)
+	if p.exited() {
+		t.Fatalf("fxp run gave up at once: exit %d\n%s", p.code, p.stderr.String())
+	}
+	binStart(t, dir, "-config", cfg).listening()
+	if code := p.waitExit(30 * time.Second); code != 0 {
+		t.Fatalf("fxp run: exit %d\n%s\n%s", code, p.stdout.String(), p.stderr.String())
+	}
+	if fileSHA(t, filepath.Join(b.root("alice"), "rel/f.bin")) != sha(data) {
+		t.Fatal("mirror differs")
+	}
+}
+
+// TestFXPOpsRunRetryResume: the source server (the ftpd binary) is killed
+// in the middle of a job's file; fxp run retries with backoff, and once
+// the server is back it resumes the partial file (REST + APPE): the
+// source's transfer log shows the second RETR moved less than the file.
+func TestFXPOpsRunRetryResume(t *testing.T) {
+	_, b := fxpPair(t, fxpOn, fxpOn, "", "")
+	dir := t.TempDir()
+	cfg := binSourceConfig(t, dir, slowSource)
 	data := randomBytes(t, 24<<20)
 	writeFile(t, filepath.Join(dir, "alice/big.bin"), data)
 	first := binStart(t, dir, "-config", cfg)

@@ -69,8 +69,8 @@ type copyFlags struct {
 	insecure                  bool
 	resume, verify, recursive bool
 	jsonOut, debug            bool
-	jobs                      int
-	timeout, poll             time.Duration
+	jobs, retries             int
+	timeout, poll, backoff    time.Duration
 }
 
 func run(ctx context.Context, args []string, e env) int {
@@ -105,6 +105,8 @@ func newCopyFlags(out io.Writer, f *copyFlags) *flag.FlagSet {
 	fs.BoolVar(&f.verify, "verify", false, "compare HASH (SHA-256, or XSHA256/XMD5/XCRC), else SIZE, of both ends; exit 1 on mismatch")
 	fs.BoolVar(&f.recursive, "r", false, "copy a directory tree (MLSD on the source, MKD on the destination)")
 	fs.IntVar(&f.jobs, "j", 1, "files copied in parallel, each with its own control connections")
+	fs.IntVar(&f.retries, "retries", 0, "tries again per failed file (and failed connection), resuming the partial file when the source supports REST")
+	fs.DurationVar(&f.backoff, "backoff", 5*time.Second, "wait before the first retry; doubled each time (at most 5m)")
 	fs.BoolVar(&f.jsonOut, "json", false, "print one JSON object per event (start, progress, done, error)")
 	fs.StringVar(&f.bind, "bind", "", "local IP address for control and data connections")
 	fs.StringVar(&f.netrc, "netrc", "", "netrc file (default $NETRC, else ~/.netrc)")
@@ -282,6 +284,10 @@ func options(f *copyFlags, e env) (fxp.Options, error) {
 			return o, fmt.Errorf("--bind %q: not an IP address", f.bind)
 		}
 	}
+	if f.retries < 0 || f.backoff < 0 {
+		return o, errors.New("--retries and --backoff must not be negative")
+	}
+	o.Retries, o.Backoff = f.retries, f.backoff
 	if f.timeout <= 0 || f.poll <= 0 {
 		return o, errors.New("--timeout and --poll must be positive")
 	}
