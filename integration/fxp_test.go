@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -60,27 +59,52 @@ func fxpCopy(t testing.TB, src, dst *ftpclient.Conn, srcPath, dstPath string, pa
 	if err := src.Send("RETR %s", srcPath); err != nil {
 		t.Fatal(err)
 	}
+	// As an FXP client does: once one side has failed, ABOR the other,
+	// which may be waiting for a data connection that will never come.
+	type final struct {
+		src  bool
+		code int
+		msg  string
+	}
+	finals := make(chan final, 2)
+	read := func(c *ftpclient.Conn, isSrc bool) {
+		code, msg, err := finalReply(c)
+		if err != nil {
+			code, msg = 0, "read reply: "+err.Error()
+		}
+		finals <- final{isSrc, code, msg}
+	}
+	go read(src, true)
+	go read(dst, false)
 	var res fxpResult
-	var wg sync.WaitGroup
-	final := func(c *ftpclient.Conn, code *int, msg *string) {
-		defer wg.Done()
-		for {
-			cd, m, err := c.ReadReply()
-			if err != nil {
-				*msg = "read reply: " + err.Error()
-				return
-			}
-			if cd >= 100 && cd < 200 {
-				continue
-			}
-			*code, *msg = cd, m
-			return
+	set := func(f final) {
+		if f.src {
+			res.srcCode, res.srcMsg = f.code, f.msg
+		} else {
+			res.dstCode, res.dstMsg = f.code, f.msg
 		}
 	}
-	wg.Add(2)
-	go final(src, &res.srcCode, &res.srcMsg)
-	go final(dst, &res.dstCode, &res.dstMsg)
-	wg.Wait()
+	first := <-finals
+	set(first)
+	if first.code != 226 {
+		other := src
+		if first.src {
+			other = dst
+		}
+		if err := other.Send("ABOR"); err != nil {
+			t.Fatal(err)
+		}
+		second := <-finals
+		set(second)
+		// The ABOR's own reply follows the transfer's.
+		if !strings.Contains(second.msg, "ABOR") {
+			if _, _, err := finalReply(other); err != nil {
+				t.Fatal(err)
+			}
+		}
+	} else {
+		set(<-finals)
+	}
 	return res
 }
 
@@ -190,13 +214,10 @@ func TestFXPDirectionPerUser(t *testing.T) {
 			}
 		})
 	}
-	// As the passive side a server's gate refuses the peer ("passive
-	// connection from a stranger closed"); the active side then often sees
-	// only a reset before it could judge the connection itself, so its own
-	// "data connection refused" line is not certain here (TestFXPPolicyMatrix
-	// checks it where the other side allows).
-	a.logs.waitFor(t, `"msg":"passive connection from a stranger closed"`, `"detail":"FXP receive not allowed for alice"`, `"command":"STOR"`)
-	b.logs.waitFor(t, `"msg":"passive connection from a stranger closed"`, `"detail":"FXP send not allowed for alice"`, `"command":"RETR"`)
+	// With PASV on B, A refuses to dial for STOR; with PASV on A, B
+	// refuses to dial for RETR: each before any connection exists.
+	a.logs.waitFor(t, `"msg":"data connection refused"`, `"detail":"FXP receive not allowed for alice"`, `"command":"STOR"`)
+	b.logs.waitFor(t, `"msg":"data connection refused"`, `"detail":"FXP send not allowed for alice"`, `"command":"RETR"`)
 }
 
 // TestFXPPolicyMatrix checks each rule on the destination side (B): B
