@@ -163,6 +163,25 @@ func (ch *Channel) announced(line string) string {
 	return line
 }
 
+// PendingTarget is the PORT/EPRT target the session's next transfer would
+// be dialled to: that of the newest setup awaiting the library's reply, or
+// of the session's listener; zero when passive or nothing is prepared.
+func (ch *Channel) PendingTarget() netip.AddrPort {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if n := len(ch.pending); n > 0 {
+		return ch.pending[n-1].target
+	}
+	if ch.current != nil {
+		ch.current.mu.Lock()
+		defer ch.current.mu.Unlock()
+		if !ch.current.closed {
+			return ch.current.target
+		}
+	}
+	return netip.AddrPort{}
+}
+
 // Approved reports the verdict on the data connection this channel handed
 // over, if peer is its remote address. The driver calls it before the
 // first byte moves; a peer the plane did not hand over is refused.
