@@ -66,11 +66,11 @@ func TestParseStrict(t *testing.T) {
 
 func TestParsePassiveReply(t *testing.T) {
 	for line, want := range map[string]int{
-		"227 Entering Passive Mode (127,0,0,2,156,64)": 40000,
+		"227 Entering Passive Mode (127,0,0,2,156,64)":   40000,
 		"229 Entering Extended Passive Mode (|||40001|)": 40001,
 		"227 Entering Passive Mode (127,0,0,2,0,0)":      0,
 		"229 Entering Extended Passive Mode (|||+5|)":    0,
-		"227 nothing":                                    0,
+		"227 nothing": 0,
 	} {
 		got, ok := ParsePassiveReply(line)
 		if (want == 0) == ok || (ok && got != want) {
