@@ -136,12 +136,13 @@ root = "{{DIR}}/pub"
 `
 }
 
-// Active data connections leave from the address the kernel picks for the
-// route (127.0.0.1 on loopback), so peers lists in pair tests include it.
+// fxpOn allows FXP with the other servers of the tests only, each named by
+// its exact address: active data connections leave from a server's own
+// control address.
 const fxpOn = `
 [fxp]
 enabled = true
-peers = ["127.0.0.0/8"]
+peers = [{{PEERS}}]
 `
 
 func TestFXPBothDirectionsBothPassiveSides(t *testing.T) {
@@ -237,9 +238,9 @@ func TestFXPPolicyMatrix(t *testing.T) {
 		{"user fxp none", fxpOn, `fxp = "none"`, "alice", false, "direction", "not allowed for alice"},
 		{"user fxp send only", fxpOn, `fxp = "send"`, "alice", false, "direction", "FXP receive not allowed for alice"},
 		{"peer outside peers", "[fxp]\nenabled = true\npeers = [\"127.0.0.200/32\"]\n", "", "alice", false, "peers_list", "not an allowed FXP peer of this server"},
-		{"peer inside peers", "[fxp]\nenabled = true\npeers = [\"127.0.0.1/32\", \"127.0.0.2/32\"]\n", "", "alice", true, "", ""},
+		{"peer inside peers", "[fxp]\nenabled = true\npeers = [\"127.0.0.2/32\"]\n", "", "alice", true, "", ""},
 		{"user fxp_peers narrows", fxpOn, `fxp_peers = ["127.0.0.200/32"]`, "alice", false, "user_peers_list", "not an allowed FXP peer for alice"},
-		{"user fxp_peers allows", fxpOn, `fxp_peers = ["127.0.0.1/32", "127.0.0.2/32"]`, "alice", true, "", ""},
+		{"user fxp_peers allows", fxpOn, `fxp_peers = ["127.0.0.2/32"]`, "alice", true, "", ""},
 		{"client outside clients", "[fxp]\nenabled = true\nclients = [\"127.0.0.11/32\"]\n", "", "alice", false, "clients_list", "client 127.0.0.10 may not start FXP"},
 		{"client inside clients", "[fxp]\nenabled = true\nclients = [\"127.0.0.10/32\"]\n", "", "alice", true, "", ""},
 		{"anonymous refused", fxpOn, "", "anonymous", false, "anonymous", "anonymous"},
@@ -366,7 +367,7 @@ func TestPortAndEprtRefusals(t *testing.T) {
 }
 
 func TestListingToForeignAddressRefused(t *testing.T) {
-	a := startServer(t, hostA, basicConfig("", fxpOn))
+	a := startServer(t, hostA, basicConfig("", "[fxp]\nenabled = true\npeers = [\"127.0.0.12/32\"]\n"))
 	writeFile(t, filepath.Join(a.root("alice"), "secret-name.txt"), []byte("x"))
 	c := a.dial(client1, "alice", testPass)
 	// A listener on another loopback address stands in for the victim.
@@ -475,7 +476,7 @@ func TestFXPPolicyReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	newText := strings.Replace(string(text), "[[users]]", fxpOn+"\n[[users]]", 1)
+	newText := strings.Replace(string(text), "[[users]]", strings.ReplaceAll(fxpOn, "{{PEERS}}", peersOf(hostB))+"\n[[users]]", 1)
 	if err := os.WriteFile(b.config, []byte(newText), 0o600); err != nil {
 		t.Fatal(err)
 	}
