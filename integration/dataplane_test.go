@@ -197,3 +197,48 @@ func TestAborWhileWaitingForData(t *testing.T) {
 		t.Fatalf("QUIT answered after %v", d)
 	}
 }
+
+// TestIPv6FXP: FXP between two ftpd over IPv6 (EPSV on one side, EPRT on
+// the other, both passive roles, both directions), peers given as IPv6
+// prefixes, inside a private network namespace with fd00::2 and fd00::3.
+func TestIPv6FXP(t *testing.T) {
+	const v6A, v6B, v6Client = "fd00::2", "fd00::3", "fd00::10"
+	if !inNetns(t, v6A, v6B, v6Client) {
+		return
+	}
+	cfg := func(peer string) string {
+		return strings.Replace(pairConfig("[fxp]\nenabled = true\npeers = [\""+peer+"/128\"]\n", ""),
+			`listen = "{{HOST}}:0"`, `listen = "[{{HOST}}]:0"`, 1)
+	}
+	a := startServer(t, v6A, cfg(v6B))
+	b := startServer(t, v6B, cfg(v6A))
+	data := randomBytes(t, 8<<20)
+	writeFile(t, filepath.Join(a.root("alice"), "a.bin"), data)
+	writeFile(t, filepath.Join(b.root("alice"), "b.bin"), data)
+	ca := a.dial(v6Client, "alice", testPass)
+	cb := b.dial(v6Client, "alice", testPass)
+	for _, passiveSrc := range []bool{true, false} {
+		name := "pasv-on-destination"
+		if passiveSrc {
+			name = "pasv-on-source"
+		}
+		if r := fxpCopy(t, ca, cb, "a.bin", "from-a-"+name, passiveSrc, true); !r.ok() {
+			t.Fatalf("A->B %s: %v", name, r)
+		}
+		if r := fxpCopy(t, cb, ca, "b.bin", "from-b-"+name, passiveSrc, true); !r.ok() {
+			t.Fatalf("B->A %s: %v", name, r)
+		}
+		if fileSHA(t, filepath.Join(b.root("alice"), "from-a-"+name)) != sha(data) ||
+			fileSHA(t, filepath.Join(a.root("alice"), "from-b-"+name)) != sha(data) {
+			t.Fatalf("%s: copy differs", name)
+		}
+	}
+	b.logs.waitFor(t, `"msg":"transfer"`, `"command":"STOR"`, `"foreign":true`, `"peer":"[fd00::2]:`)
+	// A stranger's address is still refused over IPv6.
+	if _, err := ca.Expect(501, "EPRT |2|fd00::10|5000|"); err == nil {
+		t.Log("own address accepted as expected")
+	}
+	if msg, err := ca.Expect(501, "EPRT |2|fd00::99|5000|"); err != nil || !strings.Contains(msg, "not an allowed FXP peer") {
+		t.Fatalf("EPRT to a stranger: %q %v", msg, err)
+	}
+}
