@@ -88,9 +88,14 @@ func (h *Handle) WriteTo(w io.Writer) (int64, error) {
 		resetOnClose(w)
 		return 0, err
 	}
-	return h.copyChunks(func() (int64, error) {
-		return io.Copy(w, &io.LimitedReader{R: h.file, N: h.chunkSize()})
+	n, err := h.copyChunks(func(want int64) (int64, error) {
+		return io.Copy(w, &io.LimitedReader{R: h.file, N: want})
 	})
+	if err == nil && h.t.Size >= 0 && n < h.t.Size {
+		// The file shrank under us: what was sent is not the file.
+		err = &IncompleteError{Got: n, Want: h.t.Size}
+	}
+	return n, err
 }
 
 // ReadFrom receives the file from the data connection r (STOR, APPE).
@@ -134,8 +139,8 @@ func (h *Handle) ReadFrom(r io.Reader) (int64, error) {
 		h.t.live.Store(&live)
 		defer h.t.live.Store(nil)
 	}
-	n, err := h.copyChunks(func() (int64, error) {
-		return io.Copy(h.file, &io.LimitedReader{R: r, N: h.chunkSize()})
+	n, err := h.copyChunks(func(want int64) (int64, error) {
+		return io.Copy(h.file, &io.LimitedReader{R: r, N: want})
 	})
 	return total + n, err
 }
@@ -238,25 +243,31 @@ func (h *Handle) chunkSize() int64 {
 	return n
 }
 
-// copyChunks runs step until it moves less than a chunk, counting bytes.
+// copyChunks runs step until it reports the end of the data, counting
+// bytes. step(want) moves at most want bytes; moving fewer than asked means
+// the source ended (end of file, or the sender's clean end of stream),
+// since io.Copy through an io.LimitedReader only stops short at EOF or on
+// an error. want is fixed before each step, so a limit that changes during
+// the step (a reload, a retune) can never be mistaken for the end.
+//
 // Under rate limits each step is paid for before it runs: a chunk, or only
 // the rest of the file when the transfer's size is known, so a download
 // pays for exactly what it sends and an upload for at most one chunk more.
 // Bytes beyond what was paid (a file that grew) are paid after.
-func (h *Handle) copyChunks(step func() (int64, error)) (int64, error) {
+func (h *Handle) copyChunks(step func(want int64) (int64, error)) (int64, error) {
 	var total int64
-	size := h.chunkSize()
 	for {
-		paid := size
+		want := h.chunkSize()
+		paid := want
 		if h.t.Size >= 0 {
-			if rest := h.t.Size - h.t.Bytes(); rest >= 0 && rest < size {
+			if rest := h.t.Size - h.t.Bytes(); rest >= 0 && rest < want {
 				paid = rest
 			}
 		}
 		if err := h.pay(paid); err != nil {
 			return total, err
 		}
-		n, err := step()
+		n, err := step(want)
 		total += n
 		h.t.bytes.Add(n)
 		if n > paid {
@@ -267,20 +278,23 @@ func (h *Handle) copyChunks(step func() (int64, error)) (int64, error) {
 		if err != nil {
 			return total, err
 		}
-		if n < size {
+		if n < want {
 			return total, nil
 		}
 	}
 }
 
-// pay waits until every limiter grants n bytes (n is at most a burst).
+// pay waits until every limiter grants n bytes. It asks in pieces no
+// larger than each limiter's burst at that moment, so a burst that shrinks
+// while a transfer runs only makes the wait longer, never an error.
 func (h *Handle) pay(n int64) error {
-	if n <= 0 {
-		return nil
-	}
 	for _, l := range h.t.Limiters {
-		if err := l.WaitN(h.fs.opts.Context, int(n)); err != nil {
-			return fmt.Errorf("rate limit: %w", err)
+		for rest := n; rest > 0; {
+			piece := min(rest, int64(max(l.Burst(), 1)))
+			if err := l.WaitN(h.fs.opts.Context, int(piece)); err != nil {
+				return fmt.Errorf("rate limit: %w", err)
+			}
+			rest -= piece
 		}
 	}
 	return nil
