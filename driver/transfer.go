@@ -36,6 +36,9 @@ type Transfer struct {
 	Direction acl.Direction // DirectionSend (RETR) or DirectionReceive
 	Offset    int64         // REST position
 	Size      int64         // bytes this transfer should move; -1 if unknown (uploads)
+	// Expect is the size the client announced with ALLO for an upload
+	// (0 = none): a data stream that ends short of it fails.
+	Expect int64
 	Peer      netip.AddrPort
 	Started   time.Time // when the data connection was judged
 
@@ -65,7 +68,8 @@ type Handle struct {
 	fs      *FS
 	file    afero.File
 	t       *Transfer
-	created bool // the upload created the file: remove it if refused
+	created bool   // the upload created the file: remove it if refused
+	partial string // atomic STOR: the partial file, renamed over t.Path on success
 
 	mu         sync.Mutex
 	prepared   bool // an upload has truncated or moved: it owns the file now
@@ -100,31 +104,47 @@ func (h *Handle) WriteTo(w io.Writer) (int64, error) {
 
 // ReadFrom receives the file from the data connection r (STOR, APPE).
 //
-// The existing file is only truncated once the sender has shown that it
-// really sends: a first byte, or a clean end of an empty upload. A sender
-// that resets the connection instead (as ftpd does when it refuses to be
-// an FXP source) leaves the file as it was.
+// An atomic STOR writes into its partial file from the first byte. An
+// upload in place (APPE, REST+STOR) only truncates or extends the existing
+// file once the sender has shown that it really sends: a first byte, or a
+// clean end of an empty upload. A sender that resets the connection
+// instead (as ftpd does when it refuses to be an FXP source) leaves the
+// file as it was.
 func (h *Handle) ReadFrom(r io.Reader) (int64, error) {
 	if err := h.authorize(r); err != nil {
 		resetOnClose(r)
 		return 0, err
 	}
-	// Wait for the first byte without taking it where the socket allows
-	// (so the file stays page-aligned for splice); else take it by hand.
-	first, err := peekFirst(r)
+	n, err := h.receive(r)
 	if err != nil {
-		return 0, fmt.Errorf("data connection: %w", err)
+		return n, storageError(err)
 	}
-	if err := h.prepareUpload(); err != nil {
-		return 0, err
+	if h.t.Expect > 0 && n < h.t.Expect {
+		return n, &IncompleteError{Got: n, Want: h.t.Expect}
 	}
+	return n, nil
+}
+
+func (h *Handle) receive(r io.Reader) (int64, error) {
 	var total int64
-	if len(first) > 0 {
-		if _, err := h.file.Write(first); err != nil {
+	if h.partial == "" {
+		// Wait for the first byte without taking it where the socket
+		// allows (so the file stays page-aligned for splice); else take
+		// it by hand.
+		first, err := peekFirst(r)
+		if err != nil {
+			return 0, fmt.Errorf("data connection: %w", err)
+		}
+		if err := h.prepareUpload(); err != nil {
 			return 0, err
 		}
-		h.t.bytes.Add(int64(len(first)))
-		total = int64(len(first))
+		if len(first) > 0 {
+			if _, err := h.file.Write(first); err != nil {
+				return 0, err
+			}
+			h.t.bytes.Add(int64(len(first)))
+			total = int64(len(first))
+		}
 	}
 	if start, err := h.file.Seek(0, io.SeekCurrent); err == nil {
 		// The file's size shows what splice has written so far.
@@ -344,8 +364,11 @@ func (h *Handle) TransferError(err error) {
 	}
 }
 
-// Close closes the file, removes a file that a refused or never-started
-// upload created, and reports the transfer's end to the hooks.
+// Close ends the transfer and reports it to the hooks. A successful
+// upload is flushed to disk first when FsyncUploads is set; an atomic STOR
+// then replaces its target, and any other outcome removes its partial
+// file. A file that a refused or never-started in-place upload created is
+// removed.
 func (h *Handle) Close() error {
 	h.mu.Lock()
 	if h.closed {
@@ -364,14 +387,54 @@ func (h *Handle) Close() error {
 	h.mu.Unlock()
 
 	var err error
-	if dropCreated {
-		err = h.dropCreated()
+	upload := h.t.Direction == acl.DirectionReceive
+	if upload && result == nil && h.fs.opts.FsyncUploads {
+		if serr := h.file.Sync(); serr != nil {
+			err = storageError(fmt.Errorf("fsync: %w", serr))
+		}
 	}
-	err = errors.Join(err, h.file.Close())
-	if result == nil && err != nil && h.t.Direction == acl.DirectionReceive {
+	if dropCreated {
+		err = errors.Join(err, h.dropCreated())
+	}
+	if cerr := h.file.Close(); cerr != nil {
+		err = errors.Join(err, storageError(cerr))
+	}
+	if h.partial != "" {
+		err = h.finishPartial(result == nil && err == nil, err)
+	}
+	if result == nil && err != nil && upload {
 		result = err
 	}
 	h.fs.opts.Hooks.Done(h.t, result)
+	return err
+}
+
+// finishPartial renames an atomic STOR's partial file over its target when
+// ok, and removes it otherwise (or when the rename fails).
+func (h *Handle) finishPartial(ok bool, err error) error {
+	if ok {
+		rerr := h.fs.raw.Rename(h.partial, cleanName(h.t.Path))
+		if rerr == nil {
+			return nil
+		}
+		err = fmt.Errorf("replace %s: %w", h.t.Path, unwrapPath(rerr))
+	}
+	if rerr := h.fs.raw.Remove(h.partial); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, fmt.Errorf("remove partial upload: %w", rerr))
+	}
+	return err
+}
+
+// unwrapPath drops the partial file's name from a path error.
+func unwrapPath(err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
 	return err
 }
 
