@@ -38,9 +38,9 @@ type Transfer struct {
 	Size      int64         // bytes this transfer should move; -1 if unknown (uploads)
 	// Expect is the size the client announced with ALLO for an upload
 	// (0 = none): a data stream that ends short of it fails.
-	Expect int64
-	Peer      netip.AddrPort
-	Started   time.Time // when the data connection was judged
+	Expect  int64
+	Peer    netip.AddrPort
+	Started time.Time // when the data connection was judged
 
 	// Set by Hooks.Authorize:
 	Foreign  bool            // the peer is not the control client
