@@ -42,6 +42,8 @@ type session struct {
 	activeTarget netip.AddrPort // last PORT/EPRT target; zero after PASV/EPSV
 	answers      []answer       // replies queued by Screen for Site
 	closeStorage func() error
+
+	up uploadState // ALLO and final-reply corrections (upload.go)
 }
 
 type answer struct {
@@ -148,6 +150,8 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		Hooks:    sess,
 		Now:      sess.srv.now,
 		Context:  sess.ctx,
+
+		FsyncUploads: st.cfg.Server.FsyncUploads,
 	})
 	if err != nil {
 		closeStorage()
@@ -243,6 +247,9 @@ func (sess *session) Screen(line string) string {
 	if sess.userName() == "" {
 		return line // the library answers 530 to anything that needs a login
 	}
+	if out, ok := sess.screenUpload(verb, arg); ok {
+		return out
+	}
 	switch verb {
 	case "PORT", "EPRT":
 		target, ok := parseDataAddress(verb, arg)
@@ -317,6 +324,7 @@ func (sess *session) Reply(line string) string {
 	if isHashFeature(line) {
 		return " HASH " + line[1:]
 	}
+	line = sess.rewriteReply(line)
 	if len(line) < 4 || line[3] == '-' {
 		return line
 	}
@@ -382,6 +390,7 @@ func (sess *session) Authorize(t *driver.Transfer) error {
 
 // Done logs the end of a transfer.
 func (sess *session) Done(t *driver.Transfer, err error) {
+	sess.noteTransferEnd(t, err)
 	if !sess.srv.removeXfer(t) {
 		return // refused (already logged and counted) or no data connection
 	}
@@ -449,6 +458,7 @@ func (c *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserve
 	if err != nil {
 		return nil, err
 	}
+	h.Transfer().Expect = c.sess.takeAllo()
 	return h, nil
 }
 
