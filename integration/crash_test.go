@@ -46,8 +46,8 @@ func TestStorKilledServerKeepsOldFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	var partial string
-	eventually(t, 5*time.Second, "upload bytes in a partial file", func() bool {
-		for _, e := range leftovers(t, root, "precious.bin", "sub") {
+	eventually(t, 5*time.Second, "the upload's bytes on disk", func() bool {
+		for _, e := range leftovers(t, root, "sub") {
 			if st, err := os.Stat(filepath.Join(root, e)); err == nil && st.Size() == 512<<10 {
 				partial = e
 				return true
@@ -60,7 +60,7 @@ func TestStorKilledServerKeepsOldFile(t *testing.T) {
 	if fileSHA(t, path) != sha(old) {
 		t.Fatal("kill -9 during STOR changed the existing file")
 	}
-	if _, err := os.Stat(filepath.Join(root, partial)); err != nil {
+	if _, err := os.Stat(filepath.Join(root, partial)); partial == "precious.bin" || err != nil {
 		t.Fatalf("the crash left no partial file to sweep: %v", err)
 	}
 

@@ -1,11 +1,13 @@
 package integration
 
 import (
-	"os"
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ftpd/ftpd/fxp"
 )
 
 // TestFXPSourceKilledKeepsDestination: the source ftpd is killed (-9) in
@@ -36,13 +38,8 @@ download_rate = "8MiB"
 
 	cp := fxpStart(t, "copy", "--json", "--bind", client1,
 		"ftp://alice:"+testPass+"@"+srcAddr+"/big.bin", fxpURL(b, "big.bin"))
-	eventually(t, 20*time.Second, "a few MiB in the destination's partial file", func() bool {
-		for _, e := range leftovers(t, b.root("alice"), "big.bin") {
-			if st, err := os.Stat(filepath.Join(b.root("alice"), e)); err == nil && st.Size() > 2<<20 {
-				return true
-			}
-		}
-		return false
+	eventually(t, 20*time.Second, "a few MiB copied", func() bool {
+		return progressBytes(cp.stdout.String()) > 2<<20
 	})
 	_ = src.cmd.Process.Kill()
 	if code := cp.waitExit(30 * time.Second); code != 1 {
@@ -56,4 +53,16 @@ download_rate = "8MiB"
 		t.Fatalf("destination file replaced by a truncated copy (%s)", line)
 	}
 	eventuallyNoLeftovers(t, b.root("alice"), "big.bin")
+}
+
+// progressBytes is the byte count of the last JSON progress event in out.
+func progressBytes(out string) int64 {
+	var n int64
+	for _, line := range strings.Split(out, "\n") {
+		var e fxp.Event
+		if json.Unmarshal([]byte(line), &e) == nil && e.Kind == fxp.EventProgress {
+			n = e.Bytes
+		}
+	}
+	return n
 }
