@@ -66,6 +66,16 @@ func eventuallyNoLeftovers(t testing.TB, dir string, keep ...string) {
 	})
 }
 
+// holdsOnly fails unless path holds want and its directory nothing but
+// path and keep (no partial file left behind).
+func holdsOnly(t testing.TB, path string, want []byte, why string, keep ...string) {
+	t.Helper()
+	if fileSHA(t, path) != sha(want) {
+		t.Fatal(why)
+	}
+	eventuallyNoLeftovers(t, filepath.Dir(path), append(keep, filepath.Base(path))...)
+}
+
 // precious writes 1 MiB of old content to alice's precious.bin.
 func precious(t testing.TB, a *instance) (path string, old []byte) {
 	t.Helper()
@@ -90,10 +100,7 @@ func TestStorResetKeepsOldFile(t *testing.T) {
 	if err != nil || code == 226 || code/100 != 4 && code/100 != 5 {
 		t.Fatalf("STOR after a reset: %d %q %v", code, msg, err)
 	}
-	if fileSHA(t, path) != sha(old) {
-		t.Fatal("a reset upload changed the existing file")
-	}
-	eventuallyNoLeftovers(t, a.root("alice"), "precious.bin")
+	holdsOnly(t, path, old, "a reset upload changed the existing file")
 	a.logs.waitFor(t, `"msg":"transfer failed"`, `"path":"/precious.bin"`)
 }
 
@@ -120,19 +127,13 @@ func TestStorAborKeepsOldFile(t *testing.T) {
 		}
 		codes = append(codes, code)
 	}
-	if fileSHA(t, path) != sha(old) {
-		t.Fatal("an aborted upload changed the existing file")
-	}
-	eventuallyNoLeftovers(t, a.root("alice"), "precious.bin")
+	holdsOnly(t, path, old, "an aborted upload changed the existing file")
 	// The session goes on and a complete upload replaces the file.
 	fresh := randomBytes(t, 300<<10)
 	if _, err := c.Stor("precious.bin", bytes.NewReader(fresh)); err != nil {
 		t.Fatal(err)
 	}
-	if fileSHA(t, path) != sha(fresh) {
-		t.Fatal("complete upload after ABOR differs")
-	}
-	eventuallyNoLeftovers(t, a.root("alice"), "precious.bin")
+	holdsOnly(t, path, fresh, "complete upload after ABOR differs")
 }
 
 // TestUploadInvisibleUntilDone: during an upload, readers get the old file
@@ -197,10 +198,7 @@ func TestUploadInvisibleUntilDone(t *testing.T) {
 	if _, err := reader.Retr("precious.bin", &buf); err != nil || sha(buf.Bytes()) != sha(fresh) {
 		t.Fatalf("reader after the upload: %d bytes, %v", buf.Len(), err)
 	}
-	if fileSHA(t, path) != sha(fresh) {
-		t.Fatal("file on disk differs")
-	}
-	eventuallyNoLeftovers(t, a.root("alice"), "precious.bin")
+	holdsOnly(t, path, fresh, "file on disk differs")
 }
 
 // TestAppendAndRestStayInPlace: APPE and REST+STOR extend the existing
