@@ -116,6 +116,7 @@ func (s *Server) warnRisky(cfg *conf.Config) {
 // when the config asked for port 0.
 func (s *Server) Start() error {
 	st := s.state.Load()
+	s.sweepPartials(st.cfg, s.now())
 	raw, err := net.Listen("tcp", st.cfg.Server.Listen.String())
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", st.cfg.Server.Listen, err)

@@ -43,6 +43,8 @@ type session struct {
 	mu           sync.Mutex
 	answers      []answer // replies queued by Screen for Site
 	closeStorage func() error
+
+	up uploadState // ALLO and final-reply corrections (upload.go)
 }
 
 type answer struct {
@@ -150,6 +152,8 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		Hooks:    sess,
 		Now:      sess.srv.now,
 		Context:  sess.ctx,
+
+		FsyncUploads: st.cfg.Server.FsyncUploads,
 	})
 	if err != nil {
 		closeStorage()
@@ -249,6 +253,9 @@ func (sess *session) Screen(line string) string {
 	if out, ok := sess.screenData(verb, arg); ok {
 		return out
 	}
+	if out, ok := sess.screenUpload(verb, arg); ok {
+		return out
+	}
 	switch verb {
 	case "PROT":
 		if strings.EqualFold(strings.TrimSpace(arg), "P") && !sess.conn.TLS() {
@@ -291,6 +298,7 @@ func (sess *session) Reply(line string) string {
 		return " HASH " + line[1:]
 	}
 	line = sess.data.Reply(line)
+	line = sess.rewriteReply(line)
 	if len(line) < 4 || line[3] == '-' {
 		return line
 	}
@@ -351,6 +359,7 @@ func (sess *session) Authorize(t *driver.Transfer) error {
 
 // Done logs the end of a transfer.
 func (sess *session) Done(t *driver.Transfer, err error) {
+	sess.noteTransferEnd(t, err)
 	if !sess.srv.removeXfer(t) {
 		return // refused (already logged and counted) or no data connection
 	}
@@ -410,6 +419,7 @@ func (c *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserve
 	if err != nil {
 		return nil, err
 	}
+	h.Transfer().Expect = c.sess.takeAllo()
 	return h, nil
 }
 
