@@ -48,6 +48,7 @@ func TestLoadFull(t *testing.T) {
 			PassivePorts: PortRange{40000, 40100},
 			IdleTimeout:  Duration{90 * time.Second},
 			Banner:       "welcome to ftpd",
+			FsyncUploads: true,
 			TLS: TLS{
 				Mode:     TLSExplicit,
 				CertFile: "/etc/ftpd/cert.pem",

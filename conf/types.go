@@ -28,6 +28,7 @@ type Server struct {
 	PassivePorts PortRange      `toml:"passive_ports"` // zero = kernel-chosen
 	IdleTimeout  Duration       `toml:"idle_timeout"`  // default 5m
 	Banner       string         `toml:"banner"`        // default "ftpd ready"
+	FsyncUploads bool           `toml:"fsync_uploads"` // flush each upload to disk before 226
 	TLS          TLS            `toml:"tls"`
 }
 

@@ -42,13 +42,18 @@ type Options struct {
 	// Context bounds waits inside transfers (rate limiting); cancel it when
 	// the session ends. nil = context.Background().
 	Context context.Context
+	// FsyncUploads flushes every successful upload to stable storage
+	// before it is reported done (and, for STOR, before it replaces the
+	// target).
+	FsyncUploads bool
 }
 
 // FS is one session's view of a user's storage. It implements afero.Fs and
 // the FTP library's file-transfer extension (GetHandle).
 type FS struct {
-	afero.Fs
-	opts Options
+	afero.Fs          // the client's view: partial uploads hidden
+	raw      afero.Fs // the storage with clean names, partial files included
+	opts     Options
 }
 
 // New returns an FS over storage.
@@ -65,7 +70,8 @@ func New(storage afero.Fs, opts Options) (*FS, error) {
 	if opts.Context == nil {
 		opts.Context = context.Background()
 	}
-	return &FS{Fs: cleanNames{storage}, opts: opts}, nil
+	raw := cleanNames{storage}
+	return &FS{Fs: hidden{raw}, raw: raw, opts: opts}, nil
 }
 
 // ReadOnly reports whether writes are refused.
@@ -164,11 +170,14 @@ func (d *FS) Chtimes(name string, atime, mtime time.Time) error {
 // O_RDONLY for RETR; O_WRONLY|O_CREATE[|O_TRUNC] for STOR;
 // O_WRONLY|O_CREATE|O_APPEND for APPE. offset is the REST position.
 //
-// Uploads never truncate or append here: the file is opened without
-// O_TRUNC (so a refused or failed transfer leaves an existing file as it
-// was) and without O_APPEND (which would disable splice); the handle
-// truncates at the REST offset, or seeks to the end for APPE, only once the
-// transfer is authorized.
+// STOR from the start (no REST, or REST 0) is atomic: the data goes into a
+// partial file in the target's directory, renamed over the target only
+// when the transfer succeeded, and removed otherwise; the target is never
+// opened for writing. APPE and REST+STOR resume: they write into the
+// target in place. Those never truncate or append here: the file is opened
+// without O_TRUNC and without O_APPEND (which would disable splice); the
+// handle truncates at the REST offset, or seeks to the end for APPE, only
+// once the transfer is authorized and the sender has sent.
 func (d *FS) OpenTransfer(name string, flags int, offset int64) (*Handle, error) {
 	t := &Transfer{Path: name, Offset: offset, Size: -1}
 	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
@@ -197,6 +206,12 @@ func (d *FS) OpenTransfer(name string, flags int, offset int64) (*Handle, error)
 	if err := d.denyWrite("open", name); err != nil {
 		return nil, err
 	}
+	if reserved(name) {
+		return nil, hiddenErr("open", name)
+	}
+	if t.Command == "STOR" && offset == 0 {
+		return d.openAtomic(t)
+	}
 	// Let the open decide whether the file is new (O_EXCL), not a Stat
 	// before it: that would race with other sessions and follow a dangling
 	// symlink.
@@ -214,6 +229,28 @@ func (d *FS) OpenTransfer(name string, flags int, offset int64) (*Handle, error)
 		return nil, err
 	}
 	return d.newHandle(t, f, created), nil
+}
+
+// openAtomic opens a STOR's partial file next to its target.
+func (d *FS) openAtomic(t *Transfer) (*Handle, error) {
+	target := cleanName(t.Path)
+	// The target is replaced, never written through: but a name that
+	// cannot be resolved inside the root (a symlink leading out) is
+	// refused, as for every other operation.
+	info, err := d.raw.Stat(target)
+	switch {
+	case err == nil && info.IsDir():
+		return nil, &os.PathError{Op: "open", Path: t.Path, Err: errors.New("is a directory")}
+	case err != nil && !errors.Is(err, os.ErrNotExist):
+		return nil, err
+	}
+	tmp, f, err := createPartial(d.raw, target)
+	if err != nil {
+		return nil, err
+	}
+	h := d.newHandle(t, f, false)
+	h.partial = tmp
+	return h, nil
 }
 
 func refuseDirectory(f afero.File, name string) error {

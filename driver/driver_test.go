@@ -160,7 +160,7 @@ func TestFSReadOnly(t *testing.T) {
 	if err != nil || len(names) != 2 {
 		t.Fatalf("listing = %v, %v", names, err)
 	}
-	if d.Name() != "RootFs" {
+	if d.Name() != "RootFs" { // the partial-file filter is transparent
 		t.Fatalf("Name = %q", d.Name())
 	}
 

@@ -3,7 +3,6 @@ package driver
 import (
 	"os"
 	"path"
-	"strings"
 	"time"
 
 	"github.com/spf13/afero"
@@ -16,8 +15,10 @@ import (
 // *os.File).
 type cleanNames struct{ afero.Fs }
 
+// A backslash is an ordinary character of a name, as for vsftpd and
+// ProFTPD: `a\b` is one file, never "a/b".
 func cleanName(name string) string {
-	return path.Clean("/" + strings.ReplaceAll(name, "\\", "/"))
+	return path.Clean("/" + name)
 }
 
 func (c cleanNames) Create(name string) (afero.File, error) { return c.Fs.Create(cleanName(name)) }

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"strings"
 	"time"
 
 	"github.com/spf13/afero"
@@ -44,7 +43,7 @@ func (r *RootFs) Close() error { return r.root.Close() }
 // root. Cleaning against "/" first means ".." can never climb above it;
 // os.Root still guards against symlinks that do.
 func rel(name string) string {
-	clean := path.Clean("/" + strings.ReplaceAll(name, "\\", "/"))
+	clean := path.Clean("/" + name) // a backslash is part of a name
 	if clean == "/" {
 		return "."
 	}

@@ -36,8 +36,11 @@ type Transfer struct {
 	Direction acl.Direction // DirectionSend (RETR) or DirectionReceive
 	Offset    int64         // REST position
 	Size      int64         // bytes this transfer should move; -1 if unknown (uploads)
-	Peer      netip.AddrPort
-	Started   time.Time // when the data connection was judged
+	// Expect is the size the client announced with ALLO for an upload
+	// (0 = none): a data stream that ends short of it fails.
+	Expect  int64
+	Peer    netip.AddrPort
+	Started time.Time // when the data connection was judged
 
 	// Set by Hooks.Authorize:
 	Foreign  bool            // the peer is not the control client
@@ -65,7 +68,8 @@ type Handle struct {
 	fs      *FS
 	file    afero.File
 	t       *Transfer
-	created bool // the upload created the file: remove it if refused
+	created bool   // the upload created the file: remove it if refused
+	partial string // atomic STOR: the partial file, renamed over t.Path on success
 
 	mu         sync.Mutex
 	prepared   bool // an upload has truncated or moved: it owns the file now
@@ -88,38 +92,59 @@ func (h *Handle) WriteTo(w io.Writer) (int64, error) {
 		resetOnClose(w)
 		return 0, err
 	}
-	return h.copyChunks(func() (int64, error) {
-		return io.Copy(w, &io.LimitedReader{R: h.file, N: h.chunkSize()})
+	n, err := h.copyChunks(func(want int64) (int64, error) {
+		return io.Copy(w, &io.LimitedReader{R: h.file, N: want})
 	})
+	if err == nil && h.t.Size >= 0 && n < h.t.Size {
+		// The file shrank under us: what was sent is not the file.
+		err = &IncompleteError{Got: n, Want: h.t.Size}
+	}
+	return n, err
 }
 
 // ReadFrom receives the file from the data connection r (STOR, APPE).
 //
-// The existing file is only truncated once the sender has shown that it
-// really sends: a first byte, or a clean end of an empty upload. A sender
-// that resets the connection instead (as ftpd does when it refuses to be
-// an FXP source) leaves the file as it was.
+// An atomic STOR writes into its partial file from the first byte. An
+// upload in place (APPE, REST+STOR) only truncates or extends the existing
+// file once the sender has shown that it really sends: a first byte, or a
+// clean end of an empty upload. A sender that resets the connection
+// instead (as ftpd does when it refuses to be an FXP source) leaves the
+// file as it was.
 func (h *Handle) ReadFrom(r io.Reader) (int64, error) {
 	if err := h.authorize(r); err != nil {
 		resetOnClose(r)
 		return 0, err
 	}
-	// Wait for the first byte without taking it where the socket allows
-	// (so the file stays page-aligned for splice); else take it by hand.
-	first, err := peekFirst(r)
+	n, err := h.receive(r)
 	if err != nil {
-		return 0, fmt.Errorf("data connection: %w", err)
+		return n, storageError(err)
 	}
-	if err := h.prepareUpload(); err != nil {
-		return 0, err
+	if h.t.Expect > 0 && n < h.t.Expect {
+		return n, &IncompleteError{Got: n, Want: h.t.Expect}
 	}
+	return n, nil
+}
+
+func (h *Handle) receive(r io.Reader) (int64, error) {
 	var total int64
-	if len(first) > 0 {
-		if _, err := h.file.Write(first); err != nil {
+	if h.partial == "" {
+		// Wait for the first byte without taking it where the socket
+		// allows (so the file stays page-aligned for splice); else take
+		// it by hand.
+		first, err := peekFirst(r)
+		if err != nil {
+			return 0, fmt.Errorf("data connection: %w", err)
+		}
+		if err := h.prepareUpload(); err != nil {
 			return 0, err
 		}
-		h.t.bytes.Add(int64(len(first)))
-		total = int64(len(first))
+		if len(first) > 0 {
+			if _, err := h.file.Write(first); err != nil {
+				return 0, err
+			}
+			h.t.bytes.Add(int64(len(first)))
+			total = int64(len(first))
+		}
 	}
 	if start, err := h.file.Seek(0, io.SeekCurrent); err == nil {
 		// The file's size shows what splice has written so far.
@@ -134,8 +159,8 @@ func (h *Handle) ReadFrom(r io.Reader) (int64, error) {
 		h.t.live.Store(&live)
 		defer h.t.live.Store(nil)
 	}
-	n, err := h.copyChunks(func() (int64, error) {
-		return io.Copy(h.file, &io.LimitedReader{R: r, N: h.chunkSize()})
+	n, err := h.copyChunks(func(want int64) (int64, error) {
+		return io.Copy(h.file, &io.LimitedReader{R: r, N: want})
 	})
 	return total + n, err
 }
@@ -238,25 +263,31 @@ func (h *Handle) chunkSize() int64 {
 	return n
 }
 
-// copyChunks runs step until it moves less than a chunk, counting bytes.
+// copyChunks runs step until it reports the end of the data, counting
+// bytes. step(want) moves at most want bytes; moving fewer than asked means
+// the source ended (end of file, or the sender's clean end of stream),
+// since io.Copy through an io.LimitedReader only stops short at EOF or on
+// an error. want is fixed before each step, so a limit that changes during
+// the step (a reload, a retune) can never be mistaken for the end.
+//
 // Under rate limits each step is paid for before it runs: a chunk, or only
 // the rest of the file when the transfer's size is known, so a download
 // pays for exactly what it sends and an upload for at most one chunk more.
 // Bytes beyond what was paid (a file that grew) are paid after.
-func (h *Handle) copyChunks(step func() (int64, error)) (int64, error) {
+func (h *Handle) copyChunks(step func(want int64) (int64, error)) (int64, error) {
 	var total int64
-	size := h.chunkSize()
 	for {
-		paid := size
+		want := h.chunkSize()
+		paid := want
 		if h.t.Size >= 0 {
-			if rest := h.t.Size - h.t.Bytes(); rest >= 0 && rest < size {
+			if rest := h.t.Size - h.t.Bytes(); rest >= 0 && rest < want {
 				paid = rest
 			}
 		}
 		if err := h.pay(paid); err != nil {
 			return total, err
 		}
-		n, err := step()
+		n, err := step(want)
 		total += n
 		h.t.bytes.Add(n)
 		if n > paid {
@@ -267,20 +298,23 @@ func (h *Handle) copyChunks(step func() (int64, error)) (int64, error) {
 		if err != nil {
 			return total, err
 		}
-		if n < size {
+		if n < want {
 			return total, nil
 		}
 	}
 }
 
-// pay waits until every limiter grants n bytes (n is at most a burst).
+// pay waits until every limiter grants n bytes. It asks in pieces no
+// larger than each limiter's burst at that moment, so a burst that shrinks
+// while a transfer runs only makes the wait longer, never an error.
 func (h *Handle) pay(n int64) error {
-	if n <= 0 {
-		return nil
-	}
 	for _, l := range h.t.Limiters {
-		if err := l.WaitN(h.fs.opts.Context, int(n)); err != nil {
-			return fmt.Errorf("rate limit: %w", err)
+		for rest := n; rest > 0; {
+			piece := min(rest, int64(max(l.Burst(), 1)))
+			if err := l.WaitN(h.fs.opts.Context, int(piece)); err != nil {
+				return fmt.Errorf("rate limit: %w", err)
+			}
+			rest -= piece
 		}
 	}
 	return nil
@@ -330,8 +364,11 @@ func (h *Handle) TransferError(err error) {
 	}
 }
 
-// Close closes the file, removes a file that a refused or never-started
-// upload created, and reports the transfer's end to the hooks.
+// Close ends the transfer and reports it to the hooks. A successful
+// upload is flushed to disk first when FsyncUploads is set; an atomic STOR
+// then replaces its target, and any other outcome removes its partial
+// file. A file that a refused or never-started in-place upload created is
+// removed.
 func (h *Handle) Close() error {
 	h.mu.Lock()
 	if h.closed {
@@ -350,14 +387,54 @@ func (h *Handle) Close() error {
 	h.mu.Unlock()
 
 	var err error
-	if dropCreated {
-		err = h.dropCreated()
+	upload := h.t.Direction == acl.DirectionReceive
+	if upload && result == nil && h.fs.opts.FsyncUploads {
+		if serr := h.file.Sync(); serr != nil {
+			err = storageError(fmt.Errorf("fsync: %w", serr))
+		}
 	}
-	err = errors.Join(err, h.file.Close())
-	if result == nil && err != nil && h.t.Direction == acl.DirectionReceive {
+	if dropCreated {
+		err = errors.Join(err, h.dropCreated())
+	}
+	if cerr := h.file.Close(); cerr != nil {
+		err = errors.Join(err, storageError(cerr))
+	}
+	if h.partial != "" {
+		err = h.finishPartial(result == nil && err == nil, err)
+	}
+	if result == nil && err != nil && upload {
 		result = err
 	}
 	h.fs.opts.Hooks.Done(h.t, result)
+	return err
+}
+
+// finishPartial renames an atomic STOR's partial file over its target when
+// ok, and removes it otherwise (or when the rename fails).
+func (h *Handle) finishPartial(ok bool, err error) error {
+	if ok {
+		rerr := h.fs.raw.Rename(h.partial, cleanName(h.t.Path))
+		if rerr == nil {
+			return nil
+		}
+		err = fmt.Errorf("replace %s: %w", h.t.Path, unwrapPath(rerr))
+	}
+	if rerr := h.fs.raw.Remove(h.partial); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, fmt.Errorf("remove partial upload: %w", rerr))
+	}
+	return err
+}
+
+// unwrapPath drops the partial file's name from a path error.
+func unwrapPath(err error) error {
+	var le *os.LinkError
+	if errors.As(err, &le) {
+		return le.Err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		return pe.Err
+	}
 	return err
 }
 

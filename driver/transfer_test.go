@@ -535,7 +535,22 @@ func TestTransferErrorAfterAuthorizedTransfer(t *testing.T) {
 	if err := hooks.oneDone(t); !errors.Is(err, errReset) {
 		t.Fatalf("Done(%v), want %v", err, errReset)
 	}
-	// An authorized upload's file stays (for a later REST).
+	// An atomic STOR that failed leaves nothing: no target, no partial file.
+	mustNotExist(t, filepath.Join(root, "part"))
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Fatalf("left behind: %v", entries)
+	}
+	// An upload in place (APPE) keeps what arrived, for a later REST.
+	hooks.dones = nil
+	h, _, _, err = stor(t, d, "part", flagsAPPE, 0, []byte("partial"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.TransferError(errReset)
+	h.Close()
+	if err := hooks.oneDone(t); !errors.Is(err, errReset) {
+		t.Fatalf("Done(%v), want %v", err, errReset)
+	}
 	if got := string(readFile(t, filepath.Join(root, "part"))); got != "partial" {
 		t.Fatalf("part = %q", got)
 	}

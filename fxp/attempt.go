@@ -62,7 +62,9 @@ func (a *Attempt) portRole() string {
 // attempt runs one FXP copy of j: PASV on one side, PORT on the other,
 // REST on the source when resuming, STOR/APPE on the destination, RETR on
 // the source, then both final replies. watch runs while the data flows.
-func (w *worker) attempt(ctx context.Context, j job, pasvSrc bool, offset int64, watch func(context.Context)) Attempt {
+// size is the source's size (-1 unknown), announced to the destination
+// with ALLO.
+func (w *worker) attempt(ctx context.Context, j job, pasvSrc bool, offset, size int64, watch func(context.Context)) Attempt {
 	pasv, port := w.dst, w.src
 	if pasvSrc {
 		pasv, port = w.src, w.dst
@@ -82,6 +84,12 @@ func (w *worker) attempt(ctx context.Context, j job, pasvSrc bool, offset int64,
 		a.Stage, a.Store = stageREST, "APPE"
 		if _, err := w.src.c.Expect(350, "REST %d", offset); err != nil {
 			a.Err = fmt.Errorf("%s: %w", w.src, err)
+			return a
+		}
+	}
+	if size >= 0 {
+		if err := w.announceSize(size - offset); err != nil {
+			a.Err = fmt.Errorf("%s: ALLO: %w", w.dst, err)
 			return a
 		}
 	}

@@ -108,7 +108,7 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 			oldSize = w.dstSizeOr(j, 0) // a STOR over it shrinks it first
 		}
 		ws := watchState{offset: offset, oldSize: oldSize}
-		a := w.attempt(ctx, j, pasvSrc, offset, func(ctx context.Context) { w.watch.run(ctx, w, j, &ws, t) })
+		a := w.attempt(ctx, j, pasvSrc, offset, size, func(ctx context.Context) { w.watch.run(ctx, w, j, &ws, t) })
 		attempts = append(attempts, a)
 		if a.ok() {
 			t.setPassive(a.Passive)

@@ -301,18 +301,14 @@ func TestFXPCmdResume(t *testing.T) {
 	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
 		t.Fatalf("interrupted copy: %v", err)
 	}
-	st, err := os.Stat(dstPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	partial := st.Size()
-	if partial < 1<<20 || partial >= int64(len(data)) {
-		t.Fatalf("partial destination has %d bytes", partial)
-	}
-	got, _ := os.ReadFile(dstPath)
-	if !bytes.Equal(got, data[:len(got)]) {
-		t.Fatal("partial destination is not a prefix of the source")
-	}
+	// STOR is atomic: the interrupted copy left no file behind.
+	eventually(t, 5*time.Second, "interrupted STOR leaves nothing", func() bool {
+		entries, _ := os.ReadDir(b.root("alice"))
+		return len(entries) == 0
+	})
+	// A partial file (as an interrupted APPE leaves) is resumed.
+	partial := int64(5<<20 + 123)
+	writeFile(t, dstPath, data[:partial])
 
 	// Resume: REST on A, APPE on B, from where B stands.
 	log = &eventLog{}
@@ -386,9 +382,10 @@ func TestFXPCmdDestinationFXPDisabled(t *testing.T) {
 	}
 	t.Logf("stderr:\n%s", errOut)
 	for _, want := range []string{
-		// PASV on B, PORT on A: B's passive gate refuses A's connection.
+		// PASV on B, PORT on A: B's data plane refuses A's connection,
+		// which comes from A's own address.
 		"PASV on destination (127.0.0.3:",
-		"foreign data address 127.0.0.1 refused: FXP is disabled on this server",
+		"foreign data address 127.0.0.2 refused: FXP is disabled on this server",
 		// PASV on A, PORT on B: B refuses the PORT, reply verbatim.
 		"PASV on source (127.0.0.2:",
 		"server replied 501 PORT refused: foreign data address 127.0.0.2 refused: FXP is disabled on this server",
