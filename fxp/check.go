@@ -22,10 +22,11 @@ type SiteReport struct {
 var checkedFeatures = []string{"SSCN", "CPSV", "HASH", "MLSD", "MFMT", "MDTM", "REST STREAM", "SIZE"}
 
 // CheckSite logs in to ep and reports its greeting, its features and
-// whether it accepts PORT to an address other than the client's (what the
-// PORT side of an FXP copy needs). It moves no data: the PORT is never
+// whether it accepts PORT to peer (what the PORT side of an FXP copy with
+// that peer needs); an invalid peer means the server's own address, a
+// stand-in for "some other host". It moves no data: the PORT is never
 // followed by a transfer command.
-func (c *Client) CheckSite(ctx context.Context, ep Endpoint) (SiteReport, error) {
+func (c *Client) CheckSite(ctx context.Context, ep Endpoint, peer netip.Addr) (SiteReport, error) {
 	s, err := c.dial(ctx, roleSrc, ep)
 	if err != nil {
 		return SiteReport{}, err
@@ -40,18 +41,21 @@ func (c *Client) CheckSite(ctx context.Context, ep Endpoint) (SiteReport, error)
 		// ftpserverlib lists the algorithms without the HASH prefix.
 		r.Features[want] = hashSupport(r.FEAT, hashAlgos[0]) == hashHASH
 	}
-	// PORT to the server's own address (not ours): a server that refuses
-	// foreign PORT targets cannot be the PORT side of FXP.
-	target := netip.AddrPortFrom(s.host(), 1024)
+	// PORT to an address that is not ours: a server that refuses it
+	// cannot be the PORT side of FXP with that peer.
+	if !peer.IsValid() {
+		peer = s.host()
+	}
+	target := netip.AddrPortFrom(peer, 1024)
 	code, msg, err := s.c.Cmd("%s", ftpclient.PortCommand(target, target.Addr().Is6()))
 	if err != nil {
 		return r, fmt.Errorf("%s: PORT: %w", s, err)
 	}
 	r.PortTest = fmt.Sprintf("%d %s", code, oneLine(msg))
 	if code == 200 {
-		r.FXP["port_side"] = "yes (PORT to a foreign address accepted)"
+		r.FXP["port_side"] = "yes (PORT to " + peer.String() + " accepted)"
 	} else {
-		r.FXP["port_side"] = "no (PORT to a foreign address refused: " + r.PortTest + ")"
+		r.FXP["port_side"] = "no (PORT to " + peer.String() + " refused: " + r.PortTest + ")"
 	}
 	r.FXP["passive_side"] = "unknown (whether a foreign peer may connect is decided when it connects)"
 	return r, nil

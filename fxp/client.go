@@ -143,6 +143,7 @@ type job struct {
 	size     int64     // from the source listing; -1 when unknown
 	mtime    time.Time // source modification time to set with MFMT; zero = none
 	resume   bool      // a retry: continue the partial file our last attempt left
+	before   int64     // destination size before the first try; -1 unknown
 }
 
 // Copy copies src to dst (a file, or with Recursive a tree). With a

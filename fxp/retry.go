@@ -20,20 +20,29 @@ func plannedBytes(jobs []job) int64 {
 // copyRetrying copies j, and after a failure tries again up to Retries
 // times, waiting Backoff, then twice as long each time (at most
 // MaxBackoff). A retry continues the partial file the failed attempt left
-// (REST + APPE) when the source advertises REST STREAM; otherwise it
-// starts over.
+// (REST + APPE) when the source advertises REST STREAM and progress was
+// seen; otherwise, or after an APPE that moved nothing, it starts over.
 func (w *worker) copyRetrying(ctx context.Context, j job) (fileResult, error) {
 	wait := w.cl.opts.Backoff
+	j.before, w.before = -1, -1
 	for try := 0; ; try++ {
-		w.touched = false
+		w.touched, w.appendRefused = false, false
 		res, err := w.copyFile(ctx, j)
+		if try == 0 {
+			j.before = w.before
+		}
 		if err == nil || try >= w.cl.opts.Retries || ctx.Err() != nil {
 			return res, err
 		}
 		// Only a file our own attempt was seen writing may be continued:
 		// a failure before the data flowed leaves the old destination
 		// file, which a resume would wrongly extend.
-		j.resume = j.resume || w.touched
+		switch {
+		case w.touched:
+			j.resume = true
+		case w.appendRefused:
+			j.resume = false
+		}
 		w.cl.log.Info("retrying", "src", j.src.String(), "dst", j.dst.String(), "try", try+2, "in", wait.String(), "err", err.Error())
 		w.cl.rep.Report(Event{Kind: EventRetry, Job: j.id, Src: j.src.String(), Dst: j.dst.String(), Size: j.size, Err: err.Error(), Retry: try + 1})
 		w.reset()

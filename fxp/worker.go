@@ -17,6 +17,13 @@ type worker struct {
 	// touched is set when a failed file's destination was seen growing
 	// with this copy's bytes: it holds a partial copy of our own.
 	touched bool
+	// appendRefused is set when a failed file tried APPE and no data
+	// flowed: the destination may not allow appends (ProFTPD without
+	// AllowStoreRestart answers 451), so the next try starts over.
+	appendRefused bool
+	// before is the destination's size before a file's first try (0
+	// when absent, -1 when not known yet).
+	before int64
 }
 
 // fileResult is what one successful file copy did.
@@ -67,6 +74,7 @@ func (w *worker) copyFile(ctx context.Context, j job) (fileResult, error) {
 		// holds this attempt's bytes (STOR truncated it): a retry may
 		// continue it. Without that, it may still be the old file.
 		w.touched = t.movedPastStart()
+		w.appendRefused = !w.touched && triedAppend(err)
 		t.fail(err)
 	}
 	return res, err
@@ -94,6 +102,12 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 			if offset, err = w.resumeOffset(j, size); err != nil {
 				return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Err: err, Attempts: attempts}
 			}
+			if !w.cl.opts.Resume && offset == j.before {
+				// A retry finds the destination as it was before the
+				// first try (ftpd's atomic STOR keeps the old file):
+				// not ours to extend, so start over.
+				offset = 0
+			}
 			if size >= 0 && offset == size {
 				t.start(offset)
 				return w.finish(ctx, j, t, fileResult{skipped: true})
@@ -106,6 +120,9 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 			oldSize = offset
 		} else {
 			oldSize = w.dstSizeOr(j, 0) // a STOR over it shrinks it first
+		}
+		if i == 0 && !j.resume {
+			w.before = oldSize
 		}
 		ws := watchState{offset: offset, oldSize: oldSize}
 		a := w.attempt(ctx, j, pasvSrc, offset, size, func(ctx context.Context) { w.watch.run(ctx, w, j, &ws, t) })
@@ -205,4 +222,18 @@ func (w *worker) setMtime(j job) {
 	if err != nil || code != 213 {
 		w.cl.log.Debug("MFMT failed", "path", j.dst.Path, "code", code, "msg", oneLine(msg), "err", err)
 	}
+}
+
+// triedAppend reports whether a copy error includes an APPE attempt.
+func triedAppend(err error) bool {
+	var ce *CopyError
+	if !errors.As(err, &ce) {
+		return false
+	}
+	for _, a := range ce.Attempts {
+		if a.Store == "APPE" && a.Stage == stageTransfer {
+			return true
+		}
+	}
+	return false
 }

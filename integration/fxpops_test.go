@@ -6,6 +6,7 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
+	"github.com/ftpd/ftpd/bench/peers"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -261,7 +262,7 @@ func TestFXPOpsSites(t *testing.T) {
 	noPassword(t, "fxp sites", out+errOut)
 
 	// fxp sites check logs in and reports the greeting, FEAT and FXP.
-	out, errOut, code = fxpRun(t, env, "sites", "--sites", sites, "--bind", client1, "check", "siteB")
+	out, errOut, code = fxpRun(t, env, "sites", "--sites", sites, "--bind", client1, "--peer", "siteA", "check", "siteB")
 	if code != 0 || !strings.Contains(out, "greeting") || !strings.Contains(out, "+MLSD") || !strings.Contains(out, "+MFMT") ||
 		!strings.Contains(out, "as PORT side: yes") {
 		t.Fatalf("fxp sites check: exit %d\n%s\n%s", code, out, errOut)
@@ -272,7 +273,7 @@ func TestFXPOpsSites(t *testing.T) {
 	cp := netip.MustParseAddrPort(c.addr)
 	off := filepath.Join(t.TempDir(), "off.toml")
 	writeFile(t, off, []byte(fmt.Sprintf("[site.off]\nhost = %q\nport = %d\nuser = \"alice\"\npassword_env = \"FXP_TEST_B_PASS\"\n", cp.Addr(), cp.Port())))
-	out, errOut, code = fxpRun(t, env, "sites", "--sites", off, "--bind", client1, "check", "off")
+	out, errOut, code = fxpRun(t, env, "sites", "--sites", off, "--bind", client1, "--peer", hostB, "check", "off")
 	if code != 0 || !strings.Contains(out, "as PORT side: no") {
 		t.Fatalf("fxp sites check (FXP off): exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -318,7 +319,7 @@ name = "alice"
 password_hash = "%s"
 root = "{{DIR}}/alice"
 %s
-`, hostA, binFreePort(t, hostA), fxpOn, testHash, alice))
+`, hostA, binFreePort(t, hostA), strings.ReplaceAll(fxpOn, "{{PEERS}}", peersOf(hostA)), testHash, alice))
 }
 
 // TestFXPOpsRunWaitsForSource: a mirror job whose source is not up yet
@@ -354,20 +355,32 @@ dst = %q
 	}
 }
 
-// TestFXPOpsRunRetryResume: the source server (the ftpd binary) is killed
-// in the middle of a job's file; fxp run retries with backoff, and once
-// the server is back it resumes the partial file (REST + APPE): the
-// source's transfer log shows the second RETR moved less than the file.
-func TestFXPOpsRunRetryResume(t *testing.T) {
-	_, b := fxpPair(t, fxpOn, fxpOn, "", "")
+// waitProgress waits until fxp's JSON events show more than n bytes
+// copied.
+func waitProgress(t *testing.T, p *binProc, n int64) {
+	t.Helper()
+	re := regexp.MustCompile(`"event":"progress".*?"bytes":(\d+)`)
+	eventually(t, 30*time.Second, "copy progress", func() bool {
+		for _, m := range re.FindAllStringSubmatch(p.stdout.String(), -1) {
+			if b, _ := strconv.ParseInt(m[1], 10, 64); b > n {
+				return true
+			}
+		}
+		return false
+	})
+}
+
+// killSourceMidCopy runs a one-file copy job from an ftpd binary (source,
+// 8 MiB/s) to dstURL, kills the source once 4 MiB have moved, starts it
+// again, and returns the restarted source and fxp run's output; fxp run
+// must succeed.
+func killSourceMidCopy(t *testing.T, data []byte, dstURL string) (*binProc, string) {
+	t.Helper()
 	dir := t.TempDir()
 	cfg := binSourceConfig(t, dir, slowSource)
-	data := randomBytes(t, 24<<20)
 	writeFile(t, filepath.Join(dir, "alice/big.bin"), data)
 	first := binStart(t, dir, "-config", cfg)
 	addr := first.listening()
-	dstFile := filepath.Join(b.root("alice"), "big.bin")
-	srcURL := "ftp://alice:" + testPass + "@" + addr + "/big.bin"
 	jobs := writeJobs(t, fmt.Sprintf(`
 retries = 6
 backoff = "300ms"
@@ -376,12 +389,9 @@ backoff = "300ms"
 name = "big"
 src = %q
 dst = %q
-`, srcURL, fxpURL(b, "big.bin")))
+`, "ftp://alice:"+testPass+"@"+addr+"/big.bin", dstURL))
 	p := fxpStart(t, "run", "--json", "--bind", client1, "--timeout", "5s", jobs)
-	eventually(t, 20*time.Second, "a partial copy on B", func() bool {
-		st, err := os.Stat(dstFile)
-		return err == nil && st.Size() > 4<<20
-	})
+	waitProgress(t, p, 4<<20)
 	first.signal(syscall.SIGKILL)
 	first.waitExit(10 * time.Second)
 	second := binStart(t, dir, "-config", cfg)
@@ -389,18 +399,65 @@ dst = %q
 	if code := p.waitExit(time.Minute); code != 0 {
 		t.Fatalf("fxp run: exit %d\n%s\n%s", code, p.stdout.String(), p.stderr.String())
 	}
-	if fileSHA(t, dstFile) != sha(data) {
-		t.Fatal("resumed copy differs")
-	}
 	if !strings.Contains(p.stdout.String(), `"event":"retry"`) {
 		t.Fatalf("no retry event:\n%s", p.stdout.String())
 	}
-	m := second.waitMatch(second.stderr, regexp.MustCompile(`"msg":"transfer".*"command":"RETR".*"bytes":(\d+)`))
-	sent, _ := strconv.ParseInt(m[1], 10, 64)
-	if sent <= 0 || sent >= int64(len(data)) {
-		t.Fatalf("second attempt sent %d bytes of %d: not a resume", sent, len(data))
-	}
-	t.Logf("second attempt sent %d of %d bytes", sent, len(data))
+	return second, p.stdout.String()
+}
+
+// retrBytes is what the source's transfer log says its RETR sent.
+func retrBytes(t *testing.T, src *binProc) int64 {
+	t.Helper()
+	m := src.waitMatch(src.stderr, regexp.MustCompile(`"msg":"transfer".*"command":"RETR".*"bytes":(\d+)`))
+	n, _ := strconv.ParseInt(m[1], 10, 64)
+	return n
+}
+
+// TestFXPOpsRunRetryResume: the source server is killed in the middle of
+// a job's file; fxp run retries with backoff and, once the server is
+// back, resumes the partial file (REST + APPE) on a destination that
+// keeps partial uploads (ProFTPD): the source's transfer log shows the
+// second RETR sent less than the file. On an ftpd destination, whose
+// STOR is atomic and keeps the old file, the retry starts over instead
+// of appending to the old file.
+func TestFXPOpsRunRetryResume(t *testing.T) {
+	data := randomBytes(t, 24<<20)
+	t.Run("pure-ftpd-keeps-partial", func(t *testing.T) {
+		peer := interopStartPeer(t, peers.PureFTPd, peerHost, true)
+		src, _ := killSourceMidCopy(t, data, fmt.Sprintf("ftp://%s:%s@%s/big.bin", peers.UserName, peers.Password, peer.Addr))
+		if fileSHA(t, filepath.Join(peer.Root, "big.bin")) != sha(data) {
+			t.Fatal("resumed copy differs")
+		}
+		sent := retrBytes(t, src)
+		if sent <= 0 || sent >= int64(len(data)) {
+			t.Fatalf("second attempt sent %d bytes of %d: not a resume", sent, len(data))
+		}
+		t.Logf("second attempt sent %d of %d bytes", sent, len(data))
+	})
+	t.Run("proftpd-refuses-append", func(t *testing.T) {
+		// ProFTPD without AllowStoreRestart answers APPE with 451: the
+		// try after that starts over and completes.
+		peer := interopStartPeer(t, peers.ProFTPD, peerHost, true)
+		_, out := killSourceMidCopy(t, data, fmt.Sprintf("ftp://%s:%s@%s/big.bin", peers.UserName, peers.Password, peer.Addr))
+		if fileSHA(t, filepath.Join(peer.Root, "big.bin")) != sha(data) {
+			t.Fatal("copy differs")
+		}
+		if !strings.Contains(out, "Append/Restart not permitted") {
+			t.Logf("ProFTPD allowed the append this time:\n%s", out)
+		}
+	})
+	t.Run("ftpd-keeps-old-file", func(t *testing.T) {
+		_, b := fxpPair(t, fxpOn, fxpOn, "", "")
+		dstFile := filepath.Join(b.root("alice"), "big.bin")
+		writeFile(t, dstFile, randomBytes(t, 1<<20)) // an older version
+		src, _ := killSourceMidCopy(t, data, fxpURL(b, "big.bin"))
+		if fileSHA(t, dstFile) != sha(data) {
+			t.Fatal("retried copy differs: appended to the old file?")
+		}
+		if sent := retrBytes(t, src); sent != int64(len(data)) {
+			t.Fatalf("second attempt sent %d bytes, want the whole %d (start over)", sent, len(data))
+		}
+	})
 }
 
 // TestFXPOpsRunStateAndLock: --state skips what an earlier, interrupted

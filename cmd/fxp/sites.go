@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/netip"
 	"sort"
 	"strings"
 
@@ -12,11 +14,15 @@ import (
 
 const sitesUsage = `usage: fxp sites [--sites FILE]             list the sites (never their passwords)
        fxp sites [flags] check NAME          log in to NAME, report its greeting, FEAT and FXP readiness
+                                             (--peer SITE|IP: may NAME send PORT to that peer?)
 `
 
 func runSites(ctx context.Context, args []string, e env) int {
 	var f copyFlags
-	pos, code, done := parseCommand(newCopyFlags(e.stderr, &f), sitesUsage, args, e)
+	var peer string
+	fs := newCopyFlags(e.stderr, &f)
+	fs.StringVar(&peer, "peer", "", "check: the other side of the planned FXP (a site name or an IP); default the server's own address")
+	pos, code, done := parseCommand(fs, sitesUsage, args, e)
 	if done {
 		return code
 	}
@@ -30,7 +36,7 @@ func runSites(ctx context.Context, args []string, e env) int {
 	case len(pos) == 0:
 		return listSites(sites, f.jsonOut, e)
 	case len(pos) == 2 && pos[0] == "check":
-		return checkSite(ctx, r, pos[1], &f, e)
+		return checkSite(ctx, r, pos[1], peer, &f, e)
 	}
 	fmt.Fprint(e.stderr, sitesUsage)
 	return exitUsage
@@ -67,7 +73,26 @@ func listSites(sites *fxp.Sites, jsonOut bool, e env) int {
 	return exitOK
 }
 
-func checkSite(ctx context.Context, r *resolver, name string, f *copyFlags, e env) int {
+// peerAddr reads --peer: an IP, or a site whose host is an IP or resolves.
+func peerAddr(ctx context.Context, r *resolver, peer string) (netip.Addr, error) {
+	if peer == "" {
+		return netip.Addr{}, nil
+	}
+	host := peer
+	if st, ok := r.sites.Get(peer); ok {
+		host = st.Host
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		return a.Unmap(), nil
+	}
+	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	if err != nil || len(addrs) == 0 {
+		return netip.Addr{}, fmt.Errorf("--peer %q: not a site, an IP or a resolvable host: %v", peer, err)
+	}
+	return addrs[0].Unmap(), nil
+}
+
+func checkSite(ctx context.Context, r *resolver, name, peer string, f *copyFlags, e env) int {
 	if _, ok := r.sites.Get(name); !ok {
 		fmt.Fprintf(e.stderr, "fxp sites check: no site %q in %s\n", name, r.sites.Path)
 		return exitUsage
@@ -82,7 +107,12 @@ func checkSite(ctx context.Context, r *resolver, name string, f *copyFlags, e en
 		fmt.Fprintf(e.stderr, "fxp sites check: %v\n", err)
 		return exitUsage
 	}
-	rep, err := fxp.New(opts).CheckSite(ctx, ep)
+	pa, err := peerAddr(ctx, r, peer)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "fxp sites check: %v\n", err)
+		return exitUsage
+	}
+	rep, err := fxp.New(opts).CheckSite(ctx, ep, pa)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "fxp sites check %s: %v\n", name, err)
 		return exitFail
