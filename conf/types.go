@@ -14,11 +14,21 @@ type Config struct {
 	Limits  Limits  `toml:"limits"`
 	Log     Log     `toml:"log"`
 	Metrics Metrics `toml:"metrics"`
+	Tokens  Tokens  `toml:"tokens"`
 	Users   []User  `toml:"users"`
 
 	// Source names where the config came from (a file path, or
 	// "(embedded default)"); it is not a TOML key.
 	Source string `toml:"-"`
+}
+
+// Tokens is the [tokens] table: one-time FXP links (ftpd token, SITE
+// TOKEN).
+type Tokens struct {
+	// KeyFile holds the HMAC key tokens are signed with (created, mode
+	// 0600, when missing); its spent list is KeyFile + ".spent". "" = token
+	// logins off.
+	KeyFile string `toml:"key_file"`
 }
 
 // Server is the [server] table.

@@ -43,6 +43,7 @@ type Server struct {
 	done  chan struct{} // closed when Serve returns
 
 	passwords  *verifiedPasswords
+	tokens     tokenKeys // one-time FXP links (tokens.go)
 	conns      *acl.ConnTable
 	bans       *acl.BanList
 	bandwidth  *bandwidth

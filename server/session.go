@@ -20,6 +20,7 @@ import (
 	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/controlconn"
 	"github.com/ftpd/ftpd/server/dataplane"
+	"github.com/ftpd/ftpd/token"
 )
 
 // session is one control connection: it screens commands, owns the user's
@@ -45,6 +46,8 @@ type session struct {
 	closeStorage func() error
 
 	up uploadState // ALLO and final-reply corrections (upload.go)
+
+	token atomic.Pointer[token.Claims] // set by a token login (tokens.go)
 }
 
 type answer struct {
@@ -123,6 +126,13 @@ func (sess *session) failLogin(user, why string) {
 func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	st := sess.srv.state.Load()
 	a := st.accounts[user]
+	var claims *token.Claims
+	if a == nil {
+		var err error
+		if a, claims, err = sess.tokenLogin(st, user, pass); err != nil {
+			return nil, err
+		}
+	}
 	if a == nil {
 		burnTime(pass)
 		sess.failLogin(user, "unknown_user")
@@ -132,7 +142,7 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		sess.refuseLogin(user, reasonAllowedIPs)
 		return nil, errBadLogin
 	}
-	if !sess.srv.passwords.check(a.user.Name, a.secret, pass) {
+	if claims == nil && !sess.srv.passwords.check(a.user.Name, a.secret, pass) {
 		sess.failLogin(user, "bad_password")
 		return nil, errBadLogin
 	}
@@ -147,6 +157,8 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		sess.log.Error("login failed: storage", "user", user, "err", err)
 		return nil, errors.New("storage unavailable")
 	}
+	storage = scopeStorage(storage, claims)
+	sess.token.Store(claims)
 	fs, err := driver.New(storage, driver.Options{
 		ReadOnly: a.readOnly,
 		Hooks:    sess,
@@ -323,6 +335,9 @@ func (sess *session) site(param string) *ftpserver.AnswerCommand {
 		r := sess.answers[0]
 		sess.answers = sess.answers[1:]
 		return &ftpserver.AnswerCommand{Code: r.code, Message: r.msg}
+	}
+	if r := sess.siteToken(param); r != nil {
+		return r
 	}
 	if strings.EqualFold(strings.TrimSpace(param), "XFERS") {
 		return &ftpserver.AnswerCommand{Code: 200, Message: sess.srv.xfersReport(sess.userName())}

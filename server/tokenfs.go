@@ -1,0 +1,144 @@
+package server
+
+import (
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/spf13/afero"
+
+	"github.com/ftpd/ftpd/driver"
+	"github.com/ftpd/ftpd/token"
+)
+
+// tokenFs narrows a user's storage to what a token allows: its path (a
+// file, or a subtree), read for Send, write for Receive. Directories above
+// the path can be looked at (CWD, SIZE of the path) but not listed;
+// nothing can be deleted except the driver's own partial upload files.
+// Every refusal is a permission error (550).
+type tokenFs struct {
+	afero.Fs
+	c token.Claims
+}
+
+// scopeStorage wraps storage for a token login (claims not nil).
+func scopeStorage(storage afero.Fs, claims *token.Claims) afero.Fs {
+	if claims == nil {
+		return storage
+	}
+	return tokenFs{Fs: storage, c: *claims}
+}
+
+func deny(op, name string) error {
+	return &os.PathError{Op: op, Path: name, Err: os.ErrPermission}
+}
+
+func clean(name string) string { return path.Clean("/" + name) }
+
+// ancestor reports whether p is a directory above the token's path.
+func (f tokenFs) ancestor(p string) bool {
+	scope := strings.TrimSuffix(f.c.Path, "/")
+	return p != scope && (p == "/" || strings.HasPrefix(scope, p+"/"))
+}
+
+// partial reports whether p is one of the driver's partial upload files
+// where a receiving token may store (clients cannot name these: the
+// driver refuses such names as absent).
+func (f tokenFs) partial(p string) bool {
+	if f.c.Dir&token.Receive == 0 || !strings.HasPrefix(path.Base(p), driver.PartialPrefix) {
+		return false
+	}
+	dir := path.Dir(p)
+	return f.c.Covers(dir) || !f.c.Subtree() && dir == path.Dir(f.c.Path)
+}
+
+func (f tokenFs) mayWrite(p string) bool {
+	return f.c.Dir&token.Receive != 0 && f.c.Covers(p) || f.partial(p)
+}
+
+func (f tokenFs) Create(name string) (afero.File, error) {
+	return f.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o666)
+}
+
+func (f tokenFs) Open(name string) (afero.File, error) { return f.OpenFile(name, os.O_RDONLY, 0) }
+
+func (f tokenFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, error) {
+	p := clean(name)
+	if flag&(os.O_WRONLY|os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND) != 0 {
+		if !f.mayWrite(p) {
+			return nil, deny("open", name)
+		}
+		return f.Fs.OpenFile(name, flag, perm)
+	}
+	if f.partial(p) {
+		return f.Fs.OpenFile(name, flag, perm)
+	}
+	if !f.c.Covers(p) {
+		return nil, deny("open", name)
+	}
+	st, err := f.Fs.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() && f.c.Dir&token.Send == 0 {
+		return nil, deny("open", name) // a receiving token does not read files
+	}
+	return f.Fs.OpenFile(name, flag, perm)
+}
+
+func (f tokenFs) Stat(name string) (os.FileInfo, error) {
+	p := clean(name)
+	if !f.c.Covers(p) && !f.ancestor(p) && !f.partial(p) {
+		return nil, deny("stat", name)
+	}
+	return f.Fs.Stat(name)
+}
+
+func (f tokenFs) Mkdir(name string, perm os.FileMode) error {
+	if !f.c.Subtree() || !f.mayWrite(clean(name)) {
+		return deny("mkdir", name)
+	}
+	return f.Fs.Mkdir(name, perm)
+}
+
+func (f tokenFs) MkdirAll(name string, perm os.FileMode) error {
+	if !f.c.Subtree() || !f.mayWrite(clean(name)) {
+		return deny("mkdir", name)
+	}
+	return f.Fs.MkdirAll(name, perm)
+}
+
+func (f tokenFs) Remove(name string) error {
+	if !f.partial(clean(name)) {
+		return deny("remove", name)
+	}
+	return f.Fs.Remove(name)
+}
+
+func (f tokenFs) RemoveAll(name string) error {
+	if !f.partial(clean(name)) {
+		return deny("remove", name)
+	}
+	return f.Fs.RemoveAll(name)
+}
+
+// Rename is only the driver's last step of an upload: its partial file
+// over the target.
+func (f tokenFs) Rename(oldname, newname string) error {
+	if !f.partial(clean(oldname)) || !f.mayWrite(clean(newname)) || f.partial(clean(newname)) {
+		return deny("rename", oldname)
+	}
+	return f.Fs.Rename(oldname, newname)
+}
+
+func (f tokenFs) Chtimes(name string, atime, mtime time.Time) error {
+	if !f.mayWrite(clean(name)) {
+		return deny("chtimes", name)
+	}
+	return f.Fs.Chtimes(name, atime, mtime)
+}
+
+func (f tokenFs) Chmod(name string, mode os.FileMode) error { return deny("chmod", name) }
+
+func (f tokenFs) Chown(name string, uid, gid int) error { return deny("chown", name) }
