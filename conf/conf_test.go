@@ -54,6 +54,10 @@ func TestLoadFull(t *testing.T) {
 				KeyFile:  "/etc/ftpd/key.pem",
 				Required: true,
 			},
+			LoginTimeout:   Duration{10 * time.Second},
+			RunAs:          RunAs{User: "ftp", Group: "nogroup"},
+			Umask:          0o027,
+			AllowSiteChown: true,
 		},
 		FXP: FXP{
 			Enabled:        true,
@@ -68,6 +72,7 @@ func TestLoadFull(t *testing.T) {
 			BanDuration:         Duration{time.Hour},
 			DownloadRate:        100 << 20,
 			UploadRate:          512 << 10,
+			BanIPv6Prefix:       56,
 		},
 		Log:     Log{Format: LogJSON, Level: LevelDebug},
 		Metrics: Metrics{Listen: netip.MustParseAddrPort("127.0.0.1:9121")},
@@ -134,7 +139,8 @@ root = "/srv/pub"
 		t.Errorf("Parse =\n%+v\nwant\n%+v", *got, want)
 	}
 	if want.Server.IdleTimeout.Duration != 5*time.Minute || want.Server.Banner != "ftpd ready" ||
-		want.Limits != (Limits{200, 20, 5, Duration{15 * time.Minute}, 0, 0}) ||
+		want.Limits != (Limits{200, 20, 5, Duration{15 * time.Minute}, 0, 0, 64}) ||
+		want.Server.LoginTimeout.Duration != 30*time.Second || want.Server.Umask != 0o022 || !want.Server.RunAs.IsZero() ||
 		want.Log != (Log{LogText, LevelInfo}) || want.Server.TLS.Mode != TLSOff {
 		t.Errorf("defaults() = %+v", want)
 	}
