@@ -2,9 +2,8 @@ package server
 
 import (
 	"fmt"
-	"os"
-
 	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/driver"
 )
 
 // restartOnlyChanges lists the keys whose change a reload cannot apply: the
@@ -41,15 +40,32 @@ func keepRestartOnly(running, next conf.Server) conf.Server {
 	return next
 }
 
-// prepareRoots creates the directories of os-backed users.
+// prepareRoots creates and opens the directories of os-backed users, as a
+// login will, so that a root the server cannot use fails the start (or
+// -check-config, or a reload), not a login.
 func prepareRoots(cfg *conf.Config) error {
 	for _, u := range cfg.Users {
 		if u.Backend != conf.BackendOS {
 			continue
 		}
-		if err := os.MkdirAll(u.Root, 0o755); err != nil {
-			return fmt.Errorf("users %q: create root: %w", u.Name, err)
+		root, err := driver.OpenRootFs(u.Root)
+		if err != nil {
+			return fmt.Errorf("users %q: %w", u.Name, err)
+		}
+		if err := root.Close(); err != nil {
+			return fmt.Errorf("users %q: close root: %w", u.Name, err)
 		}
 	}
 	return nil
+}
+
+// dropAndPrepare runs once the listeners are bound: it drops privileges
+// (when asked), then creates the roots as the account the server runs as.
+func (s *Server) dropAndPrepare(cfg *conf.Config) error {
+	if s.drop != nil {
+		if err := s.drop(); err != nil {
+			return fmt.Errorf("drop privileges: %w", err)
+		}
+	}
+	return prepareRoots(cfg)
 }
