@@ -66,9 +66,10 @@ type Server struct {
 	closing   bool
 }
 
-// Check does to cfg what a start does before it serves, without
-// listening: certificates and keys load, privileges drop (when dropPrivileges
-// is set), and every os root is created and opened. ftpd -check-config uses
+// Check does to cfg what a start does before it serves, through the same
+// functions, without listening and without creating anything: certificates
+// and keys load, privileges drop (when dropPrivileges is set), and every os
+// root opens (or, when missing, could be created). ftpd -check-config uses
 // it, so a config it passes does not fail at start for these reasons.
 func Check(cfg *conf.Config, dropPrivileges func() error) error {
 	if _, err := compile(cfg, nil); err != nil {
@@ -76,10 +77,10 @@ func Check(cfg *conf.Config, dropPrivileges func() error) error {
 	}
 	if dropPrivileges != nil {
 		if err := dropPrivileges(); err != nil {
-			return err
+			return fmt.Errorf("drop privileges: %w", err)
 		}
 	}
-	return prepareRoots(cfg)
+	return checkRoots(cfg, false)
 }
 
 // New compiles cfg (certificates and keys load) and returns a server that
