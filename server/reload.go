@@ -3,12 +3,13 @@ package server
 import (
 	"errors"
 	"fmt"
-	"github.com/ftpd/ftpd/conf"
-	"github.com/ftpd/ftpd/driver"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"syscall"
+
+	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/driver"
 )
 
 // restartOnlyChanges lists the keys whose change a reload cannot apply: the
