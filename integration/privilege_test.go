@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"regexp"
@@ -162,4 +163,43 @@ root = "%s"
 			t.Fatalf("root warning %v as uid %d: %q", warned, os.Geteuid(), stderr)
 		}
 	})
+}
+
+// The systemd unit in contrib/ runs ftpd unprivileged with the hardening
+// the README lists, and systemd accepts it.
+func TestSystemdUnit(t *testing.T) {
+	bin := binBuild(t)
+	unit, err := os.ReadFile(filepath.Join(binModDir, "contrib", "ftpd.service"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	settings := map[string]string{}
+	for _, line := range strings.Split(string(unit), "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok && !strings.HasPrefix(line, "#") {
+			settings[k] = v
+		}
+	}
+	for k, want := range map[string]string{
+		"User": "ftp", "AmbientCapabilities": "CAP_NET_BIND_SERVICE", "CapabilityBoundingSet": "CAP_NET_BIND_SERVICE",
+		"NoNewPrivileges": "true", "ProtectSystem": "strict", "ReadWritePaths": "/srv/ftp", "PrivateTmp": "true",
+		"RestrictSUIDSGID": "true",
+	} {
+		if settings[k] != want {
+			t.Errorf("%s=%q, want %q", k, settings[k], want)
+		}
+	}
+	analyze, err := exec.LookPath("systemd-analyze")
+	if err != nil {
+		t.Logf("systemd-analyze not installed: unit syntax not verified")
+		return
+	}
+	path := filepath.Join(t.TempDir(), "ftpd.service")
+	text := strings.Replace(string(unit), "/usr/local/bin/ftpd", bin, 1)
+	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(analyze, "verify", path).CombinedOutput()
+	if err != nil || strings.Contains(string(out), "ftpd.service") {
+		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
+	}
 }
