@@ -303,6 +303,7 @@ func TestLoginAnswerAndCost(t *testing.T) {
 	a := startServer(t, hostA, `
 [server]
 listen = "{{HOST}}:0"
+login_timeout = "10m" # the banned connections wait through the whole test
 
 [limits]
 max_connections = 0

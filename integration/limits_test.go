@@ -105,7 +105,8 @@ func TestMaxSessions(t *testing.T) {
 	first := a.dial(client1, "alice", testPass)
 	c := a.dial(client2, "", "")
 	err := c.Login("alice", testPass)
-	expectCode(t, err, 530, "too many sessions for alice")
+	expectCode(t, err, 530, "login incorrect")
+	a.logs.waitFor(t, `"msg":"login refused"`, `"reason":"max_sessions"`, `"user":"alice"`)
 	if _, err := first.Expect(257, "PWD"); err != nil {
 		t.Fatalf("first session broken: %v", err)
 	}
