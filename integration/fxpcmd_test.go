@@ -386,9 +386,10 @@ func TestFXPCmdDestinationFXPDisabled(t *testing.T) {
 	}
 	t.Logf("stderr:\n%s", errOut)
 	for _, want := range []string{
-		// PASV on B, PORT on A: B's passive gate refuses A's connection.
+		// PASV on B, PORT on A: B's data plane refuses A's connection,
+		// which comes from A's own address.
 		"PASV on destination (127.0.0.3:",
-		"foreign data address 127.0.0.1 refused: FXP is disabled on this server",
+		"foreign data address 127.0.0.2 refused: FXP is disabled on this server",
 		// PASV on A, PORT on B: B refuses the PORT, reply verbatim.
 		"PASV on source (127.0.0.2:",
 		"server replied 501 PORT refused: foreign data address 127.0.0.2 refused: FXP is disabled on this server",

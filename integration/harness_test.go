@@ -87,12 +87,14 @@ func (l *logBuffer) waitFor(t testing.TB, parts ...string) string {
 }
 
 // serverConfig is a TOML template: {{DIR}} is the instance's directory,
-// {{HOST}} its address. Port 0 picks a free port.
+// {{HOST}} its address, {{PEERS}} the other servers' exact addresses (as
+// TOML strings, /32 each). Port 0 picks a free port.
 func startServer(t testing.TB, host, tomlText string) *instance {
 	t.Helper()
 	dir := t.TempDir()
 	text := strings.ReplaceAll(tomlText, "{{DIR}}", dir)
 	text = strings.ReplaceAll(text, "{{HOST}}", host)
+	text = strings.ReplaceAll(text, "{{PEERS}}", peersOf(host))
 	path := filepath.Join(dir, "ftpd.toml")
 	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
 		t.Fatal(err)
@@ -122,6 +124,18 @@ func startServer(t testing.TB, host, tomlText string) *instance {
 		}
 	})
 	return inst
+}
+
+// peersOf lists, for a server on host, the other servers the tests run
+// (A, B and the third-party peer), each as its exact /32.
+func peersOf(host string) string {
+	var out []string
+	for _, h := range []string{hostA, hostB, peerHost} {
+		if h != host {
+			out = append(out, `"`+h+`/32"`)
+		}
+	}
+	return strings.Join(out, ", ")
 }
 
 // basicConfig has alice (bcrypt), bob (plain), an anonymous login and a

@@ -53,8 +53,7 @@ func TestLabServesUntilSignal(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "verified sha256:") {
 		t.Fatalf("printed command: exit %d\n%s\n%s", code, out, errOut)
 	}
-	// FXP is allowed only between A and B (and 127.0.0.1, where active
-	// connections come from): B refuses PORT to a stranger.
+	// FXP is allowed only between A and B: B refuses PORT to a stranger.
 	b := p.waitMatch(p.stdout, regexp.MustCompile(`B  ftp://(\S+)  user (\S+)  password (\S+)`))
 	c := binDial(t, b[1], client1, b[2], b[3])
 	msg, err := c.Expect(501, "PORT 127,0,0,12,156,64")

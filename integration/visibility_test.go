@@ -116,9 +116,9 @@ func scrape(t *testing.T, in *instance) map[string]float64 {
 func delta(before, after map[string]float64, key string) float64 { return after[key] - before[key] }
 
 func TestMetrics(t *testing.T) {
-	// Narrow peers (the two servers and 127.0.0.1, where active data
-	// connections come from): the thief on 127.0.0.11 is then a stranger.
-	on := "[fxp]\nenabled = true\npeers = [\"127.0.0.1/32\", \"127.0.0.2/32\", \"127.0.0.3/32\"]\n[metrics]\nlisten = \"{{HOST}}:0\"\n"
+	// Narrow peers (the other server only): the thief on 127.0.0.11 is
+	// then a stranger.
+	on := fxpOn + "[metrics]\nlisten = \"{{HOST}}:0\"\n"
 	a := startServer(t, hostA, pairConfig(on, ""))
 	b := startServer(t, hostB, pairConfig(on, ""))
 	writeFile(t, filepath.Join(a.root("alice"), "src.bin"), randomBytes(t, 1<<20))

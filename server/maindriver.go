@@ -36,9 +36,8 @@ func (d *mainDriver) GetSettings() (*ftpserver.Settings, error) {
 		DisableASCIIConversion:  true, // a converter would hide the data connection from the verdict
 		DeflateCompressionLevel: 0,    // so would MODE Z
 		EnableHASH:              true,
-		// ftpd checks data addresses itself, with reasons in the replies:
-		// PORT/EPRT in the control screen, passive peers in the gate,
-		// every file transfer's peer at copy time.
+		// ftpd makes and judges every data connection itself (the data
+		// plane); the library only ever sees passive transfers.
 		ActiveConnectionsCheck:          ftpserver.IPMatchDisabled,
 		PasvConnectionsCheck:            ftpserver.IPMatchDisabled,
 		PassiveTransferPortMultiplexing: false,
@@ -121,13 +120,11 @@ func (d *mainDriver) GetTLSConfig() (*tls.Config, error) {
 	return nil, errors.New("TLS is not enabled on this server")
 }
 
-// WrapPassiveListener puts the passive gate in front of every passive port.
+// WrapPassiveListener hands every data port the library opens to the data
+// plane, which makes (active) or accepts (passive) and judges each data
+// connection itself.
 func (d *mainDriver) WrapPassiveListener(l net.Listener) (net.Listener, error) {
-	tcp, ok := l.Addr().(*net.TCPAddr)
-	if !ok {
-		return nil, errors.New("passive listener is not TCP")
-	}
-	return &passiveGate{Listener: l, srv: d.srv, port: tcp.Port}, nil
+	return d.srv.plane.Wrap(l)
 }
 
 func addrOf(a net.Addr) netip.Addr {

@@ -2,7 +2,7 @@
 // configuration (conf) and the FTP library (ftpserverlib). It turns a
 // conf.Config into library settings, sessions, storage drivers and policy,
 // and owns everything that lives as long as the process: listeners, the
-// session registry, passive-port ownership, reloads and shutdown.
+// session registry, the data plane, reloads and shutdown.
 package server
 
 import (
@@ -23,6 +23,7 @@ import (
 	"github.com/ftpd/ftpd/conf"
 	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/controlconn"
+	"github.com/ftpd/ftpd/server/dataplane"
 )
 
 // Options are a server's dependencies.
@@ -52,12 +53,12 @@ type Server struct {
 	bandwidth  *bandwidth
 	metrics    *metrics
 	metricsSrv *metricsServer
+	plane      *dataplane.Plane
 	stopBans   context.CancelFunc
 
 	mu        sync.Mutex
 	pending   map[string]*controlconn.Conn // accepted, not yet seen by ClientConnected
 	sessions  map[uint32]*session
-	passive   map[int]*session // passive port -> the session it was announced to
 	memory    map[string]afero.Fs
 	roots     map[string]*sharedRoot
 	userSlots map[string]int                 // logged-in sessions per user
@@ -103,7 +104,6 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		done:      make(chan struct{}),
 		pending:   map[string]*controlconn.Conn{},
 		sessions:  map[uint32]*session{},
-		passive:   map[int]*session{},
 		memory:    map[string]afero.Fs{},
 		roots:     map[string]*sharedRoot{},
 		userSlots: map[string]int{},
@@ -114,6 +114,7 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		bans:      acl.NewBanList(),
 		bandwidth: newBandwidth(),
 		metrics:   newMetrics(),
+		plane:     dataplane.New(dataplane.Options{Now: opts.Now}),
 	}
 	s.bandwidth.update(cfg)
 	s.bans.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
@@ -308,19 +309,6 @@ func (s *Server) claimConn(remote string) *controlconn.Conn {
 	return c
 }
 
-// bindPassive records that port was announced to sess in a 227/229 reply.
-func (s *Server) bindPassive(port int, sess *session) {
-	s.mu.Lock()
-	s.passive[port] = sess
-	s.mu.Unlock()
-}
-
-func (s *Server) passiveOwner(port int) *session {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.passive[port]
-}
-
 func (s *Server) addSession(sess *session) {
 	s.mu.Lock()
 	s.sessions[sess.id] = sess
@@ -331,11 +319,6 @@ func (s *Server) removeSession(sess *session) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.sessions, sess.id)
-	for port, owner := range s.passive {
-		if owner == sess {
-			delete(s.passive, port)
-		}
-	}
 }
 
 // memoryFs returns the memory storage of a user, the same for all the

@@ -16,10 +16,10 @@ import (
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
 
-	"github.com/ftpd/ftpd/acl"
 	"github.com/ftpd/ftpd/conf"
 	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/controlconn"
+	"github.com/ftpd/ftpd/server/dataplane"
 )
 
 // session is one control connection: it screens commands, owns the user's
@@ -40,9 +40,10 @@ type session struct {
 	revoked     atomic.Bool            // closed because the config no longer allows it
 	rename      renameState            // RNFR/RNTO pairing (guard.go)
 
+	data *dataplane.Channel // the session's side of the data plane
+
 	mu           sync.Mutex
-	activeTarget netip.AddrPort // last PORT/EPRT target; zero after PASV/EPSV
-	answers      []answer       // replies queued by Screen for Site
+	answers      []answer // replies queued by Screen for Site
 	closeStorage func() error
 }
 
@@ -64,6 +65,7 @@ func newSession(s *Server, cc ftpserver.ClientContext, conn *controlconn.Conn) *
 		answerToken: randomToken(),
 	}
 	sess.log = s.log.With("session", sess.id, "client_ip", sess.clientIP.String())
+	sess.data = s.plane.NewChannel(dataOwner{sess})
 	cc.SetExtra(sess)
 	return sess
 }
@@ -210,6 +212,7 @@ type sharedRoot struct {
 
 func (sess *session) end() {
 	sess.cancel()
+	sess.data.Close()
 	if name := sess.userName(); name != "" {
 		sess.srv.metrics.sessions.Dec()
 		sess.srv.releaseSessionSlot(name)
@@ -247,41 +250,10 @@ func (sess *session) Screen(line string) string {
 	if sess.userName() == "" {
 		return line // the library answers 530 to anything that needs a login
 	}
+	if out, ok := sess.screenData(verb, arg); ok {
+		return out
+	}
 	switch verb {
-	case "PORT", "EPRT":
-		target, ok := parseDataAddress(verb, arg)
-		if !ok {
-			return line // the library answers 501 with its parse error
-		}
-		st := sess.srv.state.Load()
-		a := sess.account(st)
-		if a == nil {
-			return sess.answer(530, "account no longer exists")
-		}
-		v := st.policy.Decide(&a.fxp, acl.DataRequest{
-			Direction: acl.DirectionAny, Client: sess.clientIP, Peer: target, Active: true,
-		})
-		if !v.Allowed() {
-			sess.logRefusal(verb, acl.DirectionAny, target, v)
-			return sess.answer(501, verb+" refused: "+v.Message)
-		}
-		sess.mu.Lock()
-		sess.activeTarget = target
-		sess.mu.Unlock()
-	case "PASV", "EPSV":
-		sess.mu.Lock()
-		sess.activeTarget = netip.AddrPort{}
-		sess.mu.Unlock()
-	case "LIST", "NLST", "MLSD":
-		sess.mu.Lock()
-		target := sess.activeTarget
-		sess.mu.Unlock()
-		if target.IsValid() && target.Addr().Unmap() != sess.clientIP {
-			v := acl.Verdict{Reason: acl.ReasonListing, Foreign: true,
-				Message: fmt.Sprintf("listings are never sent to a foreign address (%s)", target.Addr())}
-			sess.logRefusal(verb, acl.DirectionListing, target, v)
-			return sess.answer(425, verb+" refused: "+v.Message)
-		}
 	case "PROT":
 		if strings.EqualFold(strings.TrimSpace(arg), "P") && !sess.conn.TLS() {
 			return sess.answer(503, "PROT P needs a TLS control connection: send AUTH TLS first")
@@ -312,8 +284,9 @@ func (sess *session) answer(code int, msg string) string {
 	return "SITE " + sess.answerToken
 }
 
-// Reply watches the library's replies: passive port announcements bind the
-// port to this session; 150 ... final reply marks a running transfer. It
+// Reply watches the library's replies: the data plane sees them first
+// (passive port announcements bind the port to this session, PORT/EPRT
+// replies are mended); 150 ... final reply marks a running transfer. It
 // also mends the FEAT line of hash algorithms, which the library sends
 // without the "HASH " of the HASH draft (" SHA-256*;MD5;..."), so clients
 // that look for HASH in FEAT find it.
@@ -322,14 +295,11 @@ func (sess *session) Reply(line string) string {
 	if isHashFeature(line) {
 		return " HASH " + line[1:]
 	}
+	line = sess.data.Reply(line)
 	if len(line) < 4 || line[3] == '-' {
 		return line
 	}
 	switch code := line[:3]; {
-	case code == "227" || code == "229":
-		if port, ok := parsePassiveReply(line); ok {
-			sess.srv.bindPassive(port, sess)
-		}
 	case code == "150" || code == "125":
 		sess.busy.Store(true)
 	case code[0] >= '2':
@@ -359,21 +329,20 @@ func (sess *session) site(param string) *ftpserver.AnswerCommand {
 
 // --- data connection verdict (driver.Hooks) ---
 
-// Authorize judges a file transfer's data connection before any byte moves.
+// Authorize admits a file transfer's data connection before any byte
+// moves. The data plane has judged the connection when it made it; this
+// only checks that the peer the driver sees is the one the plane handed
+// over (fail closed), and sets up limits and progress.
 func (sess *session) Authorize(t *driver.Transfer) error {
 	st := sess.srv.state.Load()
 	a := sess.account(st)
 	if a == nil {
 		return errors.New("transfer refused: account no longer exists")
 	}
-	active := sess.cc.GetLastDataChannel() == ftpserver.DataChannelActive
-	v := st.policy.Decide(&a.fxp, acl.DataRequest{
-		Direction: t.Direction, Client: sess.clientIP, Peer: t.Peer, Active: active,
-	})
-	if !v.Allowed() {
-		sess.logRefusal(t.Command, t.Direction, t.Peer, v)
-		sess.srv.metrics.transfers.WithLabelValues(t.Command, "refused", fxpLabel(v.Foreign)).Inc()
-		return errors.New(v.Message)
+	v, ok := sess.data.Approved(t.Peer)
+	if !ok {
+		sess.log.Error("data connection not made by the data plane", "command", t.Command, "peer", t.Peer.String())
+		return errors.New("transfer refused: data connection was not checked")
 	}
 	t.Foreign = v.Foreign
 	t.Limiters = sess.srv.bandwidth.limiters(a.user.Name, t.Direction)
@@ -411,14 +380,6 @@ func (sess *session) Done(t *driver.Transfer, err error) {
 		return
 	}
 	sess.log.Info("transfer", attrs...)
-}
-
-func (sess *session) logRefusal(command string, d acl.Direction, peer netip.AddrPort, v acl.Verdict) {
-	sess.srv.metrics.refused(v.Reason.String())
-	sess.log.Warn("data connection refused",
-		"command", command, "direction", d.String(),
-		"peer", peer.Addr().String(), "port", peer.Port(),
-		"foreign", v.Foreign, "reason", v.Reason.String(), "detail", v.Message)
 }
 
 // clientDriver is what the FTP library gets after a login: the storage

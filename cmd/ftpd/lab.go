@@ -214,13 +214,10 @@ func (s *labServer) stop(logger *slog.Logger) {
 }
 
 // labConfig is one lab server's TOML: FXP on, allowed only with the other
-// server. Active data connections leave from 127.0.0.1 on loopback (the
-// library does not bind them), so the peers list names it too.
+// server, named by its exact address (data connections leave from a
+// server's own control address).
 func labConfig(name string, listen netip.AddrPort, peer netip.Addr, root, hash string, memory bool) string {
-	peers := []string{fmt.Sprintf("%q", netip.PrefixFrom(peer, peer.BitLen()))}
-	if lo := netip.MustParseAddr("127.0.0.1"); peer != lo && listen.Addr().IsLoopback() {
-		peers = append(peers, `"127.0.0.1/32"`)
-	}
+	peers := fmt.Sprintf("%q", netip.PrefixFrom(peer, peer.BitLen()))
 	backend := "os"
 	if memory {
 		backend = "memory"
@@ -241,7 +238,7 @@ name = %q
 password_hash = %q
 root = %q
 backend = %q
-`, listen.String(), name, strings.Join(peers, ", "), labUser, hash, root, backend)
+`, listen.String(), name, peers, labUser, hash, root, backend)
 }
 
 // labPassword returns a random password and its bcrypt hash.

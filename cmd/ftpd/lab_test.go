@@ -43,12 +43,8 @@ func TestLabConfig(t *testing.T) {
 		if err != nil {
 			t.Fatalf("memory=%v: %v\n%s", memory, err, text)
 		}
-		if !cfg.FXP.Enabled || len(cfg.FXP.Peers) != 2 {
-			t.Fatalf("fxp: %+v", cfg.FXP)
-		}
-		got := []string{cfg.FXP.Peers[0].String(), cfg.FXP.Peers[1].String()}
-		if got[0] != "127.0.0.3/32" || got[1] != "127.0.0.1/32" {
-			t.Fatalf("peers %v, want the other server and 127.0.0.1", got)
+		if !cfg.FXP.Enabled || len(cfg.FXP.Peers) != 1 || cfg.FXP.Peers[0].String() != "127.0.0.3/32" {
+			t.Fatalf("fxp: %+v, want peers = the other server's /32 only", cfg.FXP)
 		}
 		if len(cfg.Users) != 1 || cfg.Users[0].Name != labUser || (cfg.Users[0].Backend == conf.BackendMemory) != memory {
 			t.Fatalf("users: %+v", cfg.Users)

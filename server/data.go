@@ -1,0 +1,101 @@
+package server
+
+import (
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/ftpd/ftpd/acl"
+	"github.com/ftpd/ftpd/server/dataplane"
+)
+
+// screenData handles the commands that set up or end a data connection
+// (see package dataplane for the whole path). It reports whether it took
+// the line, and the line the library gets instead.
+func (sess *session) screenData(verb, arg string) (string, bool) {
+	switch verb {
+	case "PORT", "EPRT":
+		return sess.screenActive(verb, arg), true
+	case "LPRT", "LPSV", "SPSV":
+		sess.data.Clear()
+		return sess.answer(502, verb+" not implemented: use PORT/EPRT or PASV/EPSV"), true
+	case "PASV", "EPSV":
+		if verb == "EPSV" && strings.EqualFold(strings.TrimSpace(arg), "ALL") {
+			return sess.answer(200, "EPSV ALL ok"), true
+		}
+		sess.data.Passive(verb)
+		return verb, true
+	case "ABOR", "QUIT", "REIN":
+		sess.data.Abort()
+	}
+	return "", false
+}
+
+// screenActive parses PORT/EPRT strictly and judges the target as far as
+// it can be judged before the transfer command is known. The library never
+// sees the argument: an allowed target becomes an EPSV for it.
+func (sess *session) screenActive(verb, arg string) string {
+	target, err := dataplane.Parse(verb, arg)
+	if err != nil {
+		sess.data.Clear()
+		sess.log.Warn("data address rejected", "command", verb, "detail", err.Error())
+		return sess.answer(501, fmt.Sprintf("%s refused: cannot parse %q: %v", verb, strings.TrimSpace(arg), err))
+	}
+	req := dataplane.Request{Command: verb, Direction: acl.DirectionAny, Peer: target, Active: true}
+	if v := sess.judge(req); !v.Allowed() {
+		sess.data.Clear()
+		sess.logRefusal(req, v)
+		return sess.answer(501, verb+" refused: "+v.Message)
+	}
+	line, err := sess.data.Active(verb, target)
+	if err != nil {
+		return sess.answer(501, verb+" refused: "+err.Error())
+	}
+	return line
+}
+
+// judge is the one place a data connection meets the FXP policy.
+func (sess *session) judge(r dataplane.Request) acl.Verdict {
+	st := sess.srv.state.Load()
+	a := sess.account(st)
+	if a == nil {
+		return acl.Verdict{Reason: acl.ReasonUnknownAddress, Message: "the session's account no longer exists"}
+	}
+	return st.policy.Decide(&a.fxp, acl.DataRequest{
+		Direction: r.Direction, Client: sess.clientIP, Peer: r.Peer, Active: r.Active,
+	})
+}
+
+// logRefusal logs and counts a refused data connection (or PORT/EPRT).
+func (sess *session) logRefusal(r dataplane.Request, v acl.Verdict) {
+	m := sess.srv.metrics
+	if r.Stranger {
+		m.refused(acl.ReasonPortTheft.String())
+		sess.log.Warn("passive connection from a stranger closed",
+			"command", r.Command, "direction", r.Direction.String(),
+			"peer", r.Peer.Addr().String(), "port", r.Peer.Port(), "passive_port", r.PassivePort,
+			"reason", acl.ReasonPortTheft.String(), "detail", v.Message)
+		return
+	}
+	m.refused(v.Reason.String())
+	if r.Direction != acl.DirectionAny {
+		m.transfers.WithLabelValues(r.Command, "refused", fxpLabel(v.Foreign)).Inc()
+	}
+	sess.log.Warn("data connection refused",
+		"command", r.Command, "direction", r.Direction.String(),
+		"peer", r.Peer.Addr().String(), "port", r.Peer.Port(),
+		"foreign", v.Foreign, "reason", v.Reason.String(), "detail", v.Message)
+}
+
+// dataOwner is the session as the data plane sees it.
+type dataOwner struct{ sess *session }
+
+var _ dataplane.Session = dataOwner{}
+
+func (o dataOwner) ControlLocal() netip.Addr { return addrOf(o.sess.conn.LocalAddr()) }
+
+func (o dataOwner) WaitingCommand() string { return o.sess.cc.GetLastCommand() }
+
+func (o dataOwner) Judge(r dataplane.Request) acl.Verdict { return o.sess.judge(r) }
+
+func (o dataOwner) Refused(r dataplane.Request, v acl.Verdict) { o.sess.logRefusal(r, v) }

@@ -1,0 +1,358 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ftpd/ftpd/acl"
+)
+
+// Channel is one control session's side of the data plane: what the
+// session asked for (a PORT target or a passive port), the listener that
+// serves it, and the connection handed to the library.
+type Channel struct {
+	plane *Plane
+	sess  Session
+
+	mu         sync.Mutex
+	pending    []setup   // EPSV/PASV sent to the library, reply not yet seen
+	current    *Listener // the session's data listener, if any
+	cancelWait context.CancelFunc
+	approved   approval
+	closed     bool
+}
+
+// setup is one PORT/EPRT/PASV/EPSV whose library reply is awaited.
+type setup struct {
+	verb   string
+	target netip.AddrPort // valid for PORT/EPRT
+}
+
+type approval struct {
+	peer    netip.AddrPort
+	verdict acl.Verdict
+}
+
+// NewChannel returns the data channel of a session.
+func (p *Plane) NewChannel(s Session) *Channel { return &Channel{plane: p, sess: s} }
+
+// Active records an allowed PORT/EPRT target and returns the line the
+// library gets instead ("EPSV": the library only sees passive transfers).
+// It fails when the target cannot be reached from the control
+// connection's address; the session's data target is then cleared.
+func (ch *Channel) Active(verb string, target netip.AddrPort) (string, error) {
+	local := ch.sess.ControlLocal().Unmap()
+	if !local.IsValid() || local.Is4() != target.Addr().Unmap().Is4() {
+		ch.Clear()
+		return "", fmt.Errorf("%s is not of the control connection's address family (%s)", target.Addr(), local)
+	}
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.dropLocked()
+	ch.pending = append(ch.pending, setup{verb: verb, target: target})
+	return "EPSV", nil
+}
+
+// Passive records a PASV/EPSV that goes to the library as it is.
+func (ch *Channel) Passive(verb string) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.dropLocked()
+	ch.pending = append(ch.pending, setup{verb: verb})
+}
+
+// Clear forgets the data target after a refused or failed PORT/EPRT/PASV:
+// the next transfer has nowhere to go.
+func (ch *Channel) Clear() {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.dropLocked()
+}
+
+// Abort cancels a waiting Accept at once (ABOR, QUIT, REIN) and closes
+// the session's data listener.
+func (ch *Channel) Abort() {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.cancelWait != nil {
+		ch.cancelWait()
+	}
+	ch.dropLocked()
+}
+
+// Close ends the channel with its session.
+func (ch *Channel) Close() {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	ch.closed = true
+	if ch.cancelWait != nil {
+		ch.cancelWait()
+	}
+	ch.dropLocked()
+	ch.pending = nil
+}
+
+func (ch *Channel) dropLocked() {
+	if ch.current != nil {
+		ch.current.close()
+		ch.current = nil
+	}
+}
+
+// Reply sees each reply line of the library and returns the line to send.
+// A 227/229 answering one of the session's setups binds the listener of
+// that port to the session; for PORT/EPRT it becomes "200 ... successful".
+// A failed setup (421) is reported for what the client asked.
+func (ch *Channel) Reply(line string) string {
+	if len(line) < 4 || line[3] == '-' {
+		return line
+	}
+	switch line[:3] {
+	case "227", "229":
+		return ch.announced(line)
+	case "421":
+		ch.mu.Lock()
+		if len(ch.pending) == 0 {
+			ch.mu.Unlock()
+			return line
+		}
+		s := ch.pending[0]
+		ch.pending = ch.pending[1:]
+		ch.mu.Unlock()
+		if s.target.IsValid() {
+			return "425 " + s.verb + " failed: " + line[4:]
+		}
+		return line
+	case "425":
+		msg := strings.TrimPrefix(line[4:], "failed to accept passive transfer connection: ")
+		if rest, ok := strings.CutPrefix(msg, abortedText); ok {
+			return "426 Connection closed; transfer aborted" + rest
+		}
+		return "425 " + msg
+	}
+	return line
+}
+
+func (ch *Channel) announced(line string) string {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if len(ch.pending) == 0 {
+		return line // not ours to bind: its listener stays unowned and refuses all
+	}
+	s := ch.pending[0]
+	ch.pending = ch.pending[1:]
+	port, ok := ParsePassiveReply(line)
+	var l *Listener
+	if ok && !ch.closed {
+		l = ch.plane.claim(port, ch, s.target)
+	}
+	if l == nil {
+		return "425 " + s.verb + " failed: no data port could be prepared"
+	}
+	ch.dropLocked()
+	ch.current = l
+	if s.target.IsValid() {
+		return "200 " + s.verb + " command successful"
+	}
+	return line
+}
+
+// PendingTarget is the PORT/EPRT target the session's next transfer would
+// be dialled to: that of the newest setup awaiting the library's reply, or
+// of the session's listener; zero when passive or nothing is prepared.
+func (ch *Channel) PendingTarget() netip.AddrPort {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if n := len(ch.pending); n > 0 {
+		return ch.pending[n-1].target
+	}
+	if ch.current != nil {
+		ch.current.mu.Lock()
+		defer ch.current.mu.Unlock()
+		if !ch.current.closed {
+			return ch.current.target
+		}
+	}
+	return netip.AddrPort{}
+}
+
+// Approved reports the verdict on the data connection this channel handed
+// over, if peer is its remote address. The driver calls it before the
+// first byte moves; a peer the plane did not hand over is refused.
+func (ch *Channel) Approved(peer netip.AddrPort) (acl.Verdict, bool) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if !peer.IsValid() || ch.approved.peer != peer {
+		return acl.Verdict{}, false
+	}
+	return ch.approved.verdict, true
+}
+
+func (ch *Channel) approve(c net.Conn, v acl.Verdict) {
+	ch.mu.Lock()
+	ch.approved = approval{peer: PeerOf(c), verdict: v}
+	ch.mu.Unlock()
+}
+
+// beginWait registers a waiting Accept so that Abort can cancel it.
+func (ch *Channel) beginWait() (context.Context, func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	ch.mu.Lock()
+	if ch.closed {
+		cancel()
+	}
+	ch.cancelWait = cancel
+	ch.mu.Unlock()
+	return ctx, func() {
+		ch.mu.Lock()
+		ch.cancelWait = nil
+		ch.mu.Unlock()
+		cancel()
+	}
+}
+
+// Listener is one data port: the library's passive listener, which ftpd
+// either accepts on (passive) or uses only as the library's handle while
+// it dials the client's PORT target itself (active).
+type Listener struct {
+	raw   *net.TCPListener
+	plane *Plane
+	port  int
+
+	mu     sync.Mutex
+	ch     *Channel       // the owner, once claimed
+	target netip.AddrPort // valid: active, dial this
+	closed bool
+}
+
+// Addr implements net.Listener.
+func (l *Listener) Addr() net.Addr { return l.raw.Addr() }
+
+// Close implements net.Listener.
+func (l *Listener) Close() error {
+	l.close()
+	return nil
+}
+
+func (l *Listener) close() {
+	l.mu.Lock()
+	already := l.closed
+	l.closed = true
+	l.mu.Unlock()
+	if !already {
+		_ = l.raw.Close()
+		l.plane.forget(l)
+	}
+}
+
+// Accept implements net.Listener: it returns the session's data
+// connection, judged once, or an error the library puts in a 425 reply.
+func (l *Listener) Accept() (net.Conn, error) {
+	l.mu.Lock()
+	ch, target, closed := l.ch, l.target, l.closed
+	l.mu.Unlock()
+	if closed {
+		return nil, errNoData
+	}
+	if ch == nil {
+		return nil, fmt.Errorf("data port %d was not announced to this session", l.port)
+	}
+	ctx, done := ch.beginWait()
+	defer done()
+	if ctx.Err() != nil {
+		return nil, errAborted
+	}
+	cmd := strings.ToUpper(ch.sess.WaitingCommand())
+	req := Request{Command: cmd, Direction: DirectionOf(cmd), PassivePort: l.port}
+	var (
+		c   net.Conn
+		v   acl.Verdict
+		err error
+	)
+	if target.IsValid() {
+		c, v, err = l.dial(ctx, ch, req, target)
+	} else {
+		c, v, err = l.accept(ctx, ch, req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ch.approve(c, v)
+	return c, nil
+}
+
+// dial judges the PORT target before any connection exists, then
+// connects from the control connection's local address.
+func (l *Listener) dial(ctx context.Context, ch *Channel, req Request, target netip.AddrPort) (net.Conn, acl.Verdict, error) {
+	// The library's listener only stands in for the port here: Accept is
+	// never called on it, so nothing that connects to it gets data. It
+	// stays open as the library's handle until the library closes it.
+	req.Peer, req.Active = target, true
+	v := ch.sess.Judge(req)
+	if !v.Allowed() {
+		ch.sess.Refused(req, v)
+		return nil, v, refusal(req.Command, v)
+	}
+	c, err := l.plane.dial(ctx, ch.sess.ControlLocal(), target)
+	if err != nil {
+		return nil, v, err
+	}
+	return c, v, nil
+}
+
+// accept waits for the session's peer on the passive port. Connections
+// that arrive on another local address, or from a peer the policy does
+// not admit for the waiting command, are reset; the port keeps waiting,
+// for at most Grace after the first refusal.
+func (l *Listener) accept(ctx context.Context, ch *Channel, req Request) (net.Conn, acl.Verdict, error) {
+	stop := context.AfterFunc(ctx, func() { _ = l.raw.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	local := ch.sess.ControlLocal().Unmap()
+	var refused []string
+	for {
+		c, err := l.raw.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				if len(refused) > 0 {
+					return nil, acl.Verdict{}, fmt.Errorf("%w; refused %s", errAborted, strings.Join(refused, "; "))
+				}
+				return nil, acl.Verdict{}, errAborted
+			}
+			var ne net.Error
+			if len(refused) > 0 && errors.As(err, &ne) && ne.Timeout() {
+				return nil, acl.Verdict{}, fmt.Errorf("no data connection from the client; refused %s", strings.Join(refused, "; "))
+			}
+			if errors.As(err, &ne) && ne.Timeout() {
+				return nil, acl.Verdict{}, fmt.Errorf("no data connection arrived on port %d", l.port)
+			}
+			return nil, acl.Verdict{}, fmt.Errorf("data port %d: %w", l.port, err)
+		}
+		r := req
+		r.Peer = PeerOf(c)
+		var v acl.Verdict
+		if arrived := addrPortOf(c.LocalAddr()).Addr(); arrived != local {
+			v = acl.Verdict{Reason: acl.ReasonPortTheft, Foreign: true,
+				Message: fmt.Sprintf("connection arrived on %s, not on the session's address %s", arrived, local)}
+		} else {
+			v = ch.sess.Judge(r)
+		}
+		if v.Allowed() {
+			// One connection per port: nobody else gets it from now on.
+			_ = l.raw.Close()
+			return c, v, nil
+		}
+		resetClose(c)
+		r.Stranger = true
+		ch.sess.Refused(r, v)
+		refused = append(refused, r.Peer.Addr().String()+": "+v.Message)
+		if len(refused) == 1 {
+			_ = l.raw.SetDeadline(l.plane.opts.Now().Add(l.plane.opts.Grace))
+		}
+	}
+}

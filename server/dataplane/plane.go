@@ -1,0 +1,221 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/ftpd/ftpd/acl"
+)
+
+// Session is the control session a data connection belongs to.
+type Session interface {
+	// ControlLocal is the local address of the control connection:
+	// active connections leave from it, passive ones must arrive on it.
+	ControlLocal() netip.Addr
+	// WaitingCommand is the command waiting for the data connection
+	// (RETR, STOR, LIST, ...), as the FTP library reports it.
+	WaitingCommand() string
+	// Judge decides on one data connection (the policy, nothing else).
+	Judge(r Request) acl.Verdict
+	// Refused logs and counts a refused data connection.
+	Refused(r Request, v acl.Verdict)
+}
+
+// Request describes one data connection to be judged.
+type Request struct {
+	Command   string
+	Direction acl.Direction
+	Peer      netip.AddrPort
+	Active    bool // this server dials Peer
+	// Stranger is set on a refused passive connection: someone the
+	// session's policy does not admit connected to its port.
+	Stranger    bool
+	PassivePort int
+}
+
+// Options configure a Plane.
+type Options struct {
+	DialTimeout time.Duration    // active connections; 0 = 10 s
+	Grace       time.Duration    // how long a passive port waits after refusing a stranger; 0 = 5 s
+	Now         func() time.Time // nil = time.Now
+}
+
+// Plane is the server-wide part: the passive ports the library opened,
+// by port number, until a session claims them.
+type Plane struct {
+	opts   Options
+	port20 atomic.Bool
+
+	mu    sync.Mutex
+	ports map[int]*Listener
+}
+
+// New returns a Plane.
+func New(opts Options) *Plane {
+	if opts.DialTimeout == 0 {
+		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.Grace == 0 {
+		opts.Grace = 5 * time.Second
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Plane{opts: opts, ports: map[int]*Listener{}}
+}
+
+// SetActivePort20 makes active connections leave from port 20.
+func (p *Plane) SetActivePort20(on bool) { p.port20.Store(on) }
+
+// Wrap takes over a passive listener the FTP library opened. It is
+// unowned until a session's Channel claims it from the library's reply.
+func (p *Plane) Wrap(l net.Listener) (net.Listener, error) {
+	tl, ok := l.(*net.TCPListener)
+	if !ok {
+		return nil, fmt.Errorf("data listener is %T, not TCP", l)
+	}
+	port := tl.Addr().(*net.TCPAddr).Port
+	wl := &Listener{raw: tl, plane: p, port: port}
+	p.mu.Lock()
+	if old := p.ports[port]; old != nil {
+		old.close() // the port was free again, so this one is stale
+	}
+	p.ports[port] = wl
+	p.mu.Unlock()
+	return wl, nil
+}
+
+// claim binds the listener registered under port to ch.
+func (p *Plane) claim(port int, ch *Channel, target netip.AddrPort) *Listener {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	l := p.ports[port]
+	if l == nil {
+		return nil
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ch != nil || l.closed {
+		return nil // never hand one port to two sessions
+	}
+	l.ch, l.target = ch, target
+	return l
+}
+
+func (p *Plane) forget(l *Listener) {
+	p.mu.Lock()
+	if p.ports[l.port] == l {
+		delete(p.ports, l.port)
+	}
+	p.mu.Unlock()
+}
+
+// Open returns the number of data listeners currently held.
+func (p *Plane) Open() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.ports)
+}
+
+// dial connects to target from the control connection's local address.
+func (p *Plane) dial(ctx context.Context, local netip.Addr, target netip.AddrPort) (*net.TCPConn, error) {
+	local = local.Unmap()
+	if !local.IsValid() || local.Is4() != target.Addr().Is4() {
+		return nil, fmt.Errorf("cannot reach %s from the control connection's address %s (another address family)", target.Addr(), local)
+	}
+	la := &net.TCPAddr{IP: local.AsSlice()}
+	d := net.Dialer{LocalAddr: la, Timeout: p.opts.DialTimeout}
+	if p.port20.Load() {
+		la.Port = 20
+		d.Control = reuseAddr
+	}
+	c, err := d.DialContext(ctx, "tcp", target.String())
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, errAborted
+		}
+		return nil, fmt.Errorf("cannot connect to %s: %w", target, unwrapDial(err))
+	}
+	return c.(*net.TCPConn), nil
+}
+
+func unwrapDial(err error) error {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Err != nil {
+		return op.Err
+	}
+	return err
+}
+
+func reuseAddr(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// errAborted is what a waiting Accept returns after ABOR/QUIT.
+var errAborted = errors.New(abortedText)
+
+const abortedText = "data connection aborted"
+
+// errNoData is what Accept returns on a listener no longer in use.
+var errNoData = errors.New("no data connection prepared: send PASV/EPSV or PORT/EPRT first")
+
+// refusal is the error for a refused data connection; the library puts it
+// in its 425 reply.
+func refusal(command string, v acl.Verdict) error {
+	if command == "" {
+		command = "data connection"
+	}
+	return fmt.Errorf("%s refused: %s", command, v.Message)
+}
+
+// DirectionOf maps the command waiting for a data connection to a
+// direction; anything else (a listing, or nothing known) is a listing,
+// which admits only the session's own address.
+func DirectionOf(command string) acl.Direction {
+	switch strings.ToUpper(command) {
+	case "RETR":
+		return acl.DirectionSend
+	case "STOR", "APPE", "STOU":
+		return acl.DirectionReceive
+	default:
+		return acl.DirectionListing
+	}
+}
+
+// PeerOf returns a connection's remote address, unmapped.
+func PeerOf(c net.Conn) netip.AddrPort {
+	return addrPortOf(c.RemoteAddr())
+}
+
+func addrPortOf(a net.Addr) netip.AddrPort {
+	tcp, ok := a.(*net.TCPAddr)
+	if !ok || tcp == nil {
+		return netip.AddrPort{}
+	}
+	ap := tcp.AddrPort()
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+// resetClose closes with a TCP reset, so a refused sender fails at once
+// instead of writing into a connection nobody reads.
+func resetClose(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = c.Close()
+}
