@@ -30,6 +30,13 @@ type Server struct {
 	Banner       string         `toml:"banner"`        // default "ftpd ready"
 	FsyncUploads bool           `toml:"fsync_uploads"` // flush each upload to disk before 226
 	TLS          TLS            `toml:"tls"`
+	// LoginTimeout bounds the TLS handshake and the login, from accept.
+	LoginTimeout Duration `toml:"login_timeout"` // default 30s
+	RunAs        RunAs    `toml:"run_as"`        // "" = stay who started ftpd
+	Umask        Umask    `toml:"umask"`         // default 022
+	// AllowSiteChown offers SITE CHOWN (off: 502). Only an administrator
+	// who writes the config can turn it on.
+	AllowSiteChown bool `toml:"allow_site_chown"`
 }
 
 // TLS is the [server.tls] table.
@@ -56,6 +63,9 @@ type Limits struct {
 	BanDuration         Duration `toml:"ban_duration"`           // default 15m
 	DownloadRate        Size     `toml:"download_rate"`          // bytes/s; 0 = none
 	UploadRate          Size     `toml:"upload_rate"`
+	// BanIPv6Prefix is the prefix length an IPv6 ban covers (default 64):
+	// one host usually owns a whole /64.
+	BanIPv6Prefix int `toml:"ban_ipv6_prefix"`
 }
 
 // Log is the [log] table.
@@ -94,6 +104,14 @@ func (u *User) Anonymous() bool { return IsAnonymousName(u.Name) }
 
 // IsAnonymousName reports whether name is one of the anonymous login names.
 func IsAnonymousName(name string) bool { return name == "anonymous" || name == "ftp" }
+
+// RunAs is the account ftpd drops to once its listeners are bound,
+// written "user" or "user:group" (names or numeric ids). Without a group,
+// the user's primary group is used. The zero value means "do not drop".
+type RunAs struct{ User, Group string }
+
+// Umask is a file creation mask, written in octal ("022", "0o027").
+type Umask uint32
 
 // Duration is a time.Duration written as "5m", "90s", "1h30m".
 type Duration struct{ time.Duration }
