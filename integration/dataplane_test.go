@@ -242,3 +242,40 @@ func TestIPv6FXP(t *testing.T) {
 		t.Fatalf("EPRT to a stranger: %q %v", msg, err)
 	}
 }
+
+// TestDataListenersDoNotLeak: each PORT/EPRT, PASV/EPSV, ABOR and a
+// session's end close the session's previous data port at once: 1000 x
+// (PASV; PORT) in one session over a 40-port range leaves the descriptors
+// where they were, and another session still gets a passive port.
+func TestDataListenersDoNotLeak(t *testing.T) {
+	a := startServer(t, hostA, basicConfig(`passive_ports = "41000-41039"`, ""))
+	c := a.dial(client1, "alice", testPass)
+	other := a.dial(client2, "alice", testPass)
+	if _, err := other.Pasv(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	base := openFDs(t)
+	for i := 0; i < 1000; i++ {
+		if _, err := c.Pasv(); err != nil {
+			t.Fatalf("PASV #%d: %v", i, err)
+		}
+		if err := c.Port(mustAP(client1+":5000"), i%2 == 1); err != nil {
+			t.Fatalf("PORT #%d: %v", i, err)
+		}
+	}
+	if _, err := c.Expect(226, "ABOR"); err != nil {
+		t.Fatal(err)
+	}
+	if n := openFDs(t); n > base+2 {
+		t.Fatalf("descriptors %d after 1000 x (PASV; PORT) and ABOR, baseline %d", n, base)
+	}
+	// Other sessions keep getting passive ports, and their transfers work.
+	for i := 0; i < 5; i++ {
+		if list, err := other.List("NLST", ""); err != nil {
+			t.Fatalf("other session's listing #%d: %q %v", i, list, err)
+		}
+	}
+	c.Close()
+	eventually(t, 5*time.Second, "descriptors back after the session ends", func() bool { return openFDs(t) <= base })
+}
