@@ -59,6 +59,7 @@ func TestLoadFull(t *testing.T) {
 			RunAs:          RunAs{User: "ftp", Group: "nogroup"},
 			Umask:          0o027,
 			AllowSiteChown: true,
+			ActivePort20:   true,
 		},
 		FXP: FXP{
 			Enabled:        true,

@@ -37,6 +37,10 @@ type Server struct {
 	// AllowSiteChown offers SITE CHOWN (off: 502). Only an administrator
 	// who writes the config can turn it on.
 	AllowSiteChown bool `toml:"allow_site_chown"`
+	// ActivePort20 makes active (PORT/EPRT) data connections leave from
+	// source port 20 as well as from the control connection's address,
+	// for peers that check it. Needs the privilege to bind port 20.
+	ActivePort20 bool `toml:"active_port20"`
 }
 
 // TLS is the [server.tls] table.

@@ -279,3 +279,69 @@ func TestDataListenersDoNotLeak(t *testing.T) {
 	c.Close()
 	eventually(t, 5*time.Second, "descriptors back after the session ends", func() bool { return openFDs(t) <= base })
 }
+
+// TestActivePort20: with [server] active_port20 = true, active data
+// connections leave from port 20 of the server's control address.
+func TestActivePort20(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to bind port 20 (CI runs as root)")
+	}
+	a := startServer(t, hostA, basicConfig("active_port20 = true", ""))
+	writeFile(t, filepath.Join(a.root("alice"), "f.txt"), []byte("hello"))
+	c := a.dial(client1, "alice", testPass)
+	ln := listenLocal(t, client1)
+	sources := make(chan string, 4)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			sources <- conn.RemoteAddr().String()
+			go func() { _, _ = io.Copy(io.Discard, conn); conn.Close() }()
+		}
+	}()
+	for _, cmd := range []string{"RETR f.txt", "LIST", "RETR f.txt"} {
+		if err := c.Port(mustAP(ln.Addr().String()), false); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Send("%s", cmd); err != nil {
+			t.Fatal(err)
+		}
+		if code, msg, err := finalReply(c); err != nil || code != 226 {
+			t.Fatalf("%s: %d %s %v", cmd, code, msg, err)
+		}
+		if src := <-sources; src != hostA+":20" {
+			t.Fatalf("%s: data connection from %s, want %s:20", cmd, src, hostA)
+		}
+	}
+}
+
+// TestActivePort20NeedsThePrivilege: a server that would run without the
+// privilege to bind port 20 (run_as an ordinary user) is refused at start
+// and by -check-config, with the key named, instead of failing every active
+// transfer later.
+func TestActivePort20NeedsThePrivilege(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start ftpd that drops to run_as (CI runs as root)")
+	}
+	dir := t.TempDir()
+	path := binWriteConfig(t, dir, `
+[server]
+listen = "`+hostA+`:0"
+run_as = "nobody"
+active_port20 = true
+
+[[users]]
+name = "bob"
+password = "`+testPass+`"
+backend = "memory"
+root = "/bob"
+`)
+	for _, args := range [][]string{{"-check-config", "-config", path}, {"-config", path}} {
+		_, stderr, code := binRun(t, dir, "", args...)
+		if code == 0 || !strings.Contains(stderr, "server.active_port20: cannot bind port 20") {
+			t.Fatalf("%v: exit %d, stderr:\n%s", args, code, stderr)
+		}
+	}
+}

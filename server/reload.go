@@ -10,6 +10,7 @@ import (
 
 	"github.com/ftpd/ftpd/conf"
 	"github.com/ftpd/ftpd/driver"
+	"github.com/ftpd/ftpd/server/dataplane"
 )
 
 // restartOnlyChanges lists the keys whose change a reload cannot apply: the
@@ -31,6 +32,9 @@ func restartOnlyChanges(old, cfg *conf.Config) []string {
 	if (old.Server.TLS.Mode == conf.TLSImplicit) != (cfg.Server.TLS.Mode == conf.TLSImplicit) {
 		keys = append(keys, "server.tls.mode")
 	}
+	if old.Server.ActivePort20 != cfg.Server.ActivePort20 {
+		keys = append(keys, "server.active_port20")
+	}
 	return keys
 }
 
@@ -40,6 +44,7 @@ func keepRestartOnly(running, next conf.Server) conf.Server {
 	next.PublicHost = running.PublicHost
 	next.PassivePorts = running.PassivePorts
 	next.IdleTimeout = running.IdleTimeout
+	next.ActivePort20 = running.ActivePort20
 	if (running.TLS.Mode == conf.TLSImplicit) != (next.TLS.Mode == conf.TLSImplicit) {
 		next.TLS.Mode = running.TLS.Mode
 	}
@@ -111,5 +116,22 @@ func (s *Server) dropAndPrepare(cfg *conf.Config) error {
 			return fmt.Errorf("drop privileges: %w", err)
 		}
 	}
+	if err := checkActivePort20(cfg); err != nil {
+		return err
+	}
 	return prepareRoots(cfg)
+}
+
+// checkActivePort20 makes sure that, with active_port20, this process (as
+// it will serve, after any privilege drop) may bind port 20 on the listen
+// address: a start or -check-config fails now rather than every active
+// transfer later.
+func checkActivePort20(cfg *conf.Config) error {
+	if !cfg.Server.ActivePort20 {
+		return nil
+	}
+	if err := dataplane.ProbePort20(cfg.Server.Listen.Addr()); err != nil {
+		return fmt.Errorf("server.active_port20: %w (needs root or CAP_NET_BIND_SERVICE after run_as; set active_port20 = false otherwise)", err)
+	}
+	return nil
 }

@@ -81,6 +81,9 @@ func Check(cfg *conf.Config, dropPrivileges func() error) error {
 			return fmt.Errorf("drop privileges: %w", err)
 		}
 	}
+	if err := checkActivePort20(cfg); err != nil {
+		return err
+	}
 	return checkRoots(cfg, false)
 }
 
@@ -119,6 +122,7 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	s.bandwidth.update(cfg)
 	s.bans.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
 	s.state.Store(st)
+	s.plane.SetActivePort20(cfg.Server.ActivePort20)
 	s.warnRisky(cfg)
 	return s, nil
 }
