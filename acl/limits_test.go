@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"fmt"
 	"net/netip"
 	"sync"
 	"testing"
@@ -96,7 +97,7 @@ func TestBanList(t *testing.T) {
 	if bl.Banned(attacker, end) {
 		t.Fatal("ban did not end on time")
 	}
-	if exp := bl.Sweep(end, window); len(exp) != 1 || exp[0] != attacker {
+	if exp := bl.Sweep(end, window); len(exp) != 1 || exp[0] != netip.PrefixFrom(attacker, 32) {
 		t.Fatalf("Sweep = %v", exp)
 	}
 	if n := bl.Active(end); n != 0 {
@@ -111,5 +112,40 @@ func TestBanList(t *testing.T) {
 	// Bans off.
 	if bl.Failure(other, t0, 0, window) {
 		t.Fatal("banned with max_login_failures = 0")
+	}
+}
+
+func TestBanIPv6Prefix(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	bl := NewBanList()
+	a, sameNet, otherNet := netip.MustParseAddr("fd00::10"), netip.MustParseAddr("fd00::11"), netip.MustParseAddr("fd00:0:0:1::10")
+	for i := 0; i < 3; i++ {
+		bl.Failure(a, t0, 3, time.Hour)
+	}
+	if !bl.Banned(a, t0) || !bl.Banned(sameNet, t0) {
+		t.Fatal("a ban of fd00::10 does not cover its /64")
+	}
+	if bl.Banned(otherNet, t0) {
+		t.Fatal("a ban of fd00::10 covers another /64")
+	}
+	// Failures from one /64 add up whatever the address.
+	for i := 0; i < 3; i++ {
+		bl.Failure(netip.MustParseAddr(fmt.Sprintf("fd00:0:0:2::%x", i+1)), t0, 3, time.Hour)
+	}
+	if !bl.Banned(netip.MustParseAddr("fd00:0:0:2::ffff"), t0) {
+		t.Fatal("failures spread over one /64 did not ban it")
+	}
+	// /128: one address only. IPv4 stays per address.
+	host := NewBanList()
+	host.SetIPv6Prefix(128)
+	for i := 0; i < 3; i++ {
+		host.Failure(a, t0, 3, time.Hour)
+		host.Failure(netip.MustParseAddr("192.0.2.1"), t0, 3, time.Hour)
+	}
+	if !host.Banned(a, t0) || host.Banned(sameNet, t0) {
+		t.Fatal("ban_ipv6_prefix = 128 does not ban one address")
+	}
+	if !host.Banned(netip.MustParseAddr("::ffff:192.0.2.1"), t0) || host.Banned(netip.MustParseAddr("192.0.2.2"), t0) {
+		t.Fatal("IPv4 bans are not per address")
 	}
 }

@@ -107,15 +107,18 @@ func joinSorted(errs []*Error) error {
 func defaults() Config {
 	return Config{
 		Server: Server{
-			IdleTimeout: Duration{5 * time.Minute},
-			Banner:      "ftpd ready",
-			TLS:         TLS{Mode: TLSOff},
+			IdleTimeout:  Duration{5 * time.Minute},
+			Banner:       "ftpd ready",
+			TLS:          TLS{Mode: TLSOff},
+			LoginTimeout: Duration{30 * time.Second},
+			Umask:        0o022,
 		},
 		Limits: Limits{
 			MaxConnections:      200,
 			MaxConnectionsPerIP: 20,
 			MaxLoginFailures:    5,
 			BanDuration:         Duration{15 * time.Minute},
+			BanIPv6Prefix:       64,
 		},
 		Log: Log{Format: LogText, Level: LevelInfo},
 	}

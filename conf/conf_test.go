@@ -55,6 +55,11 @@ func TestLoadFull(t *testing.T) {
 				KeyFile:  "/etc/ftpd/key.pem",
 				Required: true,
 			},
+			LoginTimeout:   Duration{10 * time.Second},
+			RunAs:          RunAs{User: "ftp", Group: "nogroup"},
+			Umask:          0o027,
+			AllowSiteChown: true,
+			ActivePort20:   true,
 		},
 		FXP: FXP{
 			Enabled:        true,
@@ -69,6 +74,7 @@ func TestLoadFull(t *testing.T) {
 			BanDuration:         Duration{time.Hour},
 			DownloadRate:        100 << 20,
 			UploadRate:          512 << 10,
+			BanIPv6Prefix:       56,
 		},
 		Log:     Log{Format: LogJSON, Level: LevelDebug},
 		Metrics: Metrics{Listen: netip.MustParseAddrPort("127.0.0.1:9121")},
@@ -135,7 +141,8 @@ root = "/srv/pub"
 		t.Errorf("Parse =\n%+v\nwant\n%+v", *got, want)
 	}
 	if want.Server.IdleTimeout.Duration != 5*time.Minute || want.Server.Banner != "ftpd ready" ||
-		want.Limits != (Limits{200, 20, 5, Duration{15 * time.Minute}, 0, 0}) ||
+		want.Limits != (Limits{200, 20, 5, Duration{15 * time.Minute}, 0, 0, 64}) ||
+		want.Server.LoginTimeout.Duration != 30*time.Second || want.Server.Umask != 0o022 || !want.Server.RunAs.IsZero() ||
 		want.Log != (Log{LogText, LevelInfo}) || want.Server.TLS.Mode != TLSOff {
 		t.Errorf("defaults() = %+v", want)
 	}
@@ -201,6 +208,14 @@ func TestParseErrors(t *testing.T) {
 			`t.toml:8: users[0].backend: unknown value "disk" (want os or memory)`},
 		{"bad tls mode", base + "\n[server.tls]\nmode = \"starttls\"\n",
 			`t.toml:10: server.tls.mode: unknown value "starttls" (want off, explicit or implicit)`},
+		{"zero login_timeout", "[server]\nlogin_timeout = \"0s\"\nlisten = \"127.0.0.1:2121\"\n[[users]]\nname = \"a\"\npassword = \"x\"\nroot = \"/\"\n",
+			`t.toml:2: server.login_timeout: must be above 0 (there is no "never")`},
+		{"bad run_as", "[server]\nlisten = \"127.0.0.1:2121\"\nrun_as = \"ftp:\"\n[[users]]\nname = \"a\"\npassword = \"x\"\nroot = \"/\"\n",
+			`t.toml:3: server.run_as: invalid run_as "ftp:" (want "user" or "user:group")`},
+		{"bad umask", "[server]\nlisten = \"127.0.0.1:2121\"\numask = \"0999\"\n[[users]]\nname = \"a\"\npassword = \"x\"\nroot = \"/\"\n",
+			`t.toml:3: server.umask: invalid umask "0999" (want octal 000-777 like "022")`},
+		{"bad ban_ipv6_prefix", base + "[limits]\nban_ipv6_prefix = 129\n",
+			`t.toml:9: limits.ban_ipv6_prefix: must be 1-128 (64 bans the /64 a host usually owns), got 129`},
 		{"bad log level", base + "[log]\nlevel = \"verbose\"\n",
 			`t.toml:9: log.level: unknown value "verbose" (want debug, info, warn or error)`},
 		{"bad log format", base + "[log]\nformat = \"JSON\"\n",

@@ -216,3 +216,64 @@ func parsePrefix(s string) (netip.Prefix, error) {
 	}
 	return p, nil
 }
+
+// UnmarshalText parses "" (do not drop), "user" or "user:group". Names
+// follow the usual account-name rules; numeric ids are accepted too.
+func (r *RunAs) UnmarshalText(text []byte) error {
+	t := string(text)
+	if t == "" {
+		*r = RunAs{}
+		return nil
+	}
+	u, g, hasGroup := strings.Cut(t, ":")
+	if !validAccount(u) || hasGroup && !validAccount(g) {
+		return fmt.Errorf(`invalid run_as %q (want "user" or "user:group")`, t)
+	}
+	*r = RunAs{User: u, Group: g}
+	return nil
+}
+
+// validAccount accepts letters, digits, '_', '-' and '.', not starting
+// with '-', at most 32 bytes: what useradd accepts, and numeric ids.
+func validAccount(s string) bool {
+	if s == "" || len(s) > 32 || s[0] == '-' {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// IsZero reports whether no account is set.
+func (r RunAs) IsZero() bool { return r.User == "" }
+
+// String writes "user" or "user:group".
+func (r RunAs) String() string {
+	if r.Group == "" {
+		return r.User
+	}
+	return r.User + ":" + r.Group
+}
+
+// MarshalText writes the account as String does.
+func (r RunAs) MarshalText() ([]byte, error) { return []byte(r.String()), nil }
+
+// UnmarshalText parses an octal mask 0-0777: "022", "0o027", "77".
+func (m *Umask) UnmarshalText(text []byte) error {
+	t := strings.TrimPrefix(strings.TrimPrefix(strings.TrimSpace(string(text)), "0o"), "0O")
+	n, err := strconv.ParseUint(t, 8, 32)
+	if err != nil || t == "" || n > 0o777 {
+		return fmt.Errorf(`invalid umask %q (want octal 000-777 like "022")`, text)
+	}
+	*m = Umask(n)
+	return nil
+}
+
+// String writes the mask as four octal digits ("0022").
+func (m Umask) String() string { return fmt.Sprintf("%04o", uint32(m)) }
+
+// MarshalText writes the mask as String does.
+func (m Umask) MarshalText() ([]byte, error) { return []byte(m.String()), nil }

@@ -190,3 +190,30 @@ func TestEnums(t *testing.T) {
 		}
 	}
 }
+
+func TestRunAsAndUmask(t *testing.T) {
+	for in, want := range map[string]RunAs{"": {}, "ftp": {User: "ftp"}, "ftp:nogroup": {User: "ftp", Group: "nogroup"}, "65534:65534": {User: "65534", Group: "65534"}} {
+		var r RunAs
+		if err := r.UnmarshalText([]byte(in)); err != nil || r != want {
+			t.Errorf("RunAs(%q) = %+v, %v; want %+v", in, r, err, want)
+		}
+	}
+	for _, in := range []string{":", "ftp:", ":grp", "a b", "-x", "ftp:g:h", "root\n"} {
+		var r RunAs
+		if err := r.UnmarshalText([]byte(in)); err == nil {
+			t.Errorf("RunAs(%q) accepted: %+v", in, r)
+		}
+	}
+	for in, want := range map[string]Umask{"022": 0o22, "0o027": 0o27, "77": 0o77, "0777": 0o777, "0": 0} {
+		var m Umask
+		if err := m.UnmarshalText([]byte(in)); err != nil || m != want {
+			t.Errorf("Umask(%q) = %v, %v; want %v", in, m, err, want)
+		}
+	}
+	for _, in := range []string{"", "8", "1000", "-1", "0o", "abc", "0x12"} {
+		var m Umask
+		if err := m.UnmarshalText([]byte(in)); err == nil {
+			t.Errorf("Umask(%q) accepted: %v", in, m)
+		}
+	}
+}

@@ -40,6 +40,17 @@ type Server struct {
 	Banner       string         `toml:"banner"`        // default "ftpd ready"
 	FsyncUploads bool           `toml:"fsync_uploads"` // flush each upload to disk before 226
 	TLS          TLS            `toml:"tls"`
+	// LoginTimeout bounds the TLS handshake and the login, from accept.
+	LoginTimeout Duration `toml:"login_timeout"` // default 30s
+	RunAs        RunAs    `toml:"run_as"`        // "" = stay who started ftpd
+	Umask        Umask    `toml:"umask"`         // default 022
+	// AllowSiteChown offers SITE CHOWN (off: 502). Only an administrator
+	// who writes the config can turn it on.
+	AllowSiteChown bool `toml:"allow_site_chown"`
+	// ActivePort20 makes active (PORT/EPRT) data connections leave from
+	// source port 20 as well as from the control connection's address,
+	// for peers that check it. Needs the privilege to bind port 20.
+	ActivePort20 bool `toml:"active_port20"`
 }
 
 // TLS is the [server.tls] table.
@@ -66,6 +77,9 @@ type Limits struct {
 	BanDuration         Duration `toml:"ban_duration"`           // default 15m
 	DownloadRate        Size     `toml:"download_rate"`          // bytes/s; 0 = none
 	UploadRate          Size     `toml:"upload_rate"`
+	// BanIPv6Prefix is the prefix length an IPv6 ban covers (default 64):
+	// one host usually owns a whole /64.
+	BanIPv6Prefix int `toml:"ban_ipv6_prefix"`
 }
 
 // Log is the [log] table.
@@ -104,6 +118,14 @@ func (u *User) Anonymous() bool { return IsAnonymousName(u.Name) }
 
 // IsAnonymousName reports whether name is one of the anonymous login names.
 func IsAnonymousName(name string) bool { return name == "anonymous" || name == "ftp" }
+
+// RunAs is the account ftpd drops to once its listeners are bound,
+// written "user" or "user:group" (names or numeric ids). Without a group,
+// the user's primary group is used. The zero value means "do not drop".
+type RunAs struct{ User, Group string }
+
+// Umask is a file creation mask, written in octal ("022", "0o027").
+type Umask uint32
 
 // Duration is a time.Duration written as "5m", "90s", "1h30m".
 type Duration struct{ time.Duration }

@@ -79,6 +79,9 @@ func (s *Server) validate(v *validator) {
 	if s.IdleTimeout.Duration <= 0 {
 		v.errorf("server.idle_timeout", "must be above 0 (there is no \"never\")")
 	}
+	if s.LoginTimeout.Duration <= 0 {
+		v.errorf("server.login_timeout", "must be above 0 (there is no \"never\")")
+	}
 	t := &s.TLS
 	switch t.Mode {
 	case TLSOff:
@@ -118,6 +121,9 @@ func (l *Limits) validate(v *validator) {
 	}
 	checkRate(v, "limits.download_rate", l.DownloadRate)
 	checkRate(v, "limits.upload_rate", l.UploadRate)
+	if l.BanIPv6Prefix < 1 || l.BanIPv6Prefix > 128 {
+		v.errorf("limits.ban_ipv6_prefix", "must be 1-128 (64 bans the /64 a host usually owns), got %d", l.BanIPv6Prefix)
+	}
 }
 
 func checkRate(v *validator, key string, s Size) {

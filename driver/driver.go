@@ -142,10 +142,17 @@ func (d *FS) Rename(oldname, newname string) error {
 	return d.Fs.Rename(oldname, newname)
 }
 
-// Chmod implements afero.Fs.
+// ErrModeBits is returned by Chmod for anything but permission bits.
+var ErrModeBits = errors.New("only permission bits (0-0777) may be set: no setuid, setgid or sticky bit")
+
+// Chmod implements afero.Fs. Only permission bits may be set: FTP users
+// never create setuid, setgid or sticky files.
 func (d *FS) Chmod(name string, mode os.FileMode) error {
 	if err := d.denyWrite("chmod", name); err != nil {
 		return err
+	}
+	if mode&^os.ModePerm != 0 {
+		return &os.PathError{Op: "chmod", Path: name, Err: ErrModeBits}
 	}
 	return d.Fs.Chmod(name, mode)
 }

@@ -212,6 +212,11 @@ func TestFSWritesPassThrough(t *testing.T) {
 	if err := d.Chmod("/x/y/a", 0o600); err != nil {
 		t.Fatal(err)
 	}
+	for _, bad := range []os.FileMode{os.ModeSetuid | 0o755, os.ModeSetgid | 0o777, os.ModeSticky | 0o777, os.ModeDir | 0o755} {
+		if err := d.Chmod("/x/y/a", bad); !errors.Is(err, ErrModeBits) {
+			t.Fatalf("Chmod(%v) = %v, want ErrModeBits", bad, err)
+		}
+	}
 	mt := time.Date(2015, 5, 5, 5, 5, 5, 0, time.UTC)
 	if err := d.Chtimes("/x/y/a", mt, mt); err != nil {
 		t.Fatal(err)

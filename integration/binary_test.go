@@ -297,10 +297,13 @@ func binDial(t *testing.T, addr, clientIP, user, pass string) *ftpclient.Conn {
 	return c
 }
 
-// binWriteConfig writes text as dir/ftpd.toml, {{DIR}} replaced by dir.
+// binWriteConfig writes text as dir/ftpd.toml, {{DIR}} replaced by dir and
+// {{PEERS}} by the other test servers of one on hostA (the binaries the
+// tests start run there).
 func binWriteConfig(t *testing.T, dir, text string) string {
 	t.Helper()
 	path := filepath.Join(dir, "ftpd.toml")
+	text = strings.ReplaceAll(text, "{{PEERS}}", peersOf(hostA))
 	if err := os.WriteFile(path, []byte(strings.ReplaceAll(text, "{{DIR}}", dir)), 0o600); err != nil {
 		t.Fatal(err)
 	}

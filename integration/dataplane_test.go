@@ -242,3 +242,106 @@ func TestIPv6FXP(t *testing.T) {
 		t.Fatalf("EPRT to a stranger: %q %v", msg, err)
 	}
 }
+
+// TestDataListenersDoNotLeak: each PORT/EPRT, PASV/EPSV, ABOR and a
+// session's end close the session's previous data port at once: 1000 x
+// (PASV; PORT) in one session over a 40-port range leaves the descriptors
+// where they were, and another session still gets a passive port.
+func TestDataListenersDoNotLeak(t *testing.T) {
+	a := startServer(t, hostA, basicConfig(`passive_ports = "41000-41039"`, ""))
+	c := a.dial(client1, "alice", testPass)
+	other := a.dial(client2, "alice", testPass)
+	if _, err := other.Pasv(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	base := openFDs(t)
+	for i := 0; i < 1000; i++ {
+		if _, err := c.Pasv(); err != nil {
+			t.Fatalf("PASV #%d: %v", i, err)
+		}
+		if err := c.Port(mustAP(client1+":5000"), i%2 == 1); err != nil {
+			t.Fatalf("PORT #%d: %v", i, err)
+		}
+	}
+	if _, err := c.Expect(226, "ABOR"); err != nil {
+		t.Fatal(err)
+	}
+	if n := openFDs(t); n > base+2 {
+		t.Fatalf("descriptors %d after 1000 x (PASV; PORT) and ABOR, baseline %d", n, base)
+	}
+	// Other sessions keep getting passive ports, and their transfers work.
+	for i := 0; i < 5; i++ {
+		if list, err := other.List("NLST", ""); err != nil {
+			t.Fatalf("other session's listing #%d: %q %v", i, list, err)
+		}
+	}
+	c.Close()
+	eventually(t, 5*time.Second, "descriptors back after the session ends", func() bool { return openFDs(t) <= base })
+}
+
+// TestActivePort20: with [server] active_port20 = true, active data
+// connections leave from port 20 of the server's control address.
+func TestActivePort20(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to bind port 20 (CI runs as root)")
+	}
+	a := startServer(t, hostA, basicConfig("active_port20 = true", ""))
+	writeFile(t, filepath.Join(a.root("alice"), "f.txt"), []byte("hello"))
+	c := a.dial(client1, "alice", testPass)
+	ln := listenLocal(t, client1)
+	sources := make(chan string, 4)
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			sources <- conn.RemoteAddr().String()
+			go func() { _, _ = io.Copy(io.Discard, conn); conn.Close() }()
+		}
+	}()
+	for _, cmd := range []string{"RETR f.txt", "LIST", "RETR f.txt"} {
+		if err := c.Port(mustAP(ln.Addr().String()), false); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Send("%s", cmd); err != nil {
+			t.Fatal(err)
+		}
+		if code, msg, err := finalReply(c); err != nil || code != 226 {
+			t.Fatalf("%s: %d %s %v", cmd, code, msg, err)
+		}
+		if src := <-sources; src != hostA+":20" {
+			t.Fatalf("%s: data connection from %s, want %s:20", cmd, src, hostA)
+		}
+	}
+}
+
+// TestActivePort20NeedsThePrivilege: a server that would run without the
+// privilege to bind port 20 (run_as an ordinary user) is refused at start
+// and by -check-config, with the key named, instead of failing every active
+// transfer later.
+func TestActivePort20NeedsThePrivilege(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to start ftpd that drops to run_as (CI runs as root)")
+	}
+	dir := t.TempDir()
+	path := binWriteConfig(t, dir, `
+[server]
+listen = "`+hostA+`:0"
+run_as = "nobody"
+active_port20 = true
+
+[[users]]
+name = "bob"
+password = "`+testPass+`"
+backend = "memory"
+root = "/bob"
+`)
+	for _, args := range [][]string{{"-check-config", "-config", path}, {"-config", path}} {
+		_, stderr, code := binRun(t, dir, "", args...)
+		if code == 0 || !strings.Contains(stderr, "server.active_port20: cannot bind port 20") {
+			t.Fatalf("%v: exit %d, stderr:\n%s", args, code, stderr)
+		}
+	}
+}

@@ -28,11 +28,14 @@ func readGreeting(t *testing.T, addr, from string) string {
 func TestAllowedIPs(t *testing.T) {
 	a := startServer(t, hostA, strings.Replace(basicConfig("", ""), `root = "{{DIR}}/alice"`,
 		`root = "{{DIR}}/alice"`+"\nallowed_ips = [\"127.0.0.10/32\"]", 1))
-	// From .11: 530 right after USER, before any password.
+	// From .11: USER answers as for any name; PASS gets the one refusal
+	// text, even with the right password.
 	c := a.dial(client2, "", "")
-	msg, err := c.Expect(530, "USER alice")
-	if err != nil || !strings.Contains(msg, "may not log in from 127.0.0.11") {
-		t.Fatalf("USER from outside allowed_ips: %q %v", msg, err)
+	if _, err := c.Expect(331, "USER alice"); err != nil {
+		t.Fatalf("USER from outside allowed_ips: %v", err)
+	}
+	if msg, err := c.Expect(530, "PASS %s", testPass); err != nil || msg != "login incorrect" {
+		t.Fatalf("PASS from outside allowed_ips: %q %v", msg, err)
 	}
 	// From .10: fine. Other users are not restricted.
 	a.dial(client1, "alice", testPass)
@@ -102,7 +105,8 @@ func TestMaxSessions(t *testing.T) {
 	first := a.dial(client1, "alice", testPass)
 	c := a.dial(client2, "", "")
 	err := c.Login("alice", testPass)
-	expectCode(t, err, 530, "too many sessions for alice")
+	expectCode(t, err, 530, "login incorrect")
+	a.logs.waitFor(t, `"msg":"login refused"`, `"reason":"max_sessions"`, `"user":"alice"`)
 	if _, err := first.Expect(257, "PWD"); err != nil {
 		t.Fatalf("first session broken: %v", err)
 	}

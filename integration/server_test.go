@@ -131,10 +131,12 @@ func TestReadOnlyRefusals(t *testing.T) {
 					t.Errorf("%s: %v", cmd, err)
 				}
 			}
-			if _, err := c.Expect(350, "RNFR keep.txt"); err != nil {
+			// A rename is refused at RNFR already; the RNTO after it has
+			// no RNFR to complete.
+			if _, err := c.Expect(550, "RNFR keep.txt"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := c.Expect(550, "RNTO moved.txt"); err != nil {
+			if _, err := c.Expect(503, "RNTO moved.txt"); err != nil {
 				t.Error(err)
 			}
 			if got, _ := os.ReadFile(filepath.Join(root, "keep.txt")); string(got) != "original" {

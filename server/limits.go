@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -71,7 +72,7 @@ func (s *Server) sweepBans(ctx context.Context, interval time.Duration) {
 			now := s.now()
 			window := s.state.Load().cfg.Limits.BanDuration.Duration
 			for _, ip := range s.bans.Sweep(now, window) {
-				s.log.Info("IP ban lifted", "client_ip", ip.String())
+				s.log.Info("IP ban lifted", "client_ip", banned(ip))
 			}
 			s.metrics.bans.Set(float64(s.bans.Active(now)))
 		}
@@ -160,4 +161,13 @@ func retune(l *rate.Limiter, bytesPerSecond conf.Size) *rate.Limiter {
 	l.SetLimit(rate.Limit(bytesPerSecond))
 	l.SetBurst(burst)
 	return l
+}
+
+// banned names a banned block: the address alone for an IPv4 ban (or a
+// /128), the prefix for a wider IPv6 ban.
+func banned(p netip.Prefix) string {
+	if p.IsSingleIP() {
+		return p.Addr().String()
+	}
+	return p.String()
 }

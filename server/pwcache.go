@@ -40,21 +40,28 @@ func (v *verifiedPasswords) digest(user string, hash []byte, password string) [s
 
 // check verifies password for user with sec, using and filling the cache.
 func (v *verifiedPasswords) check(user string, sec secret, password string) bool {
+	ok, _ := v.verify(user, sec, password)
+	return ok
+}
+
+// verify is check that also says whether a bcrypt run was paid (false for
+// a cache hit, a plain-text password or an anonymous login).
+func (v *verifiedPasswords) verify(user string, sec secret, password string) (ok, paid bool) {
 	if sec.hash == nil {
-		return sec.check(password)
+		return sec.check(password), false
 	}
-	d := v.digest(user, sec.hash, password)
+	d := v.digest(user, sec.cacheKey(), password)
 	v.mu.Lock()
-	cached, ok := v.ok[user]
+	cached, hit := v.ok[user]
 	v.mu.Unlock()
-	if ok && hmac.Equal(cached[:], d[:]) {
-		return true
+	if hit && hmac.Equal(cached[:], d[:]) {
+		return true, false
 	}
 	if !sec.check(password) {
-		return false
+		return false, true
 	}
 	v.mu.Lock()
 	v.ok[user] = d
 	v.mu.Unlock()
-	return true
+	return true, true
 }

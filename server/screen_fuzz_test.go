@@ -48,7 +48,7 @@ root = "/alice"
 	}
 	a, b := net.Pipe()
 	t.Cleanup(func() { a.Close(); b.Close() })
-	cc, err := controlconn.New(tcpLike{a, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 21}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 10), Port: 40000}}, nil, false)
+	cc, err := controlconn.New(tcpLike{a, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2), Port: 21}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 10), Port: 40000}}, nil, false, 0)
 	if err != nil {
 		t.Fatal(err)
 	}

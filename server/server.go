@@ -30,12 +30,17 @@ import (
 type Options struct {
 	Logger *slog.Logger     // required
 	Now    func() time.Time // nil = time.Now
+	// DropPrivileges, if set, runs once the listeners are bound and before
+	// anything else (roots are created after it, as the account it drops
+	// to). An error stops the start.
+	DropPrivileges func() error
 }
 
 // Server is one ftpd instance.
 type Server struct {
-	log *slog.Logger
-	now func() time.Time
+	log  *slog.Logger
+	now  func() time.Time
+	drop func() error // nil: keep privileges
 
 	state atomic.Pointer[state]
 	ftp   *ftpserver.FtpServer
@@ -63,8 +68,28 @@ type Server struct {
 	closing   bool
 }
 
-// New checks cfg beyond what conf validates (certificates load, roots can
-// be created) and returns a server that is not listening yet.
+// Check does to cfg what a start does before it serves, through the same
+// functions, without listening and without creating anything: certificates
+// and keys load, privileges drop (when dropPrivileges is set), and every os
+// root opens (or, when missing, could be created). ftpd -check-config uses
+// it, so a config it passes does not fail at start for these reasons.
+func Check(cfg *conf.Config, dropPrivileges func() error) error {
+	if _, err := compile(cfg, nil); err != nil {
+		return err
+	}
+	if dropPrivileges != nil {
+		if err := dropPrivileges(); err != nil {
+			return fmt.Errorf("drop privileges: %w", err)
+		}
+	}
+	if err := checkActivePort20(cfg); err != nil {
+		return err
+	}
+	return checkRoots(cfg, false)
+}
+
+// New compiles cfg (certificates and keys load) and returns a server that
+// is not listening yet; Start creates the roots.
 func New(cfg *conf.Config, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		return nil, errors.New("server: nil logger")
@@ -72,16 +97,14 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	st, err := compile(cfg)
+	st, err := compile(cfg, nil)
 	if err != nil {
-		return nil, err
-	}
-	if err := prepareRoots(cfg); err != nil {
 		return nil, err
 	}
 	s := &Server{
 		log:       opts.Logger,
 		now:       opts.Now,
+		drop:      opts.DropPrivileges,
 		done:      make(chan struct{}),
 		pending:   map[string]*controlconn.Conn{},
 		sessions:  map[uint32]*session{},
@@ -98,7 +121,9 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		plane:     dataplane.New(dataplane.Options{Now: opts.Now}),
 	}
 	s.bandwidth.update(cfg)
+	s.bans.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
 	s.state.Store(st)
+	s.plane.SetActivePort20(cfg.Server.ActivePort20)
 	s.warnRisky(cfg)
 	return s, nil
 }
@@ -123,12 +148,13 @@ func (s *Server) Start() error {
 		return fmt.Errorf("listen on %s: %w", st.cfg.Server.Listen, err)
 	}
 	s.ln = &controlconn.Listener{
-		Listener:  raw,
-		TLSConfig: s.tlsConfig,
-		Implicit:  st.cfg.Server.TLS.Mode == conf.TLSImplicit,
-		Admit:     s.admit,
-		Release:   func(c net.Conn) { s.released(c.RemoteAddr()) },
-		OnAccept:  s.accepted,
+		Listener:     raw,
+		TLSConfig:    s.tlsConfig,
+		Implicit:     st.cfg.Server.TLS.Mode == conf.TLSImplicit,
+		LoginTimeout: st.cfg.Server.LoginTimeout.Duration,
+		Admit:        s.admit,
+		Release:      func(c net.Conn) { s.released(c.RemoteAddr()) },
+		OnAccept:     s.accepted,
 	}
 	if addr := st.cfg.Metrics.Listen; addr.IsValid() {
 		ms, err := startMetrics(addr.String(), s.metrics, s.log)
@@ -137,6 +163,13 @@ func (s *Server) Start() error {
 			return err
 		}
 		s.metricsSrv = ms
+	}
+	if err := s.dropAndPrepare(st.cfg); err != nil {
+		raw.Close()
+		if s.metricsSrv != nil {
+			_ = s.metricsSrv.close(context.Background())
+		}
+		return err
 	}
 	banCtx, stopBans := context.WithCancel(context.Background())
 	s.stopBans = stopBans
@@ -174,7 +207,7 @@ func (s *Server) MetricsAddr() net.Addr {
 // address, passive ports, public host, TLS mode, idle timeout, banner) keep
 // their old values until a restart; Reload says so in the log.
 func (s *Server) Reload(cfg *conf.Config) error {
-	st, err := compile(cfg)
+	st, err := compile(cfg, s.state.Load())
 	if err != nil {
 		return err
 	}
@@ -193,7 +226,9 @@ func (s *Server) Reload(cfg *conf.Config) error {
 		cfg.Metrics = old.cfg.Metrics
 	}
 	s.bandwidth.update(cfg)
+	s.bans.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
 	s.state.Store(st)
+	s.revokeSessions(st)
 	s.warnRisky(cfg)
 	s.log.Info("configuration reloaded", "config", cfg.Source, "users", len(cfg.Users), "fxp", cfg.FXP.Enabled)
 	return nil

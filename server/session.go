@@ -38,6 +38,8 @@ type session struct {
 	user        atomic.Pointer[string] // set once logged in
 	answerToken string                 // per-session token: "SITE <token>" carries a queued answer
 	busy        atomic.Bool            // between a 150 reply and the final reply
+	revoked     atomic.Bool            // closed because the config no longer allows it
+	rename      renameState            // RNFR/RNTO pairing (guard.go)
 
 	data *dataplane.Channel // the session's side of the data plane
 
@@ -96,15 +98,14 @@ func (sess *session) account(st *state) *account {
 	return st.accounts[name]
 }
 
+// preAuth runs at USER. Only what is the same for every user name is
+// decided here (TLS required); everything about the user waits for PASS,
+// so that USER says nothing about which names exist.
 func (sess *session) preAuth(user string) error {
 	st := sess.srv.state.Load()
 	if st.cfg.Server.TLS.Required && !sess.conn.TLS() {
 		sess.refuseLogin(user, reasonTLSRequired)
 		return errors.New("TLS is required on this server: send AUTH TLS first")
-	}
-	if a := st.accounts[user]; a != nil && !a.allowsIP(sess.clientIP) {
-		sess.refuseLogin(user, reasonAllowedIPs)
-		return fmt.Errorf("%s may not log in from %s", user, sess.clientIP)
 	}
 	return nil
 }
@@ -123,34 +124,24 @@ func (sess *session) failLogin(user, why string) {
 	sess.srv.loginFailed(sess)
 }
 
+// login answers PASS. Every refusal gives the same answer (errBadLogin)
+// and costs the same (see checkLogin); the log says why.
 func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	st := sess.srv.state.Load()
-	a := st.accounts[user]
-	var claims *token.Claims
-	if a == nil {
-		var err error
-		if a, claims, err = sess.tokenLogin(st, user, pass); err != nil {
-			return nil, err
-		}
+	a, claims, reason := sess.tokenLogin(st, user, pass)
+	if claims == nil && reason == "" {
+		a, reason = sess.checkLogin(st, user, pass)
 	}
-	if a == nil {
-		burnTime(pass)
-		sess.failLogin(user, "unknown_user")
+	switch reason {
+	case "":
+	case reasonUnknownUser, reasonBadPassword:
+		sess.failLogin(user, reason)
 		return nil, errBadLogin
-	}
-	if !a.allowsIP(sess.clientIP) {
-		sess.refuseLogin(user, reasonAllowedIPs)
-		return nil, errBadLogin
-	}
-	if claims == nil && !sess.srv.passwords.check(a.user.Name, a.secret, pass) {
-		sess.failLogin(user, "bad_password")
+	default:
+		sess.refuseLogin(user, reason)
 		return nil, errBadLogin
 	}
 	name := a.user.Name
-	if !sess.srv.takeSessionSlot(name, a.user.MaxSessions) {
-		sess.refuseLogin(user, reasonMaxSessions)
-		return nil, fmt.Errorf("too many sessions for %s (max_sessions = %d)", user, a.user.MaxSessions)
-	}
 	storage, closeStorage, err := sess.srv.openStorage(&a.user)
 	if err != nil {
 		sess.srv.releaseSessionSlot(name)
@@ -175,11 +166,17 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	sess.mu.Lock()
 	sess.closeStorage = closeStorage
 	sess.mu.Unlock()
-	sess.user.Store(&name)
+	// The user's logger is set once, before the name is published: the
+	// guard refuses a second login in the same session.
 	sess.log = sess.log.With("user", name)
+	sess.srv.metrics.sessions.Inc() // end() counts it down
+	sess.user.Store(&name)
+	if !sess.conn.LoggedIn() {
+		// login_timeout closed the connection meanwhile; end() releases.
+		return nil, errors.New("login timeout")
+	}
 	sess.log.Info("login ok", "read_only", a.readOnly, "tls", sess.conn.TLS())
 	sess.srv.metrics.logins.WithLabelValues("ok").Inc()
-	sess.srv.metrics.sessions.Inc()
 	return &clientDriver{FS: fs, sess: sess}, nil
 }
 
@@ -259,6 +256,9 @@ func (sess *session) close() { _ = sess.conn.Close() }
 func (sess *session) Screen(line string) string {
 	verb, arg, _ := strings.Cut(line, " ")
 	verb = strings.ToUpper(verb)
+	if out, done := sess.guard(verb, arg); done {
+		return out
+	}
 	if sess.userName() == "" {
 		return line // the library answers 530 to anything that needs a login
 	}
@@ -306,6 +306,7 @@ func (sess *session) answer(code int, msg string) string {
 // without the "HASH " of the HASH draft (" SHA-256*;MD5;..."), so clients
 // that look for HASH in FEAT find it.
 func (sess *session) Reply(line string) string {
+	sess.rename.reply(line)
 	if isHashFeature(line) {
 		return " HASH " + line[1:]
 	}

@@ -17,6 +17,7 @@ type state struct {
 	policy   acl.FXPPolicy
 	accounts map[string]*account
 	tls      *tls.Config // nil when TLS is off
+	cost     *loginCost  // what a refused login costs
 }
 
 // account is one [[users]] entry, compiled.
@@ -37,9 +38,20 @@ func prefixes(in []conf.Prefix) acl.Networks {
 	return out
 }
 
-func compile(cfg *conf.Config) (*state, error) {
+// compile compiles cfg; prev is the state it replaces (nil at start),
+// whose dummy password hash is reused when the cost is unchanged.
+func compile(cfg *conf.Config, prev *state) (*state, error) {
+	var prevCost *loginCost
+	if prev != nil {
+		prevCost = prev.cost
+	}
+	cost, err := newLoginCost(cfg, prevCost)
+	if err != nil {
+		return nil, err
+	}
 	st := &state{
-		cfg: cfg,
+		cost: cost,
+		cfg:  cfg,
 		policy: acl.FXPPolicy{
 			Enabled:        cfg.FXP.Enabled,
 			Peers:          prefixes(cfg.FXP.Peers),

@@ -58,58 +58,68 @@ func (k *tokenKeys) close() {
 // tokenClaims returns the session's token, nil for a password login.
 func (sess *session) tokenClaims() *token.Claims { return sess.token.Load() }
 
-// tokenLogin checks a login that may be a token. It returns (nil, nil,
-// nil) when user is not a token's login name (or tokens are off), so that
-// the caller goes on as for an unknown user; otherwise the user's account
-// narrowed to the token (read-only unless it may receive) and the claims,
-// or the refusal. Each granted login is recorded as spent first.
-func (sess *session) tokenLogin(st *state, user, pass string) (*account, *token.Claims, error) {
+// tokenLogin checks a login that may be a token. When user is not a
+// token's login name (or tokens are off) it returns nil claims and no
+// reason, and the caller checks a password login. Otherwise it returns the
+// user's account narrowed to the token (read-only unless it may receive)
+// and the claims, or a refusal reason for login's usual answer. A granted
+// login holds a session slot and is recorded as spent first.
+func (sess *session) tokenLogin(st *state, user, pass string) (*account, *token.Claims, string) {
 	keyFile := st.cfg.Tokens.KeyFile
-	if keyFile == "" || !token.LooksLike(user) {
-		return nil, nil, nil
+	if keyFile == "" || !token.LooksLike(user) || st.accounts[user] != nil {
+		return nil, nil, "" // a real user always wins over the token form
 	}
 	now := sess.srv.now()
 	key, spent, err := sess.srv.tokens.load(keyFile, now)
 	if err != nil {
 		sess.log.Error("token logins unavailable", "err", err)
-		return nil, nil, errors.New("token logins unavailable")
+		st.cost.pay(pass)
+		return nil, nil, reasonTokenUnavailable
 	}
 	c, err := token.Verify(key, user, pass)
 	if err != nil {
-		burnTime(pass)
-		sess.failLogin(strings.SplitN(user, token.Sep, 2)[0], "bad_token")
-		return nil, nil, errBadLogin
+		st.cost.pay(pass)
+		return nil, nil, reasonBadPassword
 	}
-	refuse := func(reason, detail string) (*account, *token.Claims, error) {
+	refuse := func(reason, detail string) (*account, *token.Claims, string) {
 		sess.log.Warn("token refused", "user", c.User, "token", c.ID, "reason", reason, "detail", detail)
-		sess.srv.metrics.refused("token_" + reason)
-		sess.srv.metrics.logins.WithLabelValues("refused").Inc()
-		return nil, nil, errBadLogin
+		st.cost.pay(pass)
+		return nil, nil, "token_" + reason
 	}
 	a := st.accounts[c.User]
-	if a == nil || a.anonymous {
-		return refuse(token.ReasonScope, "no such user "+c.User)
-	}
-	if !a.allowsIP(sess.clientIP) {
-		return refuse(token.ReasonScope, "user's allowed_ips")
-	}
 	var r *token.Refused
-	if err := c.Check(now, sess.clientIP); errors.As(err, &r) {
+	switch err := c.Check(now, sess.clientIP); {
+	case sess.srv.bans.Banned(sess.clientIP, now):
+		st.cost.pay(pass)
+		return nil, nil, reasonBanned
+	case a == nil || a.anonymous:
+		return refuse(token.ReasonScope, "no such user "+c.User)
+	case !a.allowsIP(sess.clientIP):
+		return refuse(token.ReasonScope, "outside the user's allowed_ips")
+	case errors.As(err, &r):
 		return refuse(r.Reason, r.Detail)
+	case !sess.srv.takeSessionSlot(a.user.Name, a.user.MaxSessions):
+		st.cost.pay(pass)
+		return nil, nil, reasonMaxSessions
 	}
-	if err := spent.Use(c); errors.As(err, &r) {
-		return refuse(r.Reason, r.Detail)
-	} else if err != nil {
+	if err := spent.Use(c); err != nil {
+		sess.srv.releaseSessionSlot(a.user.Name)
+		if errors.As(err, &r) {
+			return refuse(r.Reason, r.Detail)
+		}
 		sess.log.Error("token spent file", "err", err)
-		return nil, nil, errors.New("token logins unavailable")
+		return nil, nil, reasonTokenUnavailable
 	}
 	narrowed := *a
 	narrowed.readOnly = a.readOnly || c.Dir&token.Receive == 0
 	sess.log.Info("token login", "user", c.User, "token", c.ID, "path", c.Path, "direction", c.Dir.String(),
 		"expires", time.Unix(c.Expires, 0).UTC().Format(time.RFC3339))
 	sess.srv.metrics.logins.WithLabelValues("token").Inc()
-	return &narrowed, &c, nil
+	return &narrowed, &c, ""
 }
+
+// reasonTokenUnavailable: the key or spent file cannot be used.
+const reasonTokenUnavailable = "token_unavailable"
 
 // siteToken answers SITE TOKEN PATH DIRECTION TTL [USES [CIDR]]: a logged-in
 // user mints a token for themself, never wider than their own rights (a

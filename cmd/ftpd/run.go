@@ -21,6 +21,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/privilege"
 	"github.com/ftpd/ftpd/server"
 )
 
@@ -78,7 +79,20 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "ftpd: invalid configuration:\n%s\n", indent(err.Error()))
 		return exitConfig
 	}
+	drop, err := privilegeDropper(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "ftpd: invalid configuration:\n%s\n", indent(err.Error()))
+		return exitConfig
+	}
+	privilege.SetUmask(uint32(cfg.Server.Umask))
 	if *check {
+		if warning := rootWarning(cfg); warning != "" {
+			fmt.Fprintf(stderr, "ftpd: warning: %s\n", warning)
+		}
+		if err := server.Check(cfg, drop); err != nil {
+			fmt.Fprintf(stderr, "ftpd: invalid configuration:\n%s\n", indent(err.Error()))
+			return exitConfig
+		}
 		fmt.Fprintf(stdout, "%s: configuration is valid\n", cfg.Source)
 		return exitOK
 	}
@@ -95,7 +109,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	signal.Notify(hup, syscall.SIGHUP)
 	defer signal.Stop(hup)
 
-	srv, err := server.New(cfg, server.Options{Logger: logger})
+	if warning := rootWarning(cfg); warning != "" {
+		logger.Warn(warning)
+	}
+	srv, err := server.New(cfg, server.Options{Logger: logger, DropPrivileges: drop})
 	if err != nil {
 		fmt.Fprintf(stderr, "ftpd: %v\n", err)
 		return exitConfig
@@ -124,6 +141,28 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			return exitOK
 		}
 	}
+}
+
+// privilegeDropper returns the function that drops to server.run_as, or
+// nil when run_as is not set. The account is looked up now, so an unknown
+// one is a config error.
+func privilegeDropper(cfg *conf.Config) (func() error, error) {
+	if cfg.Server.RunAs.IsZero() {
+		return nil, nil
+	}
+	acct, err := privilege.Lookup(cfg.Server.RunAs.User, cfg.Server.RunAs.Group)
+	if err != nil {
+		return nil, fmt.Errorf("%s: server.run_as: %w", cfg.Source, err)
+	}
+	return func() error { return privilege.Drop(acct) }, nil
+}
+
+// rootWarning is the warning for running as root without run_as.
+func rootWarning(cfg *conf.Config) string {
+	if os.Geteuid() != 0 || !cfg.Server.RunAs.IsZero() {
+		return ""
+	}
+	return "running as root without server.run_as: every session would run as root; set run_as = \"ftp\" (or start ftpd unprivileged, e.g. with the systemd unit in contrib/)"
 }
 
 func reload(srv *server.Server, path string, format conf.LogFormat, level *slog.LevelVar, logger *slog.Logger) {

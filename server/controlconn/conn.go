@@ -26,8 +26,13 @@ import (
 // MaxLine is the longest command line accepted (the FTP library's limit).
 const MaxLine = 4096
 
-// handshakeTimeout bounds a TLS handshake on the control connection.
+// handshakeTimeout bounds a TLS handshake on the control connection when
+// no login deadline is set.
 const handshakeTimeout = 15 * time.Second
+
+// ErrLineTooLong is returned by Read for a command line over MaxLine
+// bytes, after the client was told "500 line too long".
+var ErrLineTooLong = errors.New("command line too long")
 
 // Screener sees the control connection's traffic.
 type Screener interface {
@@ -61,13 +66,20 @@ type Conn struct {
 	screener atomic.Pointer[screenerBox]
 	tlsConn  atomic.Pointer[tls.Conn] // set once TLS is on
 	closed   atomic.Bool
+
+	// loginTimer closes the connection unless LoggedIn stops it first.
+	loginTimer    *time.Timer
+	loginDeadline time.Time // zero: none
 }
 
 type screenerBox struct{ s Screener }
 
 // New wraps raw. If implicit is true, the TLS handshake starts at once and
-// tlsConfig must return a configuration.
-func New(raw net.Conn, tlsConfig TLSConfigFunc, implicit bool) (*Conn, error) {
+// tlsConfig must return a configuration. A loginTimeout above 0 closes the
+// connection that many seconds from now unless LoggedIn is called first:
+// TLS handshake (implicit or AUTH TLS) and login must both be done by then,
+// whatever the client sends meanwhile.
+func New(raw net.Conn, tlsConfig TLSConfigFunc, implicit bool, loginTimeout time.Duration) (*Conn, error) {
 	c := &Conn{raw: raw, tlsConfig: tlsConfig, transport: raw}
 	if implicit {
 		cfg := c.config()
@@ -79,7 +91,33 @@ func New(raw net.Conn, tlsConfig TLSConfigFunc, implicit bool) (*Conn, error) {
 		c.tlsConn.Store(tc)
 	}
 	c.reader = bufio.NewReaderSize(c.transport, MaxLine)
+	if loginTimeout > 0 {
+		c.loginDeadline = time.Now().Add(loginTimeout)
+		// Close the socket itself: a handshake or a write stuck on a
+		// silent peer must not delay it.
+		c.loginTimer = time.AfterFunc(loginTimeout, func() {
+			c.closed.Store(true)
+			_ = c.raw.Close()
+		})
+	}
 	return c, nil
+}
+
+// LoggedIn stops the login deadline. It reports false if the deadline
+// already closed the connection.
+func (c *Conn) LoggedIn() bool {
+	if c.loginTimer == nil {
+		return !c.closed.Load()
+	}
+	return c.loginTimer.Stop()
+}
+
+// Hangup sends one reply line and closes the connection; the command being
+// read, if any, fails.
+func (c *Conn) Hangup(code int, msg string) {
+	_ = c.raw.SetWriteDeadline(time.Now().Add(writeRefusalTimeout))
+	_ = c.reply(code, msg)
+	_ = c.Close()
 }
 
 func (c *Conn) config() *tls.Config {
@@ -120,6 +158,9 @@ func (c *Conn) Read(p []byte) (int, error) {
 		if box := c.screener.Load(); box != nil {
 			line = box.s.Screen(line)
 		}
+		if c.closed.Load() {
+			return 0, net.ErrClosed // the screener hung up
+		}
 		c.pending = append(c.pending[:0], line...)
 		c.pending = append(c.pending, '\r', '\n')
 	}
@@ -132,7 +173,8 @@ func (c *Conn) Read(p []byte) (int, error) {
 func (c *Conn) readLine() (string, error) {
 	raw, err := c.reader.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
-		return "", fmt.Errorf("command line longer than %d bytes", MaxLine)
+		c.Hangup(500, "line too long")
+		return "", fmt.Errorf("%w: over %d bytes", ErrLineTooLong, MaxLine)
 	}
 	if err != nil && !(len(raw) > 0 && errors.Is(err, io.EOF)) {
 		return "", err
@@ -195,7 +237,11 @@ func (c *Conn) handleAUTH(line string) (bool, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	tc := tls.Server(c.raw, cfg)
-	ctx, cancel := context.WithTimeout(context.Background(), handshakeTimeout)
+	deadline := time.Now().Add(handshakeTimeout)
+	if !c.loginDeadline.IsZero() {
+		deadline = c.loginDeadline
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		return true, fmt.Errorf("TLS handshake: %w", err)

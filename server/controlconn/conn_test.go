@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"math/big"
 	"net"
 	"strings"
@@ -130,8 +131,62 @@ func TestScreenAndReply(t *testing.T) {
 func TestLineTooLong(t *testing.T) {
 	c, client := pair(t, nil, false)
 	go func() { _, _ = client.Write([]byte(strings.Repeat("A", MaxLine+10) + "\r\n")) }()
-	if _, err := c.Read(make([]byte, 100)); err == nil || !strings.Contains(err.Error(), "longer than") {
+	if _, err := c.Read(make([]byte, 100)); !errors.Is(err, ErrLineTooLong) {
 		t.Fatalf("long line: %v", err)
+	}
+	_ = client.SetReadDeadline(time.Now().Add(5 * time.Second))
+	r := bufio.NewReader(client)
+	if line, err := r.ReadString('\n'); line != "500 line too long\r\n" {
+		t.Fatalf("client got %q %v, want 500 line too long", line, err)
+	}
+	if _, err := r.ReadString('\n'); err == nil {
+		t.Fatal("connection open after a too-long line")
+	}
+}
+
+func TestLoginTimeoutCloses(t *testing.T) {
+	raw, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { raw.Close() })
+	l := &Listener{Listener: raw, LoginTimeout: 300 * time.Millisecond}
+	done := make(chan *Conn, 2)
+	go func() {
+		for i := 0; i < 2; i++ {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+			done <- c.(*Conn)
+		}
+	}()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.10")}}
+	silent, err := d.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { silent.Close() })
+	<-done
+	start := time.Now()
+	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil || time.Since(start) > time.Second {
+		t.Fatalf("silent connection: %v after %v", err, time.Since(start))
+	}
+	// LoggedIn in time stops the deadline.
+	kept, err := d.Dial("tcp", raw.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { kept.Close() })
+	c := <-done
+	if !c.LoggedIn() {
+		t.Fatal("LoggedIn false before the deadline")
+	}
+	time.Sleep(500 * time.Millisecond)
+	if _, err := c.Write([]byte("200 still here\r\n")); err != nil {
+		t.Fatalf("logged-in connection closed: %v", err)
 	}
 }
 

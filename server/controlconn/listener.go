@@ -10,6 +10,9 @@ type Listener struct {
 	net.Listener
 	TLSConfig TLSConfigFunc
 	Implicit  bool // implicit TLS: handshake at once
+	// LoginTimeout, if above 0, is the time from accept within which the
+	// TLS handshake and the login must be done (see New).
+	LoginTimeout time.Duration
 	// Admit, if set, is asked about every new connection before the FTP
 	// library sees it. A non-empty refusal is sent as a reply line (e.g.
 	// "421 Too many connections") and the connection is closed.
@@ -34,7 +37,7 @@ func (l *Listener) Accept() (net.Conn, error) {
 				continue
 			}
 		}
-		c, err := New(raw, l.TLSConfig, l.Implicit)
+		c, err := New(raw, l.TLSConfig, l.Implicit, l.LoginTimeout)
 		if err != nil {
 			// Only a missing TLS configuration gets here; the server
 			// validates it before listening. Drop this client, keep serving.

@@ -219,3 +219,14 @@ func resetClose(c net.Conn) {
 	}
 	_ = c.Close()
 }
+
+// ProbePort20 binds, and releases at once, port 20 on addr the way active
+// connections do with active_port20, to tell early whether they can.
+func ProbePort20(addr netip.Addr) error {
+	lc := net.ListenConfig{Control: reuseAddr}
+	ln, err := lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(addr.Unmap(), 20).String())
+	if err != nil {
+		return fmt.Errorf("cannot bind port 20: %w", unwrapDial(err))
+	}
+	return ln.Close()
+}
