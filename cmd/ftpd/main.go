@@ -5,6 +5,7 @@
 //	ftpd -check-config -config FILE   validate a config file and exit
 //	ftpd hash-password                read a password on stdin, print a bcrypt hash
 //	ftpd lab [-demo]                  two paired servers for FXP experiments
+//	ftpd token -config F -user U -path P -fxp send -ttl 1h   a one-time FXP link
 //	ftpd -version
 package main
 

@@ -39,6 +39,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "hash-password" {
 		return hashPassword(args[1:], stdin, stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "token" {
+		return runToken(args[1:], time.Now(), stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "lab" {
 		return runLab(args[1:], stdout, stderr)
 	}
@@ -49,7 +52,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	version := fs.Bool("version", false, "print the version and exit")
 	grace := fs.Duration("grace", 30*time.Second, "on SIGINT/SIGTERM, how long running transfers may take to finish")
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: ftpd [-config FILE] [-check-config] [-grace 30s] [-version]\n       ftpd hash-password < password\n       ftpd lab [-demo] [-h]   (two paired servers on 127.0.0.2/127.0.0.3)\n\n")
+		fmt.Fprintf(stderr, "usage: ftpd [-config FILE] [-check-config] [-grace 30s] [-version]\n       ftpd hash-password < password\n       ftpd lab [-demo] [-h]   (two paired servers on 127.0.0.2/127.0.0.3)\n       ftpd token -config FILE -user U -path P -fxp send -ttl 1h   (one-time FXP link)\n\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
