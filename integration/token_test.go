@@ -89,6 +89,12 @@ func TestTokenOneTimeFXP(t *testing.T) {
 	if n, err := c.Size("/releases/x.iso"); err != nil || n != int64(len(data)) {
 		t.Fatalf("SIZE in scope: %d %v", n, err)
 	}
+	if h, err := c.Hash("SHA-256", "/releases/x.iso"); err != nil || h != sha(data) {
+		t.Fatalf("HASH in scope: %q %v", h, err)
+	}
+	if _, err := c.Expect(250, "CWD /releases"); err != nil {
+		t.Fatalf("CWD above the scope: %v", err)
+	}
 	var sink strings.Builder
 	if _, err := c.Retr("/releases/x.iso", &sink); err != nil || sink.Len() != len(data) {
 		t.Fatalf("RETR in scope: %d bytes, %v", sink.Len(), err)
@@ -127,6 +133,15 @@ func TestTokenOneTimeFXP(t *testing.T) {
 	}
 	_, err = c.Retr("/incoming/up.bin", &sink)
 	expectCode(t, err, 550, "")
+	if _, err := c.Expect(257, "MKD /incoming/sub"); err != nil {
+		t.Fatalf("MKD in a receive subtree: %v", err)
+	}
+	if _, err := c.Expect(213, "MFMT 20200101000000 /incoming/up.bin"); err != nil {
+		t.Fatalf("MFMT in a receive subtree: %v", err)
+	}
+	if _, err := c.Expect(257, "MKD /elsewhere"); err == nil {
+		t.Fatal("MKD outside the subtree")
+	}
 	_, err = c.Stor("/outside.bin", strings.NewReader("x"))
 	expectCode(t, err, 550, "")
 	if got, _ := os.ReadFile(filepath.Join(a.root("alice"), "incoming/up.bin")); string(got) != "payload" {
