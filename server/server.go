@@ -268,6 +268,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 	s.stopBans()
+	s.tokens.close()
 	if s.metricsSrv != nil {
 		mctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = s.metricsSrv.close(mctx)
