@@ -163,6 +163,26 @@ func TestFXPOpsMirror(t *testing.T) {
 		t.Fatalf("run after changes: exit %d %+v\n%s", code, r, out)
 	}
 
+	// Same size, same time, other bytes: only --checksum sees it.
+	f3 := filepath.Join(srcRoot, "sub/f3.bin")
+	st, err := os.Stat(f3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, f3, randomBytes(t, int(st.Size())))
+	if err := os.Chtimes(f3, st.ModTime(), st.ModTime()); err != nil {
+		t.Fatal(err)
+	}
+	if r, code, out = fxpMirror(t, "--exclude", "*.tmp", src, dst); code != 0 || r.Copied != 0 {
+		t.Fatalf("size+time mirror copied a same-size, same-time file: exit %d %+v\n%s", code, r, out)
+	}
+	if r, code, out = fxpMirror(t, "--checksum", "--exclude", "*.tmp", src, dst); code != 0 || r.Copied != 1 {
+		t.Fatalf("--checksum missed changed bytes: exit %d %+v\n%s", code, r, out)
+	}
+	if fileSHA(t, filepath.Join(dstRoot, "sub/f3.bin")) != fileSHA(t, f3) {
+		t.Fatal("--checksum copy differs")
+	}
+
 	// An empty source listing never empties the destination...
 	if err := os.MkdirAll(filepath.Join(a.root("alice"), "empty"), 0o755); err != nil {
 		t.Fatal(err)
