@@ -556,3 +556,48 @@ dst = %q
 		t.Fatalf("bad job file: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestFXPOpsRunStateAfterSIGINT: a run interrupted (SIGINT) in its second
+// job keeps its state; the next run skips the first job's finished file.
+func TestFXPOpsRunStateAfterSIGINT(t *testing.T) {
+	a, b := fxpPair(t, fxpOn, fxpOn, slowSource, "")
+	writeFile(t, filepath.Join(a.root("alice"), "small.bin"), randomBytes(t, 64<<10))
+	big := randomBytes(t, 24<<20)
+	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), big)
+	if err := os.MkdirAll(b.root("alice"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(t.TempDir(), "state")
+	jobs := writeJobs(t, fmt.Sprintf(`
+[[job]]
+name = "small"
+src = %q
+dst = %q
+
+[[job]]
+name = "big"
+src = %q
+dst = %q
+`, fxpURL(a, "small.bin"), fxpURL(b, "small.bin"), fxpURL(a, "big.bin"), fxpURL(b, "big.bin")))
+	p := fxpStart(t, "run", "--json", "--bind", client1, "--timeout", "5s", "--state", state, jobs)
+	waitProgress(t, p, 2<<20) // the big file is under way
+	p.signal(syscall.SIGINT)
+	if code := p.waitExit(20 * time.Second); code != 1 {
+		t.Fatalf("interrupted run: exit %d\n%s", code, p.stderr.String())
+	}
+	if st, err := os.Stat(state); err != nil || st.Size() == 0 {
+		t.Fatalf("no state after the interrupt: %v", err)
+	}
+	out, errOut, code := fxpRun(t, nil, "run", "--json", "--bind", client1, "--timeout", "5s", "--state", state, jobs)
+	if code != 0 || !strings.Contains(errOut, "1 file(s) finished by an earlier run") ||
+		!strings.Contains(out, `"job":"small","copied":0,"skipped":1`) {
+		t.Fatalf("second run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if fileSHA(t, filepath.Join(b.root("alice"), "big.bin")) != sha(big) {
+		t.Fatal("big file differs")
+	}
+	sent := regexp.MustCompile(`"msg":"transfer".*"command":"RETR","path":"/small.bin"`)
+	if n := len(sent.FindAllString(a.logs.String(), -1)); n != 1 {
+		t.Fatalf("small.bin sent %d times, want once", n)
+	}
+}
