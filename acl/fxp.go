@@ -35,31 +35,35 @@ type Reason uint8
 
 // Refusal reasons; their String values are stable (logs and metrics use them).
 const (
-	ReasonNone           Reason = iota
-	ReasonUnknownAddress        // the peer or client address could not be determined
-	ReasonPrivilegedPort        // an active connection to a port below 1024
-	ReasonFXPDisabled           // a foreign address while [fxp] enabled = false
-	ReasonListing               // a listing to or from a foreign address
-	ReasonAnonymous             // anonymous FXP while allow_anonymous = false
-	ReasonDirection             // the user's fxp setting forbids this direction
-	ReasonClients               // the control client is outside [fxp].clients
-	ReasonPeers                 // the peer is outside [fxp].peers
-	ReasonUserPeers             // the peer is outside the user's fxp_peers
-	ReasonPortTheft             // a stranger connected to a passive port
+	ReasonNone            Reason = iota
+	ReasonUnknownAddress         // the peer or client address could not be determined
+	ReasonPrivilegedPort         // an active connection to a port below 1024
+	ReasonFXPDisabled            // a foreign address while [fxp] enabled = false
+	ReasonListing                // a listing to or from a foreign address
+	ReasonAnonymous              // anonymous FXP while allow_anonymous = false
+	ReasonDirection              // the user's fxp setting forbids this direction
+	ReasonClients                // the control client is outside [fxp].clients
+	ReasonPeers                  // the peer is outside [fxp].peers
+	ReasonUserPeers              // the peer is outside the user's fxp_peers
+	ReasonPortTheft              // a stranger connected to a passive port
+	ReasonPeerCertificate        // an FXP peer's TLS certificate did not verify
+	ReasonTLSHandshake           // a protected data connection's TLS handshake failed
 )
 
 var reasonNames = [...]string{
-	ReasonNone:           "none",
-	ReasonUnknownAddress: "unknown_address",
-	ReasonPrivilegedPort: "privileged_port",
-	ReasonFXPDisabled:    "fxp_disabled",
-	ReasonListing:        "foreign_listing",
-	ReasonAnonymous:      "anonymous",
-	ReasonDirection:      "direction",
-	ReasonClients:        "clients_list",
-	ReasonPeers:          "peers_list",
-	ReasonUserPeers:      "user_peers_list",
-	ReasonPortTheft:      "port_theft",
+	ReasonNone:            "none",
+	ReasonUnknownAddress:  "unknown_address",
+	ReasonPrivilegedPort:  "privileged_port",
+	ReasonFXPDisabled:     "fxp_disabled",
+	ReasonListing:         "foreign_listing",
+	ReasonAnonymous:       "anonymous",
+	ReasonDirection:       "direction",
+	ReasonClients:         "clients_list",
+	ReasonPeers:           "peers_list",
+	ReasonUserPeers:       "user_peers_list",
+	ReasonPortTheft:       "port_theft",
+	ReasonPeerCertificate: "peer_certificate",
+	ReasonTLSHandshake:    "tls_handshake",
 }
 
 func (r Reason) String() string {

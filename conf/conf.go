@@ -109,7 +109,7 @@ func defaults() Config {
 		Server: Server{
 			IdleTimeout:  Duration{5 * time.Minute},
 			Banner:       "ftpd ready",
-			TLS:          TLS{Mode: TLSOff},
+			TLS:          TLS{Mode: TLSOff, RequireDataSessionReuse: true},
 			LoginTimeout: Duration{30 * time.Second},
 			Umask:        0o022,
 		},

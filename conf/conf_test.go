@@ -54,6 +54,7 @@ func TestLoadFull(t *testing.T) {
 				CertFile: "/etc/ftpd/cert.pem",
 				KeyFile:  "/etc/ftpd/key.pem",
 				Required: true,
+				// RequireDataSessionReuse false, as the file says.
 			},
 			LoginTimeout:   Duration{10 * time.Second},
 			RunAs:          RunAs{User: "ftp", Group: "nogroup"},
@@ -66,6 +67,9 @@ func TestLoadFull(t *testing.T) {
 			Peers:          []Prefix{pfx("127.0.0.3/32"), pfx("10.0.0.0/8")},
 			AllowAnonymous: true,
 			Clients:        []Prefix{pfx("192.0.2.0/24"), pfx("fd00::/8")},
+			PeerCA:         "/etc/ftpd/peers.pem",
+			PeerFingerprints: []Fingerprint{{0xab, 0xcd, 0x01, 0x23, 0x45, 0x67, 0x89, 0xef, 0xab, 0xcd, 0x01, 0x23, 0x45, 0x67, 0x89, 0xef,
+				0xab, 0xcd, 0x01, 0x23, 0x45, 0x67, 0x89, 0xef, 0xab, 0xcd, 0x01, 0x23, 0x45, 0x67, 0x89, 0xef}},
 		},
 		Limits: Limits{
 			MaxConnections:      100,

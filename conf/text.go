@@ -1,6 +1,7 @@
 package conf
 
 import (
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"math/big"
@@ -277,3 +278,22 @@ func (m Umask) String() string { return fmt.Sprintf("%04o", uint32(m)) }
 
 // MarshalText writes the mask as String does.
 func (m Umask) MarshalText() ([]byte, error) { return []byte(m.String()), nil }
+
+// UnmarshalText parses a SHA-256 fingerprint: 64 hex digits, in any case,
+// optionally as colon-separated pairs and after "sha256:" or "SHA256:".
+func (f *Fingerprint) UnmarshalText(text []byte) error {
+	t := strings.TrimSpace(string(text))
+	if rest, ok := strings.CutPrefix(strings.ToLower(t), "sha256:"); ok {
+		t = rest
+	}
+	t = strings.ReplaceAll(t, ":", "")
+	b, err := hex.DecodeString(t)
+	if err != nil || len(b) != len(f) {
+		return fmt.Errorf("invalid SHA-256 fingerprint %q: want 64 hex digits (pairs may be separated by colons)", string(text))
+	}
+	copy(f[:], b)
+	return nil
+}
+
+// MarshalText writes the fingerprint as lower-case hex.
+func (f Fingerprint) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(f[:])), nil }

@@ -59,6 +59,11 @@ type TLS struct {
 	CertFile string  `toml:"cert_file"`
 	KeyFile  string  `toml:"key_file"`
 	Required bool    `toml:"required"`
+	// RequireDataSessionReuse refuses a PROT P data connection from the
+	// control client whose TLS session does not resume that control
+	// connection's session (vsftpd's require_ssl_reuse). FXP peers, which
+	// have no control connection here, are exempt. Default true.
+	RequireDataSessionReuse bool `toml:"require_data_session_reuse"`
 }
 
 // FXP is the [fxp] table: the server-wide foreign data address policy.
@@ -67,7 +72,17 @@ type FXP struct {
 	Peers          []Prefix `toml:"peers"`
 	AllowAnonymous bool     `toml:"allow_anonymous"`
 	Clients        []Prefix `toml:"clients"`
+	// When ftpd is the TLS client of a protected FXP data connection
+	// (SSCN ON, CPSV), the peer's certificate must chain to PeerCA (a PEM
+	// file) or have one of PeerFingerprints (SHA-256 of the DER
+	// certificate). With neither, any certificate is accepted.
+	PeerCA           string        `toml:"peer_ca"`
+	PeerFingerprints []Fingerprint `toml:"peer_fingerprints"`
 }
+
+// Fingerprint is the SHA-256 of a DER certificate, written as 64 hex
+// digits, optionally in colon-separated pairs and after "sha256:".
+type Fingerprint [32]byte
 
 // Limits is the [limits] table.
 type Limits struct {

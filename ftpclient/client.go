@@ -69,6 +69,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", addr, err)
 	}
+	opts.TLS = sessionTLS(opts.TLS, addr)
 	c := &Conn{opts: opts, raw: raw, conn: raw}
 	if opts.ImplicitTLS {
 		if opts.TLS == nil {
@@ -110,6 +111,26 @@ func (c *Conn) authTLS() error {
 	c.text = textproto.NewConn(tc)
 	c.tlsOn = true
 	return nil
+}
+
+// sessionTLS prepares a caller's TLS configuration for FTPS: its own copy,
+// with a session cache and a server name, so that data connections resume
+// the control connection's TLS session (servers may require it, as
+// vsftpd's require_ssl_reuse and ftpd's require_data_session_reuse do).
+func sessionTLS(cfg *tls.Config, addr string) *tls.Config {
+	if cfg == nil {
+		return nil
+	}
+	cfg = cfg.Clone()
+	if cfg.ClientSessionCache == nil {
+		cfg.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+	}
+	if cfg.ServerName == "" {
+		if host, _, err := net.SplitHostPort(addr); err == nil {
+			cfg.ServerName = host
+		}
+	}
+	return cfg
 }
 
 // Close closes the control connection without QUIT.

@@ -36,15 +36,33 @@ func (r fxpResult) String() string {
 // gets PASV (EPSV/EPRT when extended).
 func fxpCopy(t testing.TB, src, dst *ftpclient.Conn, srcPath, dstPath string, passiveSrc, extended bool) fxpResult {
 	t.Helper()
+	passive := "PASV"
+	if extended {
+		passive = "EPSV"
+	}
+	return fxpCopyWith(t, src, dst, srcPath, dstPath, passiveSrc, passive)
+}
+
+// fxpCopyWith is fxpCopy with the passive side's command: PASV, EPSV, or
+// CPSV (PASV whose server then takes the TLS client role).
+func fxpCopyWith(t testing.TB, src, dst *ftpclient.Conn, srcPath, dstPath string, passiveSrc bool, passive string) fxpResult {
+	t.Helper()
 	pasvSide, portSide := dst, src
 	if passiveSrc {
 		pasvSide, portSide = src, dst
 	}
+	extended := passive == "EPSV"
 	var addr = mustAP("0.0.0.0:0")
 	var err error
-	if extended {
+	switch passive {
+	case "EPSV":
 		addr, err = pasvSide.Epsv()
-	} else {
+	case "CPSV":
+		var msg string
+		if msg, err = pasvSide.Expect(227, "CPSV"); err == nil {
+			addr, err = ftpclient.ParsePASV(msg)
+		}
+	default:
 		addr, err = pasvSide.Pasv()
 	}
 	if err != nil {

@@ -69,11 +69,19 @@ func interopDir(t testing.TB) string {
 // ends.
 func interopStartPeer(t testing.TB, kind peers.Kind, host string, fxp bool) *peers.Server {
 	t.Helper()
+	return interopStartPeerWith(t, peers.Options{Kind: kind, Addr: netip.MustParseAddr(host), FXP: fxp})
+}
+
+// interopStartPeerWith starts a third-party server with opts (Dir is
+// made here) and stops it when the test ends.
+func interopStartPeerWith(t testing.TB, opts peers.Options) *peers.Server {
+	t.Helper()
+	kind := opts.Kind
 	if err := kind.Available(); err != nil {
 		interopUnavailable(t, err)
 	}
-	dir := interopDir(t)
-	s, err := peers.Start(peers.Options{Kind: kind, Addr: netip.MustParseAddr(host), Dir: dir, FXP: fxp})
+	opts.Dir = interopDir(t)
+	s, err := peers.Start(opts)
 	if err != nil {
 		t.Fatalf("start %s: %v", kind, err)
 	}

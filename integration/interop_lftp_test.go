@@ -117,3 +117,35 @@ func TestInteropLftpRefusal(t *testing.T) {
 	}
 	b.logs.waitFor(t, `"reason":"fxp_disabled"`)
 }
+
+// TestInteropLftpSecureFXP: lftp's protected FXP (ftp:ssl-protect-fxp)
+// between two ftpd, PASV on either side. lftp negotiates the TLS client
+// role itself (CPSV first, else SSCN); the data between the servers is TLS.
+func TestInteropLftpSecureFXP(t *testing.T) {
+	interopNeed(t, "lftp")
+	tlsTable := interopTLSTable(t, "explicit")
+	a := startServer(t, hostA, pairConfig(fxpOn+"\n"+tlsTable, ""))
+	b := startServer(t, hostB, pairConfig(fxpOn+"\n"+tlsTable, ""))
+	data := randomBytes(t, 4<<20)
+	writeFile(t, filepath.Join(a.root("alice"), "src.bin"), data)
+	for _, passiveSource := range []string{"yes", "no"} {
+		t.Run("fxp-passive-source="+passiveSource, func(t *testing.T) {
+			dst := "secure-" + passiveSource + ".bin"
+			logFile := filepath.Join(t.TempDir(), "lftp.log")
+			out := interopLftp(t, "set ftp:ssl-force yes; set ftp:ssl-protect-data yes; set ftp:ssl-protect-fxp yes; "+
+				"set ssl:verify-certificate no; set ftp:use-fxp yes; set ftp:fxp-force yes; set ftp:fxp-passive-source "+passiveSource+"; "+
+				"debug -o "+logFile+" 5; "+
+				"get "+interopURL(a, "alice", testPass)+"/src.bin -o "+interopURL(b, "alice", testPass)+"/"+dst)
+			if got := fileSHA(t, filepath.Join(b.root("alice"), dst)); got != sha(data) {
+				t.Fatalf("destination sha256 %s, want %s\n%s", got, sha(data), out)
+			}
+			// lftp asked for protected data and for one server to be the
+			// TLS client (it tries CPSV first, then SSCN).
+			dbg, _ := os.ReadFile(logFile)
+			if !strings.Contains(string(dbg), "PROT P") || !(strings.Contains(string(dbg), "---> CPSV") || strings.Contains(string(dbg), "---> SSCN ON")) {
+				t.Fatalf("lftp did not negotiate protected FXP:\n%s", dbg)
+			}
+			b.logs.waitFor(t, `"msg":"transfer"`, `"command":"STOR"`, `"path":"/`+dst+`"`, `"foreign":true`)
+		})
+	}
+}

@@ -1,9 +1,15 @@
 package integration
 
 import (
+	"context"
+	"crypto/tls"
+	"fmt"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/ftpd/ftpd/bench/peers"
 	"github.com/ftpd/ftpd/ftpclient"
@@ -11,8 +17,8 @@ import (
 
 // TestInteropServerFXP pairs ftpd with vsftpd, ProFTPD and Pure-FTPd (FXP
 // switched on in each) and copies a file both ways, with PASV on either
-// side. ftpd's peers list is 127.0.0.0/8: the third-party server dials from
-// its own address (Pure-FTPd from port 20), ftpd from 127.0.0.1.
+// side. ftpd's peers list names the third-party server's exact address,
+// from which it dials (Pure-FTPd from port 20).
 func TestInteropServerFXP(t *testing.T) {
 	data := randomBytes(t, 4<<20)
 	for _, kind := range peers.Kinds {
@@ -90,5 +96,66 @@ func TestInteropServerRefusals(t *testing.T) {
 			}
 			expectCode(t, cp.Port(addr, false), tc.code, tc.text)
 		})
+	}
+}
+
+// TestInteropProFTPDSecureFXP: protected FXP (PROT P on both) between ftpd
+// and ProFTPD 1.3.8 (mod_tls, TLS 1.2), both directions, PASV on either
+// side, with SSCN ON on ProFTPD (it is the TLS client) or on ftpd. ProFTPD
+// answers SSCN but not CPSV.
+func TestInteropProFTPDSecureFXP(t *testing.T) {
+	cert, key := interopCert(t, t.TempDir())
+	peer := interopStartPeerWith(t, peers.Options{Kind: peers.ProFTPD, Addr: netip.MustParseAddr(peerHost), FXP: true, TLSCert: cert, TLSKey: key})
+	a, cfgA := startTLSServer(t, hostA, "explicit", false, fxpOn)
+	data := randomBytes(t, 4<<20)
+	writeFile(t, filepath.Join(a.root("alice"), "from-ftpd.bin"), data)
+	if err := peer.WriteFile("from-peer.bin", data); err != nil {
+		t.Fatal(err)
+	}
+	ca := dialTLS(t, a, cfgA, false, false)
+	cp, err := ftpclient.Dial(context.Background(), peer.Addr, ftpclient.Options{
+		LocalAddr: netip.MustParseAddr(client1), Timeout: 20 * time.Second,
+		TLS: &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12}, // ProFTPD's test certificate names ftpd's addresses
+	})
+	if err != nil {
+		t.Fatalf("ProFTPD: %v\n%s", err, peer.Log())
+	}
+	t.Cleanup(func() { cp.Close() })
+	if err := cp.Login(peers.UserName, peers.Password); err != nil {
+		t.Fatalf("ProFTPD login: %v\n%s", err, peer.Log())
+	}
+	for _, toPeer := range []bool{true, false} {
+		for _, passiveSrc := range []bool{true, false} {
+			for _, client := range []string{"proftpd", "ftpd"} {
+				name := fmt.Sprintf("toPeer=%v/passiveSrc=%v/tls-client=%s", toPeer, passiveSrc, client)
+				t.Run(name, func(t *testing.T) {
+					src, dst, srcName := ca, cp, "from-ftpd.bin"
+					dstName := "got-" + strings.NewReplacer("/", "-", "=", "-").Replace(name)
+					dstPath := filepath.Join(peer.Root, dstName)
+					if !toPeer {
+						src, dst, srcName = cp, ca, "from-peer.bin"
+						dstPath = filepath.Join(a.root("alice"), dstName)
+					}
+					for _, c := range []*ftpclient.Conn{ca, cp} {
+						if _, err := c.Expect(200, "SSCN OFF"); err != nil {
+							t.Fatal(err)
+						}
+					}
+					on := ca
+					if client == "proftpd" {
+						on = cp
+					}
+					if _, err := on.Expect(200, "SSCN ON"); err != nil {
+						t.Fatal(err)
+					}
+					if r := fxpCopy(t, src, dst, srcName, dstName, passiveSrc, false); !r.ok() {
+						t.Fatalf("%v\n%s", r, peer.Log())
+					}
+					if got := fileSHA(t, dstPath); got != sha(data) {
+						t.Fatalf("destination sha256 %s, want %s", got, sha(data))
+					}
+				})
+			}
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/tls"
 	"fmt"
 	"net/netip"
 	"strings"
@@ -27,8 +28,65 @@ func (sess *session) screenData(verb, arg string) (string, bool) {
 		return verb, true
 	case "ABOR", "QUIT", "REIN":
 		sess.data.Abort()
+	case "PROT", "SSCN":
+		return sess.screenProtection(verb, strings.ToUpper(strings.TrimSpace(arg))), true
+	case "CPSV":
+		if !sess.conn.TLS() {
+			return sess.answer(503, "CPSV needs a TLS control connection: send AUTH TLS first"), true
+		}
+		sess.data.Passive(verb)
+		return "PASV", true
+	case "FEAT":
+		sess.featPending.Store(true)
 	}
 	return "", false
+}
+
+// screenProtection answers PROT (RFC 4217) and SSCN (the SSCN draft)
+// itself: the library stays at PROT C and never wraps a data connection;
+// the data plane runs the TLS in the role the session asks for.
+func (sess *session) screenProtection(verb, arg string) string {
+	if !sess.conn.TLS() {
+		return sess.answer(503, verb+" needs a TLS control connection: send AUTH TLS first")
+	}
+	if verb == "PROT" {
+		switch arg {
+		case "P":
+			sess.data.SetPrivate(true)
+			return sess.answer(200, "PROT P: data connections are protected by TLS")
+		case "C":
+			sess.data.SetPrivate(false)
+			return sess.answer(200, "PROT C: data connections are clear")
+		case "S", "E":
+			return sess.answer(536, "PROT "+arg+" not supported: use P or C")
+		}
+		return sess.answer(504, fmt.Sprintf("PROT %q: want P or C", arg))
+	}
+	switch arg {
+	case "ON":
+		sess.data.SetSSCN(true)
+	case "OFF":
+		sess.data.SetSSCN(false)
+	case "":
+	default:
+		return sess.answer(501, fmt.Sprintf("SSCN %q: want ON or OFF", arg))
+	}
+	if sess.data.SSCN() {
+		return sess.answer(200, "SSCN:CLIENT METHOD")
+	}
+	return sess.answer(200, "SSCN:SERVER METHOD")
+}
+
+// featExtras adds the protected-FXP features to the end of the library's
+// FEAT reply when TLS is configured.
+func (sess *session) featExtras(line string) string {
+	if !strings.HasPrefix(line, "211 ") || !sess.featPending.CompareAndSwap(true, false) {
+		return line
+	}
+	if sess.srv.tlsConfig() == nil {
+		return line
+	}
+	return " SSCN\r\n CPSV\r\n" + line
 }
 
 // screenActive parses PORT/EPRT strictly and judges the target as far as
@@ -99,3 +157,13 @@ func (o dataOwner) WaitingCommand() string { return o.sess.cc.GetLastCommand() }
 func (o dataOwner) Judge(r dataplane.Request) acl.Verdict { return o.sess.judge(r) }
 
 func (o dataOwner) Refused(r dataplane.Request, v acl.Verdict) { o.sess.logRefusal(r, v) }
+
+func (o dataOwner) DataTLS() *dataplane.TLS { return o.sess.srv.state.Load().dataTLS }
+
+func (o dataOwner) ResumesControlSession(ss *tls.SessionState) bool {
+	return o.sess.conn.ResumesThisSession(ss)
+}
+
+func (o dataOwner) WrapTicket(base *tls.Config, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	return o.sess.conn.WrapTicket(base, cs, ss)
+}

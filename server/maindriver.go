@@ -8,8 +8,6 @@ import (
 	"net/netip"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
-
-	"github.com/ftpd/ftpd/conf"
 )
 
 // mainDriver is the FTP library's view of the server.
@@ -45,9 +43,8 @@ func (d *mainDriver) GetSettings() (*ftpserver.Settings, error) {
 	if cfg.Server.IdleTimeout.Duration > 0 && set.IdleTimeout == 0 {
 		set.IdleTimeout = 1
 	}
-	if cfg.Server.TLS.Mode == conf.TLSImplicit {
-		set.TLSRequired = ftpserver.ImplicitEncryption
-	}
+	// Implicit TLS is ftpd's own (controlconn), and data TLS is the data
+	// plane's: the library is never told, so it never wraps a connection.
 	if pr := cfg.Server.PassivePorts; pr.Start != 0 {
 		set.PassiveTransferPortRange = ftpserver.PortRange{Start: int(pr.Start), End: int(pr.End)}
 	}

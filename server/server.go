@@ -7,6 +7,7 @@ package server
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -55,6 +56,7 @@ type Server struct {
 	metrics    *metrics
 	metricsSrv *metricsServer
 	plane      *dataplane.Plane
+	ticketKey  [32]byte // TLS session tickets, for the life of the process
 	stopBans   context.CancelFunc
 
 	mu        sync.Mutex
@@ -120,8 +122,10 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		metrics:   newMetrics(),
 		plane:     dataplane.New(dataplane.Options{Now: opts.Now}),
 	}
+	_, _ = rand.Read(s.ticketKey[:]) // crypto/rand.Read never fails on Linux
 	s.bandwidth.update(cfg)
 	s.bans.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
+	s.pinTicketKeys(st)
 	s.state.Store(st)
 	s.plane.SetActivePort20(cfg.Server.ActivePort20)
 	s.warnRisky(cfg)
@@ -135,6 +139,18 @@ func (s *Server) warnRisky(cfg *conf.Config) {
 	}
 	if cfg.FXP.Enabled && len(cfg.FXP.Peers) == 0 {
 		s.log.Warn("FXP is enabled with peers = []: any host may be the other server of an allowed transfer, and may race to a passive port during one; list your peers")
+	}
+	if cfg.FXP.Enabled && cfg.Server.TLS.Mode != conf.TLSOff && cfg.FXP.PeerCA == "" && len(cfg.FXP.PeerFingerprints) == 0 {
+		s.log.Warn("protected FXP (SSCN/CPSV) accepts any peer certificate when ftpd is the TLS client; set [fxp] peer_ca or peer_fingerprints")
+	}
+}
+
+// pinTicketKeys gives every TLS configuration of the process the same
+// session ticket key, so a data connection can resume its control session
+// across a reload (a new config would otherwise make new keys).
+func (s *Server) pinTicketKeys(st *state) {
+	if st.tls != nil {
+		st.tls.SetSessionTicketKeys([][32]byte{s.ticketKey})
 	}
 }
 
@@ -227,6 +243,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	}
 	s.bandwidth.update(cfg)
 	s.bans.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
+	s.pinTicketKeys(st)
 	s.state.Store(st)
 	s.revokeSessions(st)
 	s.warnRisky(cfg)

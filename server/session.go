@@ -38,6 +38,7 @@ type session struct {
 	user        atomic.Pointer[string] // set once logged in
 	answerToken string                 // per-session token: "SITE <token>" carries a queued answer
 	busy        atomic.Bool            // between a 150 reply and the final reply
+	featPending atomic.Bool            // FEAT sent, its last line not seen yet
 	revoked     atomic.Bool            // closed because the config no longer allows it
 	rename      renameState            // RNFR/RNTO pairing (guard.go)
 
@@ -71,6 +72,9 @@ func newSession(s *Server, cc ftpserver.ClientContext, conn *controlconn.Conn) *
 	}
 	sess.log = s.log.With("session", sess.id, "client_ip", sess.clientIP.String())
 	sess.data = s.plane.NewChannel(dataOwner{sess})
+	// Implicit FTPS protects data by default (RFC 4217 12.1); PROT C
+	// turns it off.
+	sess.data.SetPrivate(conn.TLS() && s.state.Load().cfg.Server.TLS.Mode == conf.TLSImplicit)
 	cc.SetExtra(sess)
 	return sess
 }
@@ -269,16 +273,10 @@ func (sess *session) Screen(line string) string {
 		return out
 	}
 	switch verb {
-	case "PROT":
-		if strings.EqualFold(strings.TrimSpace(arg), "P") && !sess.conn.TLS() {
-			return sess.answer(503, "PROT P needs a TLS control connection: send AUTH TLS first")
-		}
 	case "OPTS":
 		if opt, facts, _ := strings.Cut(strings.TrimSpace(arg), " "); strings.EqualFold(opt, "MLST") {
 			return sess.answer(200, "MLST OPTS "+mlstFacts(facts))
 		}
-	case "SSCN", "CPSV":
-		return sess.answer(502, verb+" not supported: ftpd cannot protect FXP data (use PROT C for FXP)")
 	}
 	if !libraryVerbs[verb] {
 		// The library answers unknown verbs without waiting for a running
@@ -311,6 +309,7 @@ func (sess *session) Reply(line string) string {
 		return " HASH " + line[1:]
 	}
 	line = sess.data.Reply(line)
+	line = sess.featExtras(line)
 	line = sess.rewriteReply(line)
 	if len(line) < 4 || line[3] == '-' {
 		return line

@@ -2,11 +2,15 @@ package server
 
 import (
 	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"fmt"
 	"net/netip"
+	"os"
 
 	"github.com/ftpd/ftpd/acl"
 	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/server/dataplane"
 )
 
 // state is one configuration compiled for fast decisions. It is immutable;
@@ -16,8 +20,9 @@ type state struct {
 	cfg      *conf.Config
 	policy   acl.FXPPolicy
 	accounts map[string]*account
-	tls      *tls.Config // nil when TLS is off
-	cost     *loginCost  // what a refused login costs
+	tls      *tls.Config    // nil when TLS is off
+	dataTLS  *dataplane.TLS // nil when TLS is off
+	cost     *loginCost     // what a refused login costs
 }
 
 // account is one [[users]] entry, compiled.
@@ -83,8 +88,38 @@ func compile(cfg *conf.Config, prev *state) (*state, error) {
 			return nil, fmt.Errorf("server.tls: load certificate: %w", err)
 		}
 		st.tls = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		st.dataTLS = &dataplane.TLS{Server: st.tls, RequireReuse: cfg.Server.TLS.RequireDataSessionReuse}
+	}
+	if err := st.loadPeerTrust(cfg); err != nil {
+		return nil, err
 	}
 	return st, nil
+}
+
+// loadPeerTrust reads [fxp] peer_ca and peer_fingerprints, which check an
+// FXP peer's certificate when ftpd is the TLS client of a data connection.
+func (st *state) loadPeerTrust(cfg *conf.Config) error {
+	if cfg.FXP.PeerCA == "" && len(cfg.FXP.PeerFingerprints) == 0 {
+		return nil
+	}
+	if st.dataTLS == nil {
+		return errors.New("fxp.peer_ca / fxp.peer_fingerprints: protected FXP needs [server.tls] (mode is off)")
+	}
+	if cfg.FXP.PeerCA != "" {
+		pem, err := os.ReadFile(cfg.FXP.PeerCA)
+		if err != nil {
+			return fmt.Errorf("fxp.peer_ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return fmt.Errorf("fxp.peer_ca: %s holds no PEM certificate", cfg.FXP.PeerCA)
+		}
+		st.dataTLS.PeerRoots = pool
+	}
+	for _, f := range cfg.FXP.PeerFingerprints {
+		st.dataTLS.PeerFingerprints = append(st.dataTLS.PeerFingerprints, [32]byte(f))
+	}
+	return nil
 }
 
 // allowsIP applies the user's allowed_ips ([] = any).

@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -67,6 +68,13 @@ type Conn struct {
 	tlsConn  atomic.Pointer[tls.Conn] // set once TLS is on
 	closed   atomic.Bool
 
+	// tag marks the TLS session tickets issued on this connection, so a
+	// data connection can prove it resumes this control session; seen
+	// holds the tags of the ticket this connection itself resumed from.
+	tag     []byte
+	tagMu   sync.Mutex
+	seenTag [][]byte
+
 	// loginTimer closes the connection unless LoggedIn stops it first.
 	loginTimer    *time.Timer
 	loginDeadline time.Time // zero: none
@@ -80,7 +88,7 @@ type screenerBox struct{ s Screener }
 // TLS handshake (implicit or AUTH TLS) and login must both be done by then,
 // whatever the client sends meanwhile.
 func New(raw net.Conn, tlsConfig TLSConfigFunc, implicit bool, loginTimeout time.Duration) (*Conn, error) {
-	c := &Conn{raw: raw, tlsConfig: tlsConfig, transport: raw}
+	c := &Conn{raw: raw, tlsConfig: tlsConfig, transport: raw, tag: newTag()}
 	if implicit {
 		cfg := c.config()
 		if cfg == nil {
@@ -124,7 +132,81 @@ func (c *Conn) config() *tls.Config {
 	if c.tlsConfig == nil {
 		return nil
 	}
-	return c.tlsConfig()
+	base := c.tlsConfig()
+	if base == nil {
+		return nil
+	}
+	cfg := base.Clone()
+	cfg.WrapSession = func(cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+		return c.WrapTicket(base, cs, ss)
+	}
+	cfg.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+		ss, err := base.DecryptTicket(identity, cs)
+		if ss != nil {
+			c.tagMu.Lock()
+			for _, e := range ss.Extra {
+				if isTag(e) {
+					c.seenTag = append(c.seenTag, e)
+				}
+			}
+			c.tagMu.Unlock()
+		}
+		return ss, err
+	}
+	return cfg
+}
+
+// WrapTicket issues a session ticket (with base's keys) marked as this
+// control connection's: tickets issued on its data connections carry the
+// mark too, so the next data connection may resume from any of them.
+func (c *Conn) WrapTicket(base *tls.Config, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	ss.Extra = append(withoutTags(ss.Extra), c.tag)
+	return base.EncryptTicket(cs, ss)
+}
+
+// tagPrefix starts every session tag ftpd puts in a ticket's Extra.
+const tagPrefix = "ftpd-control:"
+
+func newTag() []byte {
+	b := make([]byte, len(tagPrefix)+16)
+	copy(b, tagPrefix)
+	_, _ = rand.Read(b[len(tagPrefix):]) // crypto/rand.Read never fails on Linux
+	return b
+}
+
+func isTag(e []byte) bool { return bytes.HasPrefix(e, []byte(tagPrefix)) }
+
+func withoutTags(extra [][]byte) [][]byte {
+	out := extra[:0:0]
+	for _, e := range extra {
+		if !isTag(e) {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+// ResumesThisSession reports whether a TLS session state (decrypted from a
+// data connection's ticket) was issued on this control connection, or on
+// the one it resumed from: a data connection that resumes it belongs to
+// this client.
+func (c *Conn) ResumesThisSession(ss *tls.SessionState) bool {
+	if ss == nil {
+		return false
+	}
+	c.tagMu.Lock()
+	defer c.tagMu.Unlock()
+	for _, e := range ss.Extra {
+		if bytes.Equal(e, c.tag) {
+			return true
+		}
+		for _, t := range c.seenTag {
+			if bytes.Equal(e, t) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // SetScreener installs the screener; until then traffic passes untouched.

@@ -26,12 +26,55 @@ type Channel struct {
 	cancelWait context.CancelFunc
 	approved   approval
 	closed     bool
+	private    bool // PROT P
+	sscn       bool // SSCN ON: TLS client for file transfers
 }
 
-// setup is one PORT/EPRT/PASV/EPSV whose library reply is awaited.
+// setup is one PORT/EPRT/PASV/EPSV/CPSV whose library reply is awaited.
 type setup struct {
 	verb   string
 	target netip.AddrPort // valid for PORT/EPRT
+}
+
+// tlsClient: CPSV makes ftpd the TLS client of the transfer that follows.
+func (s setup) tlsClient() bool { return s.verb == "CPSV" }
+
+// SetPrivate records PROT P (true) or PROT C (false).
+func (ch *Channel) SetPrivate(on bool) {
+	ch.mu.Lock()
+	ch.private = on
+	ch.mu.Unlock()
+}
+
+// SetSSCN records SSCN ON (true) or OFF.
+func (ch *Channel) SetSSCN(on bool) {
+	ch.mu.Lock()
+	ch.sscn = on
+	ch.mu.Unlock()
+}
+
+// SSCN reports whether SSCN is on.
+func (ch *Channel) SSCN() bool {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.sscn
+}
+
+// role is the TLS role for a data connection of command on l, and whether
+// the connection is protected at all.
+func (ch *Channel) role(l *Listener, command string) (Role, bool) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if !ch.private {
+		return RoleServer, false
+	}
+	l.mu.Lock()
+	cpsv := l.tlsClient
+	l.mu.Unlock()
+	if cpsv || (ch.sscn && DirectionOf(command) != acl.DirectionListing) {
+		return RoleClient, true
+	}
+	return RoleServer, true
 }
 
 type approval struct {
@@ -150,7 +193,7 @@ func (ch *Channel) announced(line string) string {
 	port, ok := ParsePassiveReply(line)
 	var l *Listener
 	if ok && !ch.closed {
-		l = ch.plane.claim(port, ch, s.target)
+		l = ch.plane.claim(port, ch, s.target, s.tlsClient())
 	}
 	if l == nil {
 		return "425 " + s.verb + " failed: no data port could be prepared"
@@ -225,10 +268,11 @@ type Listener struct {
 	plane *Plane
 	port  int
 
-	mu     sync.Mutex
-	ch     *Channel       // the owner, once claimed
-	target netip.AddrPort // valid: active, dial this
-	closed bool
+	mu        sync.Mutex
+	ch        *Channel       // the owner, once claimed
+	target    netip.AddrPort // valid: active, dial this
+	tlsClient bool           // CPSV: ftpd is the TLS client
+	closed    bool
 }
 
 // Addr implements net.Listener.
@@ -284,6 +328,10 @@ func (l *Listener) Accept() (net.Conn, error) {
 		return nil, err
 	}
 	ch.approve(c, v)
+	req.Peer, req.Active = PeerOf(c), target.IsValid()
+	if role, private := ch.role(l, cmd); private {
+		return l.protect(ctx, ch, req, c, v, role)
+	}
 	return c, nil
 }
 

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -27,6 +28,15 @@ type Session interface {
 	Judge(r Request) acl.Verdict
 	// Refused logs and counts a refused data connection.
 	Refused(r Request, v acl.Verdict)
+	// DataTLS is the TLS setup for protected data connections; nil when
+	// the server has no TLS.
+	DataTLS() *TLS
+	// ResumesControlSession reports whether a TLS session state a data
+	// connection presents was issued on this session's control connection.
+	ResumesControlSession(ss *tls.SessionState) bool
+	// WrapTicket issues a ticket on a data connection marked as the
+	// control session's, with base's keys.
+	WrapTicket(base *tls.Config, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error)
 }
 
 // Request describes one data connection to be judged.
@@ -94,7 +104,7 @@ func (p *Plane) Wrap(l net.Listener) (net.Listener, error) {
 }
 
 // claim binds the listener registered under port to ch.
-func (p *Plane) claim(port int, ch *Channel, target netip.AddrPort) *Listener {
+func (p *Plane) claim(port int, ch *Channel, target netip.AddrPort, tlsClient bool) *Listener {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	l := p.ports[port]
@@ -106,7 +116,7 @@ func (p *Plane) claim(port int, ch *Channel, target netip.AddrPort) *Listener {
 	if l.ch != nil || l.closed {
 		return nil // never hand one port to two sessions
 	}
-	l.ch, l.target = ch, target
+	l.ch, l.target, l.tlsClient = ch, target, tlsClient
 	return l
 }
 

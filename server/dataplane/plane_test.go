@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -45,6 +46,14 @@ func (f *fakeSession) Refused(r Request, _ acl.Verdict) {
 	f.mu.Lock()
 	f.refused = append(f.refused, r)
 	f.mu.Unlock()
+}
+
+func (f *fakeSession) DataTLS() *TLS { return nil }
+
+func (f *fakeSession) ResumesControlSession(*tls.SessionState) bool { return false }
+
+func (f *fakeSession) WrapTicket(base *tls.Config, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
+	return base.EncryptTicket(cs, ss)
 }
 
 func (f *fakeSession) counts() (judged, refused int) {
