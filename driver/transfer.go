@@ -44,6 +44,7 @@ type Transfer struct {
 
 	// Set by Hooks.Authorize:
 	Foreign  bool            // the peer is not the control client
+	TLS      string          // "" clear; "server" or "client": ftpd's TLS role on the data connection
 	Limiters []*rate.Limiter // all must grant each chunk; nil = unlimited
 
 	bytes atomic.Int64

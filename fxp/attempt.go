@@ -70,7 +70,21 @@ func (w *worker) attempt(ctx context.Context, j job, pasvSrc bool, offset, size 
 		pasv, port = w.src, w.dst
 	}
 	a := Attempt{Passive: pasv.role, Stage: stagePASV, Store: "STOR"}
-	addr, err := pasv.passive()
+	cpsv := false
+	if w.cl.opts.Secure {
+		var err error
+		if cpsv, err = w.secure(pasv, port); err != nil {
+			a.Err = err
+			return a
+		}
+	}
+	var addr netip.AddrPort
+	var err error
+	if cpsv {
+		addr, err = pasv.cpsv()
+	} else {
+		addr, err = pasv.passive()
+	}
 	if err != nil {
 		a.Err = fmt.Errorf("%s: %w", pasv, err)
 		return a

@@ -64,6 +64,14 @@ type Options struct {
 	Bind    netip.Addr    // local address of control and data connections
 	Timeout time.Duration // dialing and each command's reply; 0 = 30s
 	TLS     *tls.Config   // base config for ftps:// (ServerName is set per host)
+	// Secure protects the data between the servers (secure FXP): PROT P
+	// on both, and one server made the TLS client with SSCN ON (or CPSV
+	// when it offers CPSV but not SSCN). Both endpoints must use TLS.
+	Secure bool
+	// SSCN picks the server that takes the TLS client role: SSCNPassive
+	// (the default), SSCNActive, SSCNSource or SSCNDestination. If that
+	// server offers neither SSCN nor CPSV, the other one is asked.
+	SSCN SSCNSide
 
 	Reporter Reporter     // nil = NopReporter
 	Log      *slog.Logger // protocol notes at debug level; nil = discard

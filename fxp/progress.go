@@ -27,7 +27,7 @@ type tracker struct {
 func newTracker(c *Client, j job) *tracker {
 	return &tracker{
 		rep: c.rep, now: c.opts.Now,
-		ev: Event{Job: j.id, Src: j.src.String(), Dst: j.dst.String(), Size: -1},
+		ev: Event{Job: j.id, Src: j.src.String(), Dst: j.dst.String(), Size: -1, Secure: c.opts.Secure},
 	}
 }
 

@@ -36,6 +36,7 @@ type Event struct {
 	Skipped  bool          `json:"skipped,omitempty"`  // already complete (--resume)
 	Err      string        `json:"error,omitempty"`
 	Retry    int           `json:"retry,omitempty"` // retry: the how-manieth
+	Secure   bool          `json:"secure"`          // data protected between the servers (--secure)
 }
 
 // Reporter receives events from all of a copy's workers, concurrently.
@@ -123,7 +124,7 @@ func (r *LogReporter) Report(e Event) {
 		if e.Offset > 0 {
 			from = ", resuming at " + humanBytes(e.Offset)
 		}
-		fmt.Fprintf(r.w, "start    %s -> %s (%s%s)\n", e.Src, e.Dst, sizeText(e.Size), from)
+		fmt.Fprintf(r.w, "start    %s -> %s (%s%s%s)\n", e.Src, e.Dst, sizeText(e.Size), from, secureText(e.Secure))
 		r.last[e.Job] = r.now()
 	case EventProgress:
 		now := r.now()
@@ -135,7 +136,7 @@ func (r *LogReporter) Report(e Event) {
 			percent(e.Bytes, e.Size), humanBytes(int64(e.Rate)), eta(e))
 	case EventDone:
 		delete(r.last, e.Job)
-		what := fmt.Sprintf("%s in %s (%s/s, PASV on %s)", humanBytes(e.Bytes), e.Elapsed.Round(time.Millisecond), humanBytes(int64(e.Rate)), e.Passive)
+		what := fmt.Sprintf("%s in %s (%s/s, PASV on %s%s)", humanBytes(e.Bytes), e.Elapsed.Round(time.Millisecond), humanBytes(int64(e.Rate)), e.Passive, secureText(e.Secure))
 		if e.Skipped {
 			what = "already complete"
 		}

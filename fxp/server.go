@@ -26,11 +26,15 @@ type server struct {
 	feats []string
 	fdone bool
 	pwd   string // login directory, once asked
+	sscn  bool   // SSCN ON sent and in force
 }
 
 // dial connects and logs in (TYPE I; under TLS, PBSZ 0 and PROT C).
 func (c *Client) dial(ctx context.Context, role string, ep Endpoint) (*server, error) {
 	opts := ftpclient.Options{LocalAddr: c.opts.Bind, Timeout: c.opts.Timeout}
+	if c.opts.Secure && !ep.TLS {
+		return nil, fmt.Errorf("%s %s: --secure needs TLS on both servers (ftps:// URLs, or tls in the sites file)", role, ep)
+	}
 	if ep.TLS {
 		cfg := &tls.Config{}
 		if ep.TLSConfig != nil {
@@ -42,7 +46,9 @@ func (c *Client) dial(ctx context.Context, role string, ep Endpoint) (*server, e
 			cfg.ServerName = ep.Host
 		}
 		opts.TLS, opts.ImplicitTLS = cfg, ep.ImplicitTLS
-		opts.ClearData = true // FXP data cannot be protected (no SSCN/CPSV)
+		// FXP data is clear (PROT C) unless --secure asks for PROT P and
+		// one server takes the TLS client role (SSCN/CPSV).
+		opts.ClearData = !c.opts.Secure
 	}
 	conn, err := ftpclient.Dial(ctx, ep.Addr(), opts)
 	if err != nil {

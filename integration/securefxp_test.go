@@ -405,3 +405,59 @@ func TestDataSessionReuse(t *testing.T) {
 		t.Fatalf("own resumed session: %q %v", buf.String(), err)
 	}
 }
+
+// TestFXPCmdSecure: fxp copy --secure between two ftpd: PROT P on both,
+// SSCN ON on the chosen side (or CPSV), PASV on either side; the start and
+// done events say secure=true and both servers log the copy as TLS, with
+// the roles --sscn asked for. Without ftps:// URLs --secure is a usage
+// error.
+func TestFXPCmdSecure(t *testing.T) {
+	a, _ := startTLSServer(t, hostA, "explicit", false, fxpOn)
+	b, _ := startTLSServer(t, hostB, "explicit", false, fxpOn)
+	data := randomBytes(t, 4<<20)
+	writeFile(t, filepath.Join(a.root("alice"), "f.bin"), data)
+	url := func(in *instance, p string) string { return "ftps://alice:" + testPass + "@" + in.addr + "/" + p }
+	for _, tc := range []struct {
+		passive, sscn string
+		clientOnA     bool // A (the source) is the TLS client
+	}{
+		{"dst", "passive", false}, {"src", "passive", true},
+		{"dst", "active", true}, {"src", "active", false},
+		{"dst", "src", true}, {"src", "dst", false},
+	} {
+		name := "passive-" + tc.passive + "/sscn-" + tc.sscn
+		t.Run(name, func(t *testing.T) {
+			out := "s-" + tc.passive + "-" + tc.sscn + ".bin"
+			stdout, errOut, code := fxpRun(t, nil, "copy", "--secure", "--sscn", tc.sscn, "--insecure", "--json",
+				"--passive", tc.passive, "--bind", client1, url(a, "f.bin"), url(b, out))
+			if code != 0 {
+				t.Fatalf("exit %d\n%s\n%s", code, stdout, errOut)
+			}
+			if fileSHA(t, filepath.Join(b.root("alice"), out)) != sha(data) {
+				t.Fatal("copy differs")
+			}
+			for _, kind := range []string{`"event":"start"`, `"event":"done"`} {
+				found := false
+				for _, line := range strings.Split(stdout, "\n") {
+					if strings.Contains(line, kind) && strings.Contains(line, `"secure":true`) {
+						found = true
+					}
+				}
+				if !found {
+					t.Fatalf("no %s event with secure=true:\n%s", kind, stdout)
+				}
+			}
+			roleA, roleB := "server", "client"
+			if tc.clientOnA {
+				roleA, roleB = "client", "server"
+			}
+			a.logs.waitFor(t, `"msg":"transfer"`, `"command":"RETR"`, `"foreign":true`, `"tls":"`+roleA+`"`)
+			b.logs.waitFor(t, `"msg":"transfer"`, `"path":"/`+out+`"`, `"foreign":true`, `"tls":"`+roleB+`"`)
+		})
+	}
+	// --secure needs TLS on both servers.
+	_, errOut, code := fxpRun(t, nil, "copy", "--secure", "--bind", client1, fxpURL(a, "f.bin"), url(b, "x.bin"))
+	if code != 2 || !strings.Contains(errOut, "--secure needs TLS on both servers") {
+		t.Fatalf("--secure with ftp://: exit %d\n%s", code, errOut)
+	}
+}

@@ -363,6 +363,7 @@ func (sess *session) Authorize(t *driver.Transfer) error {
 		return errors.New("transfer refused: data connection was not checked")
 	}
 	t.Foreign = v.Foreign
+	t.TLS = sess.data.ApprovedTLS()
 	t.Limiters = sess.srv.bandwidth.limiters(a.user.Name, t.Direction)
 	sess.srv.addXfer(t, a.user.Name)
 	if t.Foreign {
@@ -392,7 +393,7 @@ func (sess *session) Done(t *driver.Transfer, err error) {
 	attrs := []any{
 		"command", t.Command, "path", t.Path, "bytes", t.Bytes(),
 		"duration", elapsed.Round(time.Millisecond).String(),
-		"peer", t.Peer.String(), "foreign", t.Foreign,
+		"peer", t.Peer.String(), "foreign", t.Foreign, "tls", t.TLS,
 	}
 	if err != nil {
 		sess.log.Warn("transfer failed", append(attrs, "err", err.Error())...)

@@ -66,7 +66,8 @@ type copyFlags struct {
 	srcUser, dstUser          string
 	srcPassEnv, dstPassEnv    string
 	caFile                    string
-	insecure                  bool
+	insecure, secure          bool
+	sscn                      string
 	resume, verify, recursive bool
 	jsonOut, debug            bool
 	jobs, retries             int
@@ -117,6 +118,8 @@ func newCopyFlags(out io.Writer, f *copyFlags) *flag.FlagSet {
 	fs.StringVar(&f.dstPassEnv, "dst-pass-env", "", "NAME of the environment variable holding the destination password")
 	fs.StringVar(&f.caFile, "ca", "", "PEM file of CA certificates to trust for ftps://")
 	fs.BoolVar(&f.insecure, "insecure", false, "ftps://: do not verify the servers' certificates")
+	fs.BoolVar(&f.secure, "secure", false, "secure FXP: protect the data between the servers with TLS (PROT P on both, SSCN ON or CPSV on one); needs ftps:// on both")
+	fs.StringVar(&f.sscn, "sscn", "passive", "with --secure, the server that is the TLS client: passive, active, src or dst (the other one if it lacks SSCN/CPSV)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "connect and reply timeout (not the transfer itself)")
 	fs.DurationVar(&f.poll, "poll", 250*time.Millisecond, "progress poll interval")
 	fs.BoolVar(&f.debug, "debug", false, "log protocol steps on stderr")
@@ -236,6 +239,9 @@ func endpoints(rawSrc, rawDst string, f *copyFlags, e env) (fxp.Endpoint, fxp.En
 	if err != nil {
 		return src, dst, fmt.Errorf("DST: %w", err)
 	}
+	if f.secure && (!src.TLS || !dst.TLS) {
+		return src, dst, errors.New("--secure needs TLS on both servers: ftps:// URLs (or tls in the sites file)")
+	}
 	return src, dst, nil
 }
 
@@ -306,6 +312,11 @@ func options(f *copyFlags, e env) (fxp.Options, error) {
 		o.TLS = cfg
 	}
 	o.Resume, o.Verify, o.Recursive, o.Jobs = f.resume, f.verify, f.recursive, f.jobs
+	side, err := fxp.ParseSSCNSide(f.sscn)
+	if err != nil {
+		return o, err
+	}
+	o.Secure, o.SSCN = f.secure, side
 	o.Timeout, o.PollInterval, o.Now = f.timeout, f.poll, e.now
 	if f.debug {
 		o.Log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))

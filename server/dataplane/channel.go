@@ -80,6 +80,7 @@ func (ch *Channel) role(l *Listener, command string) (Role, bool) {
 type approval struct {
 	peer    netip.AddrPort
 	verdict acl.Verdict
+	tls     string // "", or ftpd's TLS role: "server" or "client"
 }
 
 // NewChannel returns the data channel of a session.
@@ -237,6 +238,14 @@ func (ch *Channel) Approved(peer netip.AddrPort) (acl.Verdict, bool) {
 	return ch.approved.verdict, true
 }
 
+// ApprovedTLS is ftpd's TLS role on the data connection handed over last:
+// "" (clear), "server" or "client".
+func (ch *Channel) ApprovedTLS() string {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	return ch.approved.tls
+}
+
 func (ch *Channel) approve(c net.Conn, v acl.Verdict) {
 	ch.mu.Lock()
 	ch.approved = approval{peer: PeerOf(c), verdict: v}
@@ -330,6 +339,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 	ch.approve(c, v)
 	req.Peer, req.Active = PeerOf(c), target.IsValid()
 	if role, private := ch.role(l, cmd); private {
+		ch.mu.Lock()
+		ch.approved.tls = role.String()
+		ch.mu.Unlock()
 		return l.protect(ctx, ch, req, c, v, role)
 	}
 	return c, nil
