@@ -2,7 +2,9 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -343,5 +345,63 @@ root = "/bob"
 		if code == 0 || !strings.Contains(stderr, "server.active_port20: cannot bind port 20") {
 			t.Fatalf("%v: exit %d, stderr:\n%s", args, code, stderr)
 		}
+	}
+}
+
+// TestShutdownCutsRunningTransfer: when the shutdown grace period is
+// over, a running transfer is cut at once (its data connection closed),
+// not left to stream to the end.
+func TestShutdownCutsRunningTransfer(t *testing.T) {
+	for _, limited := range []bool{false, true} {
+		t.Run(fmt.Sprintf("rate-limited=%v", limited), func(t *testing.T) {
+			cfg := basicConfig("", "")
+			if limited {
+				cfg = strings.Replace(cfg, `root = "{{DIR}}/alice"`, `root = "{{DIR}}/alice"`+"\ndownload_rate = \"4MiB\"", 1)
+			}
+			a := startServer(t, hostA, cfg)
+			const size = 64 << 20
+			writeFile(t, filepath.Join(a.root("alice"), "big.bin"), randomBytes(t, size))
+			c := a.dial(client1, "alice", testPass)
+			addr, err := c.Pasv()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Send("RETR big.bin"); err != nil {
+				t.Fatal(err)
+			}
+			data := rawDial(t, client1, addr.String())
+			got := make(chan int64, 1)
+			go func() { // a slow reader: the server's sends block
+				var n int64
+				buf := make([]byte, 64<<10)
+				for {
+					k, err := data.Read(buf)
+					n += int64(k)
+					if err != nil {
+						got <- n
+						return
+					}
+					time.Sleep(5 * time.Millisecond)
+				}
+			}()
+			time.Sleep(300 * time.Millisecond)
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			if err := a.srv.Shutdown(ctx); err == nil {
+				t.Fatal("Shutdown reported no cut transfer")
+			}
+			select {
+			case n := <-got:
+				if n >= size {
+					t.Fatalf("the whole file went out (%d bytes) after the grace period", n)
+				}
+				if d := time.Since(start); d > 3*time.Second {
+					t.Fatalf("data connection closed %v after Shutdown", d)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("data connection still open 5 s after the grace period")
+			}
+		})
 	}
 }

@@ -249,7 +249,12 @@ func (sess *session) end() {
 // library rather than calling the library's Close, which races with the
 // library's own disconnect (ftpserverlib v0.32.3); the library then sees
 // the read fail and ends the session as for any hang-up.
-func (sess *session) close() { _ = sess.conn.Close() }
+// A running transfer is cut too: the library would otherwise finish it
+// before it notices the control connection is gone.
+func (sess *session) close() {
+	sess.data.Cut()
+	_ = sess.conn.Close()
+}
 
 // --- control screen (controlconn.Screener) ---
 

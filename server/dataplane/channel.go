@@ -26,8 +26,9 @@ type Channel struct {
 	cancelWait context.CancelFunc
 	approved   approval
 	closed     bool
-	private    bool // PROT P
-	sscn       bool // SSCN ON: TLS client for file transfers
+	private    bool     // PROT P
+	sscn       bool     // SSCN ON: TLS client for file transfers
+	handed     net.Conn // the data connection given to the library last
 }
 
 // setup is one PORT/EPRT/PASV/EPSV/CPSV whose library reply is awaited.
@@ -128,6 +129,22 @@ func (ch *Channel) Abort() {
 		ch.cancelWait()
 	}
 	ch.dropLocked()
+}
+
+// Cut closes the session's data connection, if one is running, and
+// cancels a waiting one: a transfer in progress ends now (shutdown).
+func (ch *Channel) Cut() {
+	ch.mu.Lock()
+	c := ch.handed
+	ch.handed = nil
+	if ch.cancelWait != nil {
+		ch.cancelWait()
+	}
+	ch.dropLocked()
+	ch.mu.Unlock()
+	if c != nil {
+		resetClose(c)
+	}
 }
 
 // Close ends the channel with its session.
@@ -238,6 +255,12 @@ func (ch *Channel) Approved(peer netip.AddrPort) (acl.Verdict, bool) {
 	return ch.approved.verdict, true
 }
 
+func (ch *Channel) hand(c net.Conn) {
+	ch.mu.Lock()
+	ch.handed = c
+	ch.mu.Unlock()
+}
+
 // ApprovedTLS is ftpd's TLS role on the data connection handed over last:
 // "" (clear), "server" or "client".
 func (ch *Channel) ApprovedTLS() string {
@@ -342,8 +365,14 @@ func (l *Listener) Accept() (net.Conn, error) {
 		ch.mu.Lock()
 		ch.approved.tls = role.String()
 		ch.mu.Unlock()
-		return l.protect(ctx, ch, req, c, v, role)
+		pc, err := l.protect(ctx, ch, req, c, v, role)
+		if err != nil {
+			return nil, err
+		}
+		ch.hand(pc)
+		return pc, nil
 	}
+	ch.hand(c)
 	return c, nil
 }
 
