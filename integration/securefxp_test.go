@@ -461,3 +461,46 @@ func TestFXPCmdSecure(t *testing.T) {
 		t.Fatalf("--secure with ftp://: exit %d\n%s", code, errOut)
 	}
 }
+
+// TestProtBeforeLogin: clients such as FileZilla send PBSZ/PROT right
+// after AUTH TLS, before USER. ftpd answers PROT itself then too (the
+// library must never act on it: it would wrap data connections a second
+// time), and FEAT before login lists SSCN/CPSV.
+func TestProtBeforeLogin(t *testing.T) {
+	a, cfg := startTLSServer(t, hostA, "explicit", false, "")
+	writeFile(t, filepath.Join(a.root("alice"), "f.bin"), []byte("protected before login"))
+	cfg = cfg.Clone()
+	cfg.ServerName = hostA
+	c, err := ftpclient.Dial(context.Background(), a.addr, ftpclient.Options{
+		LocalAddr: netip.MustParseAddr(client1), Timeout: 10 * time.Second, TLS: cfg,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if msg, err := c.Expect(211, "FEAT"); err != nil || !strings.Contains(msg, " SSCN") {
+		t.Fatalf("FEAT before login: %q %v", msg, err)
+	}
+	if _, err := c.Expect(200, "PBSZ 0"); err != nil {
+		t.Fatal(err)
+	}
+	if msg, err := c.Expect(200, "PROT P"); err != nil || !strings.Contains(msg, "protected by TLS") {
+		t.Fatalf("PROT P before login: %q %v", msg, err)
+	}
+	if msg, err := c.Expect(200, "SSCN"); err != nil || msg != "SSCN:SERVER METHOD" {
+		t.Fatalf("SSCN before login: %q %v", msg, err)
+	}
+	if err := c.Login("alice", testPass); err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := c.Retr("f.bin", &buf); err != nil || buf.String() != "protected before login" {
+		t.Fatalf("RETR: %q %v", buf.String(), err)
+	}
+	a.logs.waitFor(t, `"msg":"transfer"`, `"tls":"server"`)
+	// Before AUTH TLS, PROT P is refused, also before login.
+	plain := a.dial(client1, "", "")
+	if msg, err := plain.Expect(503, "PROT P"); err != nil || !strings.Contains(msg, "AUTH TLS") {
+		t.Fatalf("PROT P in clear before login: %q %v", msg, err)
+	}
+}

@@ -28,14 +28,23 @@ func (sess *session) screenData(verb, arg string) (string, bool) {
 		return verb, true
 	case "ABOR", "QUIT", "REIN":
 		sess.data.Abort()
-	case "PROT", "SSCN":
-		return sess.screenProtection(verb, strings.ToUpper(strings.TrimSpace(arg))), true
 	case "CPSV":
 		if !sess.conn.TLS() {
 			return sess.answer(503, "CPSV needs a TLS control connection: send AUTH TLS first"), true
 		}
 		sess.data.Passive(verb)
 		return "PASV", true
+	}
+	return "", false
+}
+
+// screenTLS handles, before and after login, the commands about TLS that
+// the library must never act on: PROT (it would wrap data connections
+// itself) and SSCN; and marks a FEAT reply for the SSCN/CPSV lines.
+func (sess *session) screenTLS(verb, arg string) (string, bool) {
+	switch verb {
+	case "PROT", "SSCN":
+		return sess.screenProtection(verb, strings.ToUpper(strings.TrimSpace(arg))), true
 	case "FEAT":
 		sess.featPending.Store(true)
 	}

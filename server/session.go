@@ -46,6 +46,7 @@ type session struct {
 
 	mu           sync.Mutex
 	answers      []answer // replies queued by Screen for Site
+	preAnswers   []answer // replies queued before login, given for NOOP
 	closeStorage func() error
 
 	up uploadState // ALLO and final-reply corrections (upload.go)
@@ -268,6 +269,9 @@ func (sess *session) Screen(line string) string {
 	if out, done := sess.guard(verb, arg); done {
 		return out
 	}
+	if out, ok := sess.screenTLS(verb, arg); ok {
+		return out
+	}
 	if sess.userName() == "" {
 		return line // the library answers 530 to anything that needs a login
 	}
@@ -294,12 +298,34 @@ func (sess *session) Screen(line string) string {
 
 // answer queues a reply of ftpd's own and returns the line that makes the
 // library give it, in order: SITE is a known command, so the library first
-// waits for a running transfer to finish, as for any command.
+// waits for a running transfer to finish, as for any command. Before login
+// (SITE needs one) the line is NOOP, whose "200 OK" Reply replaces: before
+// login the library handles one command at a time, so the next "200 OK"
+// is that NOOP's.
 func (sess *session) answer(code int, msg string) string {
 	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.userName() == "" {
+		sess.preAnswers = append(sess.preAnswers, answer{code, msg})
+		return "NOOP"
+	}
 	sess.answers = append(sess.answers, answer{code, msg})
-	sess.mu.Unlock()
 	return "SITE " + sess.answerToken
+}
+
+// preLoginAnswer replaces the library's NOOP reply with a queued answer.
+func (sess *session) preLoginAnswer(line string) string {
+	if line != "200 OK" {
+		return line
+	}
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if len(sess.preAnswers) == 0 {
+		return line
+	}
+	a := sess.preAnswers[0]
+	sess.preAnswers = sess.preAnswers[1:]
+	return fmt.Sprintf("%d %s", a.code, a.msg)
 }
 
 // Reply watches the library's replies: the data plane sees them first
@@ -313,6 +339,7 @@ func (sess *session) Reply(line string) string {
 	if isHashFeature(line) {
 		return " HASH " + line[1:]
 	}
+	line = sess.preLoginAnswer(line)
 	line = sess.data.Reply(line)
 	line = sess.featExtras(line)
 	line = sess.rewriteReply(line)
