@@ -1,0 +1,114 @@
+package integration
+
+// Red-team tests: attacks on the data plane, secure FXP and the login
+// paths. TestRedteamFinding* reproduce a defect (they fail until it is
+// fixed); TestRedteam* show that an attack is stopped.
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ftpd/ftpd/ftpclient"
+)
+
+// victimHost is the third host of the bounce tests: nothing may reach it.
+const redVictim = "127.0.0.99"
+
+// dialRaw connects from clientIP without logging in; TLS (explicit, AUTH
+// TLS) when cfg is set.
+func dialRaw(t *testing.T, in *instance, clientIP string, cfg *tls.Config) *ftpclient.Conn {
+	t.Helper()
+	opts := ftpclient.Options{LocalAddr: netip.MustParseAddr(clientIP), Timeout: 10 * time.Second}
+	if cfg != nil {
+		cfg = cfg.Clone()
+		host, _, _ := strings.Cut(in.addr, ":")
+		cfg.ServerName = host
+		opts.TLS = cfg
+	}
+	c, err := ftpclient.Dial(context.Background(), in.addr, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// rawLogin logs in with USER/PASS and TYPE I only: no PBSZ/PROT after it.
+func rawLogin(t *testing.T, c *ftpclient.Conn, user string) {
+	t.Helper()
+	if _, err := c.Expect(331, "USER %s", user); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(230, "PASS %s", testPass); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(200, "TYPE I"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRedteamFindingPreLoginPROT: PROT before login is not screened. The
+// screen answers PROT itself only for logged-in sessions; before login the
+// line goes to the FTP library, which records PROT P and from then on
+// wraps every data connection of the session in TLS itself, with the
+// plain server configuration. README: "SSCN, CPSV and PROT before AUTH TLS
+// answer 503", "the FTP library never wraps a data connection", and
+// require_data_session_reuse "refuses a data connection whose TLS session
+// does not resume that client's control session".
+//
+// RFC 4217 lets a client send PBSZ/PROT before USER, so a conforming
+// client loses the session-reuse protection: a data connection from its
+// address with a fresh TLS session gets the file.
+func TestRedteamFindingPreLoginPROT(t *testing.T) {
+	a, cfg := startTLSServer(t, hostA, "explicit", false, "")
+	writeFile(t, filepath.Join(a.root("alice"), "f.bin"), []byte("protected"))
+
+	t.Run("PROT before AUTH TLS", func(t *testing.T) {
+		c := dialRaw(t, a, client1, nil)
+		code, msg, err := c.Cmd("PROT P")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != 503 {
+			t.Errorf("PROT P on a clear control connection before login: got %d %q, want 503 (AUTH TLS first)", code, msg)
+		}
+	})
+
+	t.Run("session reuse after PROT P before USER", func(t *testing.T) {
+		victim := dialRaw(t, a, client1, cfg)
+		if _, err := victim.Expect(200, "PBSZ 0"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := victim.Expect(200, "PROT P"); err != nil {
+			t.Fatal(err)
+		}
+		rawLogin(t, victim, "alice")
+		addr, err := victim.Pasv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := victim.Send("RETR f.bin"); err != nil {
+			t.Fatal(err)
+		}
+		// Someone on the victim's address, with a fresh TLS session.
+		fresh := cfg.Clone()
+		fresh.ServerName = hostA
+		raw := rawDial(t, client1, addr.String())
+		tc := tls.Client(raw, fresh)
+		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+		got, _ := io.ReadAll(tc)
+		code, msg, err := finalReply(victim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(got) > 0 || code == 226 {
+			t.Errorf("a fresh TLS session got the file: %q, reply %d %s (want a refusal: does not resume the control connection's session)", got, code, msg)
+		}
+	})
+}
