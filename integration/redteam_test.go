@@ -5,11 +5,15 @@ package integration
 // fixed); TestRedteam* show that an attack is stopped.
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"testing"
 	"time"
@@ -111,4 +115,92 @@ func TestRedteamFindingPreLoginPROT(t *testing.T) {
 			t.Errorf("a fresh TLS session got the file: %q, reply %d %s (want a refusal: does not resume the control connection's session)", got, code, msg)
 		}
 	})
+}
+
+// freeDataPort returns a TCP port that is free on every address now (the
+// library binds passive ports on 0.0.0.0).
+func freeDataPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "0.0.0.0:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
+}
+
+// cmdWithin sends a command and waits at most d for its reply.
+func cmdWithin(t *testing.T, c *ftpclient.Conn, d time.Duration, cmd string) (int, string, error) {
+	t.Helper()
+	if err := c.Send("%s", cmd); err != nil {
+		return 0, "", err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	return c.WaitReply(ctx)
+}
+
+// stuckIn reports the goroutines whose stacks hold every one of frames.
+func stuckIn(frames ...string) string {
+	var buf bytes.Buffer
+	_ = pprof.Lookup("goroutine").WriteTo(&buf, 2)
+	var out []string
+	for _, g := range strings.Split(buf.String(), "\n\n") {
+		all := true
+		for _, f := range frames {
+			all = all && strings.Contains(g, f)
+		}
+		if all {
+			out = append(out, g)
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "; goroutine(s) blocked in " + strings.Join(frames, " and ") + ":\n" + strings.Join(out, "\n\n")
+}
+
+// TestRedteamFindingPassivePortReuseDeadlock: once a passive transfer is
+// accepted, the data plane closes the raw listener ("one connection per
+// port") but keeps the port registered until the library closes it at the
+// end of the transfer. A PASV of any other session that gets the same
+// port meanwhile (a small passive_ports range, or chance) makes
+// Plane.Wrap close the stale entry while holding the plane's lock, and
+// Listener.close then asks for that lock again (Plane.forget): the plane
+// deadlocks, and every PASV/EPSV/PORT of every session hangs from then on.
+// One authenticated user with two sessions and a slow download stops
+// all data connections of the server.
+func TestRedteamFindingPassivePortReuseDeadlock(t *testing.T) {
+	port := freeDataPort(t)
+	a := startServer(t, hostA, basicConfig(fmt.Sprintf("passive_ports = \"%d-%d\"", port, port), ""))
+	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), make([]byte, 64<<20))
+
+	slow := a.dial(client1, "alice", testPass)
+	addr, err := slow.Pasv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := slow.Send("RETR big.bin"); err != nil {
+		t.Fatal(err)
+	}
+	data := rawDial(t, client1, addr.String()) // never read: the transfer stays running
+	if code, msg, err := slow.ReadReply(); err != nil || code != 150 {
+		t.Fatalf("RETR: %d %s %v", code, msg, err)
+	}
+	_ = data
+
+	other := a.dial(client2, "bob", testPass)
+	code, msg, err := cmdWithin(t, other, 5*time.Second, "PASV")
+	if err != nil {
+		t.Fatalf("PASV of another session while a passive download runs: no reply within 5 s (%v): the data plane is stuck%s", err, stuckIn("dataplane.(*Plane).forget", "dataplane.(*Plane).Wrap"))
+	}
+	t.Logf("PASV: %d %s", code, msg)
+	// A third session, after that: still served?
+	third := a.dial(client2, "bob", testPass)
+	if code, msg, err := cmdWithin(t, third, 5*time.Second, "EPSV"); err != nil {
+		t.Fatalf("EPSV of a third session: no reply within 5 s (%v)", err)
+	} else {
+		t.Logf("EPSV: %d %s", code, msg)
+	}
 }
