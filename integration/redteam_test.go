@@ -204,3 +204,66 @@ func TestRedteamFindingPassivePortReuseDeadlock(t *testing.T) {
 		t.Logf("EPSV: %d %s", code, msg)
 	}
 }
+
+// holdDownload starts a passive RETR of path on c and never reads the
+// data, so the transfer stays in progress until the test ends.
+func holdDownload(t *testing.T, c *ftpclient.Conn, clientIP, path string) {
+	t.Helper()
+	addr, err := c.Pasv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send("RETR %s", path); err != nil {
+		t.Fatal(err)
+	}
+	rawDial(t, clientIP, addr.String())
+	if code, msg, err := c.ReadReply(); err != nil || code != 150 {
+		t.Fatalf("RETR %s: %d %s %v", path, code, msg, err)
+	}
+}
+
+// TestRedteamFindingXfersCrossesSessions: SITE XFERS lists every running
+// transfer of the user name, whichever session runs it. Two logins share a
+// user name without sharing a person: a one-time token is handed to a
+// partner for one path ("only the path"), and anonymous is everyone. Both
+// learn the paths of the user's other transfers and the addresses of the
+// other clients (peer=ip:port).
+func TestRedteamFindingXfersCrossesSessions(t *testing.T) {
+	t.Run("token", func(t *testing.T) {
+		a := tokenServer(t, t.TempDir())
+		writeFile(t, filepath.Join(a.root("alice"), "private/plan.bin"), make([]byte, 64<<20))
+		writeFile(t, filepath.Join(a.root("alice"), "releases/x.iso"), []byte("x"))
+		owner := a.dial(client1, "alice", testPass)
+		msg, err := owner.Expect(200, "SITE TOKEN /releases/x.iso send 1h")
+		if err != nil {
+			t.Fatal(err)
+		}
+		f := strings.Fields(msg)
+		if len(f) != 3 || f[0] != "TOKEN" {
+			t.Fatalf("SITE TOKEN: %q", msg)
+		}
+		holdDownload(t, owner, client1, "private/plan.bin")
+		partner := a.dial(client2, f[1], f[2])
+		code, report, err := partner.Cmd("SITE XFERS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(report, "plan.bin") || strings.Contains(report, client1) {
+			t.Errorf("a login scoped to /releases/x.iso sees the owner's other transfer: %d %q", code, report)
+		}
+	})
+	t.Run("anonymous", func(t *testing.T) {
+		a := startServer(t, hostA, basicConfig("", ""))
+		writeFile(t, filepath.Join(a.root("anonymous"), "big.iso"), make([]byte, 64<<20))
+		visitor := a.dial(client1, "anonymous", "x@example.com")
+		holdDownload(t, visitor, client1, "big.iso")
+		other := a.dial(client2, "anonymous", "y@example.com")
+		code, report, err := other.Cmd("SITE XFERS")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(report, client1) {
+			t.Errorf("an anonymous visitor sees another visitor's address and download: %d %q", code, report)
+		}
+	})
+}
