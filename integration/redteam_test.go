@@ -267,3 +267,24 @@ func TestRedteamFindingXfersCrossesSessions(t *testing.T) {
 		}
 	})
 }
+
+// TestRedteamReloadKeepsDataSessionReuse (attack stopped): every
+// configuration compile makes a new tls.Config; unless the process pins its
+// session ticket keys, a reload (SIGHUP) — even one that changes nothing —
+// leaves connected PROT P clients with tickets nobody can decrypt, and
+// require_data_session_reuse then refuses all their data connections.
+// Checked to fail with Server.pinTicketKeys left out of Reload.
+func TestRedteamReloadKeepsDataSessionReuse(t *testing.T) {
+	a, cfg := startTLSServer(t, hostA, "explicit", false, "")
+	writeFile(t, filepath.Join(a.root("alice"), "f.bin"), []byte("protected"))
+	c := dialTLS(t, a, cfg, false, false)
+	var buf bytes.Buffer
+	if _, err := c.Retr("f.bin", &buf); err != nil || buf.String() != "protected" {
+		t.Fatalf("before the reload: %q %v", buf.String(), err)
+	}
+	a.reload(t) // the same file
+	buf.Reset()
+	if _, err := c.Retr("f.bin", &buf); err != nil || buf.String() != "protected" {
+		t.Errorf("the same client after a reload that changed nothing: %q %v", buf.String(), err)
+	}
+}
