@@ -288,3 +288,51 @@ func TestRedteamReloadKeepsDataSessionReuse(t *testing.T) {
 		t.Errorf("the same client after a reload that changed nothing: %q %v", buf.String(), err)
 	}
 }
+
+// TestRedteamFindingProtocolState: control-channel state the screen does
+// not keep, each checked against the RFC or README text it breaks.
+func TestRedteamFindingProtocolState(t *testing.T) {
+	a, cfg := startTLSServer(t, hostA, "explicit", false, "")
+	t.Run("FEAT before login lists SSCN and CPSV", func(t *testing.T) {
+		// README: "FEAT lists SSCN and CPSV when TLS is configured";
+		// clients (lftp) ask FEAT right after AUTH TLS, before USER.
+		c := dialRaw(t, a, client1, cfg)
+		feat, err := c.Feat()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !contains(feat, "SSCN") || !contains(feat, "CPSV") {
+			t.Errorf("FEAT before login: %q, want SSCN and CPSV", feat)
+		}
+	})
+	t.Run("EPSV ALL refuses PORT, EPRT and PASV", func(t *testing.T) {
+		// RFC 2428 section 4: after EPSV ALL "the server MUST reject all
+		// data connection setup commands other than EPSV".
+		c := a.dial(client1, "alice", testPass)
+		if _, err := c.Expect(200, "EPSV ALL"); err != nil {
+			t.Fatal(err)
+		}
+		for _, cmd := range []string{"PORT 127,0,0,10,200,10", "EPRT |1|127.0.0.10|51210|", "PASV"} {
+			code, msg, err := c.Cmd("%s", cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code < 500 {
+				t.Errorf("%s after EPSV ALL: %d %s, want a 5xx refusal", cmd, code, msg)
+			}
+		}
+	})
+	t.Run("PROT without PBSZ", func(t *testing.T) {
+		// RFC 4217 section 9: "The PROT command MUST be preceded by a PBSZ
+		// command"; 503 otherwise.
+		c := dialRaw(t, a, client1, cfg)
+		rawLogin(t, c, "alice")
+		code, msg, err := c.Cmd("PROT P")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != 503 {
+			t.Errorf("PROT P with no PBSZ before it: %d %s, want 503", code, msg)
+		}
+	})
+}
