@@ -12,6 +12,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
@@ -335,4 +336,81 @@ func TestRedteamFindingProtocolState(t *testing.T) {
 			t.Errorf("PROT P with no PBSZ before it: %d %s, want 503", code, msg)
 		}
 	})
+}
+
+// removeUser rewrites the instance's config without user name and reloads.
+func removeUser(t *testing.T, in *instance, name, next string) {
+	t.Helper()
+	text, err := os.ReadFile(in.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := strings.Index(string(text), "[[users]]\nname = \""+name+"\"")
+	end := strings.Index(string(text), "[[users]]\nname = \""+next+"\"")
+	if start < 0 || end < start {
+		t.Fatalf("no user %s before %s in the config", name, next)
+	}
+	if err := os.WriteFile(in.config, append(text[:start:start], text[end:]...), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in.reload(t)
+	in.logs.waitFor(t, `"msg":"session revoked"`, `"user":"`+name+`"`, `"reason":"user_removed"`)
+}
+
+// TestRedteamRevocationCutsRunningTransfers (attack stopped): a reload
+// that removes a user closes the user's control connection (421) and its
+// running transfers too: a download stops short and an upload in progress
+// is cut and leaves no file ("Revocation takes effect at once").
+func TestRedteamRevocationCutsRunningTransfers(t *testing.T) {
+	const size = 32 << 20
+	a := startServer(t, hostA, basicConfig("", ""))
+	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), make([]byte, size))
+	down := a.dial(client1, "alice", testPass)
+	up := a.dial(client1, "alice", testPass)
+	open := func(c *ftpclient.Conn, cmd string) net.Conn {
+		addr, err := c.Pasv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Send("%s", cmd); err != nil {
+			t.Fatal(err)
+		}
+		conn := rawDial(t, client1, addr.String())
+		if code, msg, err := c.ReadReply(); err != nil || code != 150 {
+			t.Fatalf("%s: %d %s %v", cmd, code, msg, err)
+		}
+		return conn
+	}
+	dl := open(down, "RETR big.bin")
+	ul := open(up, "STOR new.bin")
+	first := make([]byte, 1<<20)
+	if _, err := io.ReadFull(dl, first); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ul.Write(first); err != nil {
+		t.Fatal(err)
+	}
+
+	removeUser(t, a, "alice", "bob")
+	time.Sleep(500 * time.Millisecond) // ample time to cut the data connections
+
+	_ = dl.SetReadDeadline(time.Now().Add(20 * time.Second))
+	rest, err := io.Copy(io.Discard, dl)
+	if got := int64(len(first)) + rest; got == size {
+		t.Errorf("the removed user's download ran to its end after the revocation: %d of %d bytes (%v)", got, size, err)
+	}
+	var werr error
+	deadline := time.Now().Add(10 * time.Second)
+	for sent := len(first); werr == nil && sent < size && time.Now().Before(deadline); sent += len(first) {
+		_ = ul.SetWriteDeadline(deadline)
+		_, werr = ul.Write(first)
+	}
+	if werr == nil {
+		t.Errorf("the removed user's upload still takes data after the revocation")
+	}
+	_ = ul.Close()
+	time.Sleep(200 * time.Millisecond)
+	if _, err := os.Stat(filepath.Join(a.root("alice"), "new.bin")); err == nil {
+		t.Errorf("the cut upload left new.bin behind")
+	}
 }
