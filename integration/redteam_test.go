@@ -5,6 +5,7 @@ package integration
 // fixed); TestRedteam* show that an attack is stopped.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -12,18 +13,17 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/ftpd/ftpd/ftpclient"
 )
-
-// victimHost is the third host of the bounce tests: nothing may reach it.
-const redVictim = "127.0.0.99"
 
 // dialRaw connects from clientIP without logging in; TLS (explicit, AUTH
 // TLS) when cfg is set.
@@ -413,4 +413,139 @@ func TestRedteamRevocationCutsRunningTransfers(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(a.root("alice"), "new.bin")); err == nil {
 		t.Errorf("the cut upload left new.bin behind")
 	}
+}
+
+// pipeline is a bare control connection whose commands are written several
+// at a time, before any reply, as an attacker would.
+type pipeline struct {
+	t    *testing.T
+	conn net.Conn
+	r    *textproto.Reader
+}
+
+func dialPipeline(t *testing.T, in *instance, clientIP, user string) *pipeline {
+	t.Helper()
+	c := rawDial(t, clientIP, in.addr)
+	p := &pipeline{t: t, conn: c, r: textproto.NewReader(bufio.NewReader(c))}
+	_ = c.SetDeadline(time.Now().Add(60 * time.Second))
+	if code, _ := p.final(); code != 220 {
+		t.Fatalf("greeting: %d", code)
+	}
+	p.send("USER "+user, "PASS "+testPass, "TYPE I")
+	for _, want := range []int{331, 230, 200} {
+		if code, msg := p.final(); code != want {
+			t.Fatalf("login: %d %s", code, msg)
+		}
+	}
+	return p
+}
+
+// send writes every line in one write.
+func (p *pipeline) send(lines ...string) {
+	p.t.Helper()
+	if _, err := p.conn.Write([]byte(strings.Join(lines, "\r\n") + "\r\n")); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// final reads replies up to the next final (non-1xx) one.
+func (p *pipeline) final() (int, string) {
+	p.t.Helper()
+	for {
+		code, msg, err := p.r.ReadResponse(0)
+		if err != nil && code == 0 {
+			p.t.Fatalf("read reply: %v", err)
+		}
+		if code >= 200 {
+			return code, msg
+		}
+	}
+}
+
+// countingTrap accepts and closes connections on ip:0 and counts them.
+type countingTrap struct {
+	ln net.Listener
+	mu sync.Mutex
+	n  int
+}
+
+func newCountingTrap(t *testing.T, ip string) *countingTrap {
+	t.Helper()
+	tr := &countingTrap{ln: listenLocal(t, ip)}
+	go func() {
+		for {
+			c, err := tr.ln.Accept()
+			if err != nil {
+				return
+			}
+			tr.mu.Lock()
+			tr.n++
+			tr.mu.Unlock()
+			c.Close()
+		}
+	}()
+	return tr
+}
+
+func (tr *countingTrap) ap() netip.AddrPort { return tr.ln.Addr().(*net.TCPAddr).AddrPort() }
+
+func (tr *countingTrap) count() int {
+	tr.mu.Lock()
+	defer tr.mu.Unlock()
+	return tr.n
+}
+
+// TestRedteamPipelinedDataCommands (attack stopped): data commands written
+// all at once, before any reply, in the orders an attacker would try
+// (refused or unparsable PORT after an allowed one, ABOR/REIN between PORT
+// and the transfer, lower case, Telnet IAC inside the verb, a listing or an
+// upload toward an allowed send-only peer): no connection reaches a third
+// host or the peer, except the one allowed RETR at the end (which proves
+// the traps see connections).
+func TestRedteamPipelinedDataCommands(t *testing.T) {
+	victim := newCountingTrap(t, bounceHost)
+	peer := newCountingTrap(t, hostB) // an allowed FXP peer: alice may send to it
+	a := startServer(t, hostA, strings.Replace(basicConfig("", "[fxp]\nenabled = true\npeers = [\""+hostB+"/32\"]\n"),
+		`root = "{{DIR}}/alice"`, `root = "{{DIR}}/alice"`+"\nfxp = \"send\"", 1))
+	writeFile(t, filepath.Join(a.root("alice"), "f.txt"), []byte("file"))
+	p := dialPipeline(t, a, client1, "alice")
+	toPeer := ftpclient.PortCommand(peer.ap(), false)
+	toPeerE := ftpclient.PortCommand(peer.ap(), true)
+	toVictim := ftpclient.PortCommand(victim.ap(), false)
+	for _, seq := range [][]string{
+		{toPeer, "LIST"},
+		{toPeerE, "NLST"},
+		{toPeer, "MLSD"},
+		{toPeer, "STOR up.txt"},
+		{toPeer, "APPE up.txt"},
+		{toPeer, toVictim, "RETR f.txt"},
+		{toPeer, strings.Replace(toVictim, ",", ", ", 1), "RETR f.txt"},
+		{toPeer, "ABOR", "RETR f.txt"},
+		{toPeer, "REIN", "RETR f.txt"},
+		{toPeer, "PASV", "EPRT |1|" + bounceHost + "|" + fmt.Sprint(victim.ap().Port()) + "|", "RETR f.txt"},
+		{strings.ToLower(toVictim), "list"},
+		{"PO\xff\xf4RT" + strings.TrimPrefix(toVictim, "PORT"), "RETR f.txt"},
+		{toPeer, "LPRT 4,4,127,0,0,99,2,19,136", "RETR f.txt"},
+	} {
+		p.send(seq...)
+		var got []string
+		for range seq {
+			code, msg := p.final()
+			got = append(got, fmt.Sprintf("%d %s", code, msg))
+		}
+		t.Logf("%q -> %q", seq, got)
+		last := got[len(got)-1]
+		if !strings.HasPrefix(last, "4") && !strings.HasPrefix(last, "5") {
+			t.Errorf("%q: the transfer was not refused: %q", seq, got)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := victim.count() + peer.count(); n != 0 {
+		t.Fatalf("%d connection(s) reached the third host (%d) or the peer (%d)", n, victim.count(), peer.count())
+	}
+	// The positive control: an allowed RETR to the peer, pipelined too.
+	p.send(toPeer, "RETR f.txt")
+	p.final()
+	p.final()
+	eventually(t, 5*time.Second, "the allowed RETR reaches the peer", func() bool { return peer.count() == 1 })
 }
