@@ -549,3 +549,32 @@ func TestRedteamPipelinedDataCommands(t *testing.T) {
 	p.final()
 	eventually(t, 5*time.Second, "the allowed RETR reaches the peer", func() bool { return peer.count() == 1 })
 }
+
+// TestRedteamFindingClearedTargetReply: after a refused PORT (or ABOR,
+// REIN, LPRT) the next transfer is refused, as it must be, but its reply
+// is the library's internal error "425 failed to set deadline: use of
+// closed network connection", not the data plane's own "no data
+// connection prepared: send PASV/EPSV or PORT/EPRT first". The standard:
+// bad input gets a clear error.
+func TestRedteamFindingClearedTargetReply(t *testing.T) {
+	a := startServer(t, hostA, basicConfig("", ""))
+	writeFile(t, filepath.Join(a.root("alice"), "f.txt"), []byte("file"))
+	c := a.dial(client1, "alice", testPass)
+	l := listenLocal(t, client1)
+	if err := c.Port(l.Addr().(*net.TCPAddr).AddrPort(), false); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(501, "PORT 127,0,0,10,0,25"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send("RETR f.txt"); err != nil {
+		t.Fatal(err)
+	}
+	code, msg, err := finalReply(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 425 || strings.Contains(msg, "closed network connection") || !strings.Contains(msg, "PASV") {
+		t.Errorf("RETR after a refused PORT: %d %q, want 425 saying to send PASV/EPSV or PORT/EPRT first", code, msg)
+	}
+}
