@@ -578,3 +578,71 @@ func TestRedteamFindingClearedTargetReply(t *testing.T) {
 		t.Errorf("RETR after a refused PORT: %d %q, want 425 saying to send PASV/EPSV or PORT/EPRT first", code, msg)
 	}
 }
+
+// TestRedteamForgedSiteAnswer (attack stopped): ftpd answers some commands
+// itself by rewriting them into "SITE FTPD-<session token>", which the
+// library hands back to ftpd in order. A client that writes its own
+// "SITE FTPD-..." lines (a guess, another session's form) neither pops a
+// queued answer nor shifts the order of the answers that follow.
+func TestRedteamForgedSiteAnswer(t *testing.T) {
+	a := startServer(t, hostA, basicConfig("", ""))
+	p := dialPipeline(t, a, client1, "alice")
+	forged := "SITE FTPD-" + strings.Repeat("0", 32)
+	p.send("FOO", forged, "SITE FTPD-", "BAR", forged, "NOOP")
+	want := []string{`500 Unknown command "FOO"`, "", "", `500 Unknown command "BAR"`, "", "200 "}
+	for i, w := range want {
+		code, msg := p.final()
+		got := fmt.Sprintf("%d %s", code, msg)
+		switch {
+		case w == "" && (code < 500 || strings.Contains(msg, "Bad sequence")):
+			t.Errorf("reply %d: a forged SITE FTPD- line was answered %q", i, got)
+		case w != "" && !strings.HasPrefix(got, w):
+			t.Errorf("reply %d: %q, want %q: answers out of order", i, got, w)
+		}
+	}
+}
+
+// TestRedteamTokenConcurrentLogins (attack stopped): a one-use token sent
+// by 12 connections at once logs in exactly once.
+func TestRedteamTokenConcurrentLogins(t *testing.T) {
+	a := tokenServer(t, t.TempDir())
+	writeFile(t, filepath.Join(a.root("alice"), "x.iso"), []byte("x"))
+	owner := a.dial(client1, "alice", testPass)
+	msg, err := owner.Expect(200, "SITE TOKEN /x.iso send 1h 1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(msg)
+	if len(f) != 3 {
+		t.Fatalf("SITE TOKEN: %q", msg)
+	}
+	const n = 12
+	conns := make([]*ftpclient.Conn, n)
+	for i := range conns {
+		conns[i] = a.dial(client2, "", "")
+		if _, err := conns[i].Expect(331, "USER %s", f[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	codes := make(chan int, n)
+	var wg sync.WaitGroup
+	for _, c := range conns {
+		wg.Add(1)
+		go func(c *ftpclient.Conn) {
+			defer wg.Done()
+			code, _, _ := c.Cmd("PASS %s", f[2])
+			codes <- code
+		}(c)
+	}
+	wg.Wait()
+	close(codes)
+	ok := 0
+	for code := range codes {
+		if code == 230 {
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d of %d concurrent logins with a one-use token succeeded, want 1", ok, n)
+	}
+}
