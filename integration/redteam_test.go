@@ -646,3 +646,25 @@ func TestRedteamTokenConcurrentLogins(t *testing.T) {
 		t.Fatalf("%d of %d concurrent logins with a one-use token succeeded, want 1", ok, n)
 	}
 }
+
+// TestRedteamFindingStatEndsShutdownGrace: a session counts as busy from
+// its 150 reply to the next final reply, and STAT (answered during a
+// transfer, 211) is such a final reply. A client that sends STAT while its
+// download runs is no longer busy: a graceful shutdown (SIGTERM, -grace)
+// does not wait for it and cuts the transfer at once.
+func TestRedteamFindingStatEndsShutdownGrace(t *testing.T) {
+	a := startServer(t, hostA, strings.Replace(basicConfig("", ""), `root = "{{DIR}}/alice"`, `root = "{{DIR}}/alice"`+"\ndownload_rate = \"4MiB\"", 1))
+	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), make([]byte, 64<<20))
+	c := a.dial(client1, "alice", testPass)
+	holdDownload(t, c, client1, "big.bin")
+	if _, err := c.Expect(211, "STAT"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	err := a.srv.Shutdown(ctx)
+	if err == nil {
+		t.Errorf("Shutdown returned after %v without waiting for the running download (grace 2 s) and without reporting it cut", time.Since(start).Round(time.Millisecond))
+	}
+}
