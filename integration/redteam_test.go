@@ -668,3 +668,32 @@ func TestRedteamFindingStatEndsShutdownGrace(t *testing.T) {
 		t.Errorf("Shutdown returned after %v without waiting for the running download (grace 2 s) and without reporting it cut", time.Since(start).Round(time.Millisecond))
 	}
 }
+
+// TestRedteamFindingPassiveExhaustedReply: when passive_ports is used up,
+// PASV/EPSV are answered with the library's "421 Could not listen for
+// passive connection", passed through unchanged (a PORT in the same case
+// is mended to 425). 421 tells the client that the server is closing the
+// control connection (RFC 959), so clients hang up, though the session
+// stays open and would work again once a port is free; 425 (cannot open
+// data connection) is the right code.
+func TestRedteamFindingPassiveExhaustedReply(t *testing.T) {
+	port := freeDataPort(t)
+	a := startServer(t, hostA, basicConfig(fmt.Sprintf("passive_ports = \"%d-%d\"", port, port), ""))
+	holder := a.dial(client1, "alice", testPass)
+	if _, err := holder.Pasv(); err != nil {
+		t.Fatal(err)
+	}
+	c := a.dial(client2, "bob", testPass)
+	for _, cmd := range []string{"PASV", "EPSV", "PORT 127,0,0,11,200,10"} {
+		code, msg, err := cmdWithin(t, c, 5*time.Second, cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code != 425 {
+			t.Errorf("%s with no passive port free: %d %s, want 425", cmd, code, msg)
+		}
+	}
+	if _, err := c.Expect(257, "PWD"); err != nil {
+		t.Fatalf("the session after the refusals: %v", err)
+	}
+}
