@@ -697,3 +697,56 @@ func TestRedteamFindingPassiveExhaustedReply(t *testing.T) {
 		t.Fatalf("the session after the refusals: %v", err)
 	}
 }
+
+// TestRedteamFindingTokenScopeSymlink: a token's scope is checked on the
+// path the client names, and the storage then follows symbolic links
+// inside the user's root. A link inside the scope that points elsewhere in
+// the root (a "latest -> ../releases" the owner keeps) takes a token
+// scoped to /pub/ into /private: README "only the path: a file, or with a
+// trailing / the subtree ... anything else is 550".
+func TestRedteamFindingTokenScopeSymlink(t *testing.T) {
+	a := tokenServer(t, t.TempDir())
+	root := a.root("alice")
+	writeFile(t, filepath.Join(root, "private/secret.txt"), []byte("secret"))
+	writeFile(t, filepath.Join(root, "pub/readme.txt"), []byte("public"))
+	if err := os.Symlink("../private", filepath.Join(root, "pub/latest")); err != nil {
+		t.Fatal(err)
+	}
+	owner := a.dial(client1, "alice", testPass)
+	msg, err := owner.Expect(200, "SITE TOKEN /pub/ send 1h 5")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(msg)
+	partner := a.dial(client2, f[1], f[2])
+	var buf bytes.Buffer
+	if _, err := partner.Retr("/pub/readme.txt", &buf); err != nil || buf.String() != "public" {
+		t.Fatalf("in scope: %q %v", buf.String(), err)
+	}
+	buf.Reset()
+	_, err = partner.Retr("/pub/latest/secret.txt", &buf)
+	if err == nil || buf.Len() > 0 {
+		t.Errorf("a token scoped to /pub/ read /private/secret.txt through pub/latest: %q %v", buf.String(), err)
+	}
+	if list, err := partner.List("NLST", "/pub/latest"); err == nil {
+		t.Errorf("a token scoped to /pub/ lists /private through pub/latest: %q", list)
+	}
+
+	// A receiving token writes through such a link too.
+	if err := os.MkdirAll(filepath.Join(root, "in"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("../private", filepath.Join(root, "in/out")); err != nil {
+		t.Fatal(err)
+	}
+	msg, err = owner.Expect(200, "SITE TOKEN /in/ receive 1h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f = strings.Fields(msg)
+	uploader := a.dial(client2, f[1], f[2])
+	_, err = uploader.Stor("/in/out/planted.txt", strings.NewReader("planted"))
+	if _, serr := os.Stat(filepath.Join(root, "private/planted.txt")); serr == nil {
+		t.Errorf("a token scoped to /in/ wrote /private/planted.txt through in/out (STOR: %v)", err)
+	}
+}
