@@ -750,3 +750,72 @@ func TestRedteamFindingTokenScopeSymlink(t *testing.T) {
 		t.Errorf("a token scoped to /in/ wrote /private/planted.txt through in/out (STOR: %v)", err)
 	}
 }
+
+// fakePASVServer is a hostile FTP server on ip: it logs anyone in and
+// answers PASV with the address pasv, then serves nothing.
+func fakePASVServer(t *testing.T, ip string, pasv netip.AddrPort) string {
+	t.Helper()
+	ln := listenLocal(t, ip)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func(c net.Conn) {
+				defer c.Close()
+				_ = c.SetDeadline(time.Now().Add(30 * time.Second))
+				r := textproto.NewReader(bufio.NewReader(c))
+				fmt.Fprintf(c, "220 hostile\r\n")
+				for {
+					line, err := r.ReadLine()
+					if err != nil {
+						return
+					}
+					verb, _, _ := strings.Cut(strings.ToUpper(line), " ")
+					switch verb {
+					case "USER":
+						fmt.Fprintf(c, "331 ok\r\n")
+					case "PASS":
+						fmt.Fprintf(c, "230 ok\r\n")
+					case "PASV":
+						ip := pasv.Addr().As4()
+						fmt.Fprintf(c, "227 Entering Passive Mode (%d,%d,%d,%d,%d,%d)\r\n", ip[0], ip[1], ip[2], ip[3], pasv.Port()>>8, pasv.Port()&0xff)
+					case "MLSD", "LIST", "NLST", "RETR":
+						fmt.Fprintf(c, "425 no data\r\n")
+					default:
+						fmt.Fprintf(c, "200 ok\r\n")
+					}
+				}
+			}(c)
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// TestRedteamFindingClientTrustsPASVAddress: ftpclient (which fxp uses for
+// its own listings: mirror, tree copies) connects to whatever address a
+// server's 227 reply names. A hostile or compromised site makes the fxp
+// host connect to any host and port it chooses (a third host's service, a
+// scan from inside the client's network); curl ignores the PASV address by
+// default for this reason (CVE-2020-8284). The control connection's host
+// is the only address a client's own data connection should go to.
+func TestRedteamFindingClientTrustsPASVAddress(t *testing.T) {
+	victim := newCountingTrap(t, bounceHost)
+	addr := fakePASVServer(t, hostA, victim.ap())
+	c, err := ftpclient.Dial(context.Background(), addr, ftpclient.Options{
+		LocalAddr: netip.MustParseAddr(client1), Timeout: 5 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login("alice", testPass); err != nil {
+		t.Fatal(err)
+	}
+	_, _ = c.List("MLSD", "/")
+	time.Sleep(200 * time.Millisecond)
+	if n := victim.count(); n > 0 {
+		t.Errorf("the client opened %d connection(s) to %s, the address a server's PASV reply named", n, victim.ap())
+	}
+}
