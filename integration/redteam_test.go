@@ -819,3 +819,25 @@ func TestRedteamFindingClientTrustsPASVAddress(t *testing.T) {
 		t.Errorf("the client opened %d connection(s) to %s, the address a server's PASV reply named", n, victim.ap())
 	}
 }
+
+// TestRedteamFindingLongLineSilentHangup: a command line of 4095 bytes
+// ended by a bare LF fits the screen's 4096-byte limit, but the screen
+// hands it on with CRLF (4097 bytes), over the library's own 4096-byte
+// line buffer: the library drops the connection without a reply, where a
+// line one byte longer gets "500 line too long" (README: "a line over 4096
+// bytes gets 500 line too long").
+func TestRedteamFindingLongLineSilentHangup(t *testing.T) {
+	a := startServer(t, hostA, basicConfig("", ""))
+	p := dialPipeline(t, a, client1, "alice")
+	line := "NOOP " + strings.Repeat("a", 4090)
+	if _, err := p.conn.Write([]byte(line + "\n")); err != nil {
+		t.Fatal(err)
+	}
+	_ = p.conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	code, msg, err := p.r.ReadResponse(0)
+	if err != nil && code == 0 {
+		t.Errorf("a %d-byte line ended by LF: the connection ended without a reply (%v)", len(line)+1, err)
+	} else {
+		t.Logf("reply %d %s", code, msg)
+	}
+}
