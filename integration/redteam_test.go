@@ -841,3 +841,51 @@ func TestRedteamFindingLongLineSilentHangup(t *testing.T) {
 		t.Logf("reply %d %s", code, msg)
 	}
 }
+
+// TestRedteamFindingPassiveRangeUnderLoad: the deadlock of
+// TestRedteamFindingPassivePortReuseDeadlock needs no attacker: four
+// clients downloading in a loop over a four-port passive range (no client
+// misbehaves) stop the server's data plane.
+func TestRedteamFindingPassiveRangeUnderLoad(t *testing.T) {
+	port := freeDataPort(t)
+	for port+3 > 65535 {
+		port = freeDataPort(t)
+	}
+	a := startServer(t, hostA, basicConfig(fmt.Sprintf("passive_ports = \"%d-%d\"", port, port+3), ""))
+	data := randomBytes(t, 256<<10)
+	writeFile(t, filepath.Join(a.root("alice"), "f.bin"), data)
+	const clients, rounds = 4, 30
+	errs := make(chan error, clients)
+	for i := 0; i < clients; i++ {
+		c := a.dial(client1, "alice", testPass)
+		go func() {
+			for r := 0; r < rounds; r++ {
+				done := make(chan error, 1)
+				go func() {
+					var buf bytes.Buffer
+					_, err := c.Retr("f.bin", &buf)
+					if err == nil && sha(buf.Bytes()) != sha(data) {
+						err = fmt.Errorf("download differs")
+					}
+					done <- err
+				}()
+				select {
+				case err := <-done:
+					if err != nil && !strings.Contains(err.Error(), "425") && !strings.Contains(err.Error(), "421") {
+						errs <- fmt.Errorf("round %d: %w", r, err)
+						return
+					}
+				case <-time.After(10 * time.Second):
+					errs <- fmt.Errorf("round %d: no answer within 10 s%s", r, stuckIn("dataplane.(*Plane).forget", "dataplane.(*Plane).Wrap"))
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for i := 0; i < clients; i++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("a client of a busy server: %v", err)
+		}
+	}
+}
