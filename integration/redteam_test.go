@@ -889,3 +889,32 @@ func TestRedteamFindingPassiveRangeUnderLoad(t *testing.T) {
 		}
 	}
 }
+
+// TestRedteamFindingIPv6PerIPCap: max_connections_per_ip counts exact
+// addresses, and every IPv6 client holds a whole /64 (bans already treat
+// the /64 as one client: ban_ipv6_prefix). One IPv6 client, cycling
+// through addresses of its own /64, takes every connection slot of the
+// server (max_connections) while staying under the per-IP cap, and locks
+// every other client out until login_timeout.
+func TestRedteamFindingIPv6PerIPCap(t *testing.T) {
+	var addrs []string
+	for i := 0; i < 8; i++ {
+		addrs = append(addrs, fmt.Sprintf("fd00::%x", 0x10+i))
+	}
+	if !inNetns(t, append(addrs, "fd00::2", "fd00:0:0:1::10")...) {
+		return
+	}
+	a := startServer(t, "[fd00::2]", basicConfig("", "[limits]\nmax_connections = 8\nmax_connections_per_ip = 2\n"))
+	for _, ip := range addrs {
+		c := rawDial(t, ip, a.addr)
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if line, _ := bufio.NewReader(c).ReadString('\n'); !strings.HasPrefix(line, "220") {
+			t.Logf("%s: %q", ip, line)
+		}
+	}
+	c := rawDial(t, "fd00:0:0:1::10", a.addr) // another client
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, _ := bufio.NewReader(c).ReadString('\n'); !strings.HasPrefix(line, "220") {
+		t.Errorf("another client is locked out by one /64 holding %d connections under max_connections_per_ip = 2: %q", len(addrs), strings.TrimSpace(line))
+	}
+}
