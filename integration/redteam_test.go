@@ -58,6 +58,21 @@ func rawLogin(t *testing.T, c *ftpclient.Conn, user string) {
 	}
 }
 
+// grabTLSData connects to a passive data port from clientIP as a TLS
+// client with cfg while victim's transfer command waits for it, and
+// returns what it read and victim's final reply.
+func grabTLSData(t testing.TB, victim *ftpclient.Conn, clientIP string, addr netip.AddrPort, cfg *tls.Config) ([]byte, int, string) {
+	t.Helper()
+	tc := tls.Client(rawDial(t, clientIP, addr.String()), cfg)
+	_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(tc)
+	code, msg, err := finalReply(victim)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return got, code, msg
+}
+
 // TestRedteamFindingPreLoginPROT: PROT before login is not screened. The
 // screen answers PROT itself only for logged-in sessions; before login the
 // line goes to the FTP library, which records PROT P and from then on
@@ -104,14 +119,7 @@ func TestRedteamFindingPreLoginPROT(t *testing.T) {
 		// Someone on the victim's address, with a fresh TLS session.
 		fresh := cfg.Clone()
 		fresh.ServerName = hostA
-		raw := rawDial(t, client1, addr.String())
-		tc := tls.Client(raw, fresh)
-		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
-		got, _ := io.ReadAll(tc)
-		code, msg, err := finalReply(victim)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, code, msg := grabTLSData(t, victim, client1, addr, fresh)
 		if len(got) > 0 || code == 226 {
 			t.Errorf("a fresh TLS session got the file: %q, reply %d %s (want a refusal: does not resume the control connection's session)", got, code, msg)
 		}
@@ -177,19 +185,7 @@ func TestRedteamFindingPassivePortReuseDeadlock(t *testing.T) {
 	a := startServer(t, hostA, basicConfig(fmt.Sprintf("passive_ports = \"%d-%d\"", port, port), ""))
 	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), make([]byte, 64<<20))
 
-	slow := a.dial(client1, "alice", testPass)
-	addr, err := slow.Pasv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := slow.Send("RETR big.bin"); err != nil {
-		t.Fatal(err)
-	}
-	data := rawDial(t, client1, addr.String()) // never read: the transfer stays running
-	if code, msg, err := slow.ReadReply(); err != nil || code != 150 {
-		t.Fatalf("RETR: %d %s %v", code, msg, err)
-	}
-	_ = data
+	holdDownload(t, a.dial(client1, "alice", testPass), client1, "big.bin")
 
 	other := a.dial(client2, "bob", testPass)
 	code, msg, err := cmdWithin(t, other, 5*time.Second, "PASV")
@@ -223,6 +219,21 @@ func holdDownload(t *testing.T, c *ftpclient.Conn, clientIP, path string) {
 	}
 }
 
+// mintSiteToken asks SITE TOKEN on owner and returns the token's login
+// name and password.
+func mintSiteToken(t *testing.T, owner *ftpclient.Conn, args string) (string, string) {
+	t.Helper()
+	msg, err := owner.Expect(200, "SITE TOKEN %s", args)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := strings.Fields(msg)
+	if len(f) != 3 || f[0] != "TOKEN" {
+		t.Fatalf("SITE TOKEN %s: %q", args, msg)
+	}
+	return f[1], f[2]
+}
+
 // TestRedteamFindingXfersCrossesSessions: SITE XFERS lists every running
 // transfer of the user name, whichever session runs it. Two logins share a
 // user name without sharing a person: a one-time token is handed to a
@@ -235,16 +246,9 @@ func TestRedteamFindingXfersCrossesSessions(t *testing.T) {
 		writeFile(t, filepath.Join(a.root("alice"), "private/plan.bin"), make([]byte, 64<<20))
 		writeFile(t, filepath.Join(a.root("alice"), "releases/x.iso"), []byte("x"))
 		owner := a.dial(client1, "alice", testPass)
-		msg, err := owner.Expect(200, "SITE TOKEN /releases/x.iso send 1h")
-		if err != nil {
-			t.Fatal(err)
-		}
-		f := strings.Fields(msg)
-		if len(f) != 3 || f[0] != "TOKEN" {
-			t.Fatalf("SITE TOKEN: %q", msg)
-		}
+		login, pass := mintSiteToken(t, owner, "/releases/x.iso send 1h")
 		holdDownload(t, owner, client1, "private/plan.bin")
-		partner := a.dial(client2, f[1], f[2])
+		partner := a.dial(client2, login, pass)
 		code, report, err := partner.Cmd("SITE XFERS")
 		if err != nil {
 			t.Fatal(err)
@@ -608,19 +612,12 @@ func TestRedteamTokenConcurrentLogins(t *testing.T) {
 	a := tokenServer(t, t.TempDir())
 	writeFile(t, filepath.Join(a.root("alice"), "x.iso"), []byte("x"))
 	owner := a.dial(client1, "alice", testPass)
-	msg, err := owner.Expect(200, "SITE TOKEN /x.iso send 1h 1")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(msg)
-	if len(f) != 3 {
-		t.Fatalf("SITE TOKEN: %q", msg)
-	}
+	login, pass := mintSiteToken(t, owner, "/x.iso send 1h 1")
 	const n = 12
 	conns := make([]*ftpclient.Conn, n)
 	for i := range conns {
 		conns[i] = a.dial(client2, "", "")
-		if _, err := conns[i].Expect(331, "USER %s", f[1]); err != nil {
+		if _, err := conns[i].Expect(331, "USER %s", login); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -630,7 +627,7 @@ func TestRedteamTokenConcurrentLogins(t *testing.T) {
 		wg.Add(1)
 		go func(c *ftpclient.Conn) {
 			defer wg.Done()
-			code, _, _ := c.Cmd("PASS %s", f[2])
+			code, _, _ := c.Cmd("PASS %s", pass)
 			codes <- code
 		}(c)
 	}
@@ -713,18 +710,14 @@ func TestRedteamFindingTokenScopeSymlink(t *testing.T) {
 		t.Fatal(err)
 	}
 	owner := a.dial(client1, "alice", testPass)
-	msg, err := owner.Expect(200, "SITE TOKEN /pub/ send 1h 5")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := strings.Fields(msg)
-	partner := a.dial(client2, f[1], f[2])
+	login, pass := mintSiteToken(t, owner, "/pub/ send 1h 5")
+	partner := a.dial(client2, login, pass)
 	var buf bytes.Buffer
 	if _, err := partner.Retr("/pub/readme.txt", &buf); err != nil || buf.String() != "public" {
 		t.Fatalf("in scope: %q %v", buf.String(), err)
 	}
 	buf.Reset()
-	_, err = partner.Retr("/pub/latest/secret.txt", &buf)
+	_, err := partner.Retr("/pub/latest/secret.txt", &buf)
 	if err == nil || buf.Len() > 0 {
 		t.Errorf("a token scoped to /pub/ read /private/secret.txt through pub/latest: %q %v", buf.String(), err)
 	}
@@ -739,12 +732,8 @@ func TestRedteamFindingTokenScopeSymlink(t *testing.T) {
 	if err := os.Symlink("../private", filepath.Join(root, "in/out")); err != nil {
 		t.Fatal(err)
 	}
-	msg, err = owner.Expect(200, "SITE TOKEN /in/ receive 1h")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f = strings.Fields(msg)
-	uploader := a.dial(client2, f[1], f[2])
+	login, pass = mintSiteToken(t, owner, "/in/ receive 1h")
+	uploader := a.dial(client2, login, pass)
 	_, err = uploader.Stor("/in/out/planted.txt", strings.NewReader("planted"))
 	if _, serr := os.Stat(filepath.Join(root, "private/planted.txt")); serr == nil {
 		t.Errorf("a token scoped to /in/ wrote /private/planted.txt through in/out (STOR: %v)", err)
