@@ -91,12 +91,14 @@ func TestRedteamFindingPreLoginPROT(t *testing.T) {
 
 	t.Run("PROT before AUTH TLS", func(t *testing.T) {
 		c := dialRaw(t, a, client1, nil)
-		code, msg, err := c.Cmd("PROT P")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if code != 503 {
-			t.Errorf("PROT P on a clear control connection before login: got %d %q, want 503 (AUTH TLS first)", code, msg)
+		for _, cmd := range []string{"PROT P", "SSCN ON", "CPSV"} {
+			code, msg, err := c.Cmd("%s", cmd)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if code != 503 && code != 530 {
+				t.Errorf("%s on a clear control connection before login: got %d %q, want 503 (AUTH TLS first) or 530 (log in first)", cmd, code, msg)
+			}
 		}
 	})
 
