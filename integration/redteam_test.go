@@ -532,6 +532,12 @@ func TestRedteamPipelinedDataCommands(t *testing.T) {
 		{strings.ToLower(toVictim), "list"},
 		{"PO\xff\xf4RT" + strings.TrimPrefix(toVictim, "PORT"), "RETR f.txt"},
 		{toPeer, "LPRT 4,4,127,0,0,99,2,19,136", "RETR f.txt"},
+		{toPeer, toVictim + " ", "RETR f.txt"},
+		{toPeer, toVictim + "\t", "RETR f.txt"},
+		{strings.Replace(toVictim, " ", "\t", 1), "RETR f.txt"},
+		{" " + toVictim, "RETR f.txt"},
+		{toPeer, "EPRT |1|" + bounceHost + "|" + fmt.Sprint(victim.ap().Port()) + "| ", "RETR f.txt"},
+		{"EPRT\t|1|" + bounceHost + "|" + fmt.Sprint(victim.ap().Port()) + "|", "RETR f.txt"},
 	} {
 		p.send(seq...)
 		var got []string
