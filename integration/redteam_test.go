@@ -2,7 +2,24 @@ package integration
 
 // Red-team tests: attacks on the data plane, secure FXP and the login
 // paths. TestRedteamFinding* reproduce a defect (they fail until it is
-// fixed); TestRedteam* show that an attack is stopped.
+// fixed); TestRedteam* show that an attack is stopped and guard against
+// its return.
+//
+// Findings, most severe first:
+//   - PassivePortReuseDeadlock, PassiveRangeUnderLoad: a passive port
+//     reused while its transfer runs deadlocks the data plane (every
+//     PASV/EPSV/PORT of every session hangs).
+//   - TokenScopeSymlink: a token reads and writes outside its path through
+//     a symbolic link inside the user's root.
+//   - PreLoginPROT: PROT before login reaches the library, which then wraps
+//     data connections in TLS itself (require_data_session_reuse bypassed).
+//   - XfersCrossesSessions: SITE XFERS shows token logins and anonymous
+//     visitors the other sessions' transfers and client addresses.
+//   - IPv6PerIPCap: one IPv6 /64 takes every connection slot.
+//   - ClientTrustsPASVAddress: ftpclient (fxp listings) connects wherever a
+//     server's 227 reply points.
+//   - StatEndsShutdownGrace, PassiveExhaustedReply, ClearedTargetReply,
+//     LongLineSilentHangup, ProtocolState: wrong codes, texts and states.
 
 import (
 	"bufio"
