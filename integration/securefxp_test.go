@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -384,14 +383,7 @@ func TestDataSessionReuse(t *testing.T) {
 		if err := victim.Send("RETR f.bin"); err != nil {
 			t.Fatal(err)
 		}
-		raw := rawDial(t, client1, addr.String())
-		tc := tls.Client(raw, at.tls)
-		_ = tc.SetDeadline(time.Now().Add(5 * time.Second))
-		got, _ := io.ReadAll(tc)
-		code, msg, err := finalReply(victim)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got, code, msg := grabTLSData(t, victim, client1, addr, at.tls)
 		if len(got) > 0 || code == 226 {
 			t.Fatalf("%s: got %q, reply %d %s", at.name, got, code, msg)
 		}
