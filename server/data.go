@@ -15,6 +15,13 @@ import (
 // the line, and the line the library gets instead.
 func (sess *session) screenData(verb, arg string) (string, bool) {
 	switch verb {
+	case "PORT", "EPRT", "PASV", "CPSV":
+		if sess.epsvAll.Load() {
+			sess.data.Clear()
+			return sess.answer(503, verb+" refused after EPSV ALL: only EPSV sets up data connections now (RFC 2428)"), true
+		}
+	}
+	switch verb {
 	case "PORT", "EPRT":
 		return sess.screenActive(verb, arg), true
 	case "LPRT", "LPSV", "SPSV":
@@ -22,7 +29,8 @@ func (sess *session) screenData(verb, arg string) (string, bool) {
 		return sess.answer(502, verb+" not implemented: use PORT/EPRT or PASV/EPSV"), true
 	case "PASV", "EPSV":
 		if verb == "EPSV" && strings.EqualFold(strings.TrimSpace(arg), "ALL") {
-			return sess.answer(200, "EPSV ALL ok"), true
+			sess.epsvAll.Store(true)
+			return sess.answer(200, "EPSV ALL ok: PORT, EPRT and PASV are refused from now on"), true
 		}
 		sess.data.Passive(verb)
 		return verb, true
@@ -45,6 +53,17 @@ func (sess *session) screenTLS(verb, arg string) (string, bool) {
 	switch verb {
 	case "PROT", "SSCN":
 		return sess.screenProtection(verb, strings.ToUpper(strings.TrimSpace(arg))), true
+	case "PBSZ":
+		if sess.conn.TLS() {
+			sess.pbsz.Store(true) // the library answers it
+		}
+	case "CPSV":
+		if sess.userName() == "" {
+			if !sess.conn.TLS() {
+				return sess.answer(503, "CPSV needs a TLS control connection: send AUTH TLS first"), true
+			}
+			return sess.answer(530, "Please login with USER and PASS"), true
+		}
 	case "FEAT":
 		sess.featPending.Store(true)
 	}
@@ -61,6 +80,9 @@ func (sess *session) screenProtection(verb, arg string) string {
 	if verb == "PROT" {
 		switch arg {
 		case "P":
+			if !sess.pbsz.Load() {
+				return sess.answer(503, "PROT P needs PBSZ first (RFC 4217): send PBSZ 0")
+			}
 			sess.data.SetPrivate(true)
 			return sess.answer(200, "PROT P: data connections are protected by TLS")
 		case "C":

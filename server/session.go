@@ -39,6 +39,9 @@ type session struct {
 	answerToken string                 // per-session token: "SITE <token>" carries a queued answer
 	busy        atomic.Bool            // between a 150 reply and the final reply
 	featPending atomic.Bool            // FEAT sent, its last line not seen yet
+	pbsz        atomic.Bool            // PBSZ seen under TLS: PROT P may follow
+	epsvAll     atomic.Bool            // EPSV ALL: only EPSV sets up data connections
+	multiCode   string                 // code of the multi-line reply being written ("" = none); Reply only
 	revoked     atomic.Bool            // closed because the config no longer allows it
 	rename      renameState            // RNFR/RNTO pairing (guard.go)
 
@@ -335,24 +338,53 @@ func (sess *session) preLoginAnswer(line string) string {
 // without the "HASH " of the HASH draft (" SHA-256*;MD5;..."), so clients
 // that look for HASH in FEAT find it.
 func (sess *session) Reply(line string) string {
-	sess.rename.reply(line)
 	if isHashFeature(line) {
 		return " HASH " + line[1:]
 	}
+	if sess.inMultiline(line) {
+		return line // text inside a multi-line reply (file names, STAT): not a reply of its own
+	}
+	sess.rename.reply(line)
 	line = sess.preLoginAnswer(line)
 	line = sess.data.Reply(line)
 	line = sess.featExtras(line)
 	line = sess.rewriteReply(line)
-	if len(line) < 4 || line[3] == '-' {
-		return line
+	if !isFinalReplyLine(line) {
+		return line // a continuation line ("211-...", or text inside a multi-line reply)
 	}
 	switch code := line[:3]; {
 	case code == "150" || code == "125":
 		sess.busy.Store(true)
+	case code == "211" || code == "212" || code == "213":
+		// STAT is answered during a transfer: it does not end one.
 	case code[0] >= '2':
 		sess.busy.Store(false)
 	}
 	return line
+}
+
+// inMultiline follows multi-line replies (RFC 959 4.2: "ddd-" up to
+// "ddd "): it reports whether line is inside one, i.e. neither its first
+// nor its last line. Only the library writes replies, one at a time.
+func (sess *session) inMultiline(line string) bool {
+	if sess.multiCode != "" {
+		if strings.HasPrefix(line, sess.multiCode+" ") {
+			sess.multiCode = ""
+			return false
+		}
+		return true
+	}
+	if len(line) >= 4 && line[3] == '-' && isFinalReplyLine(line[:3]+" ") {
+		sess.multiCode = line[:3]
+	}
+	return false
+}
+
+// isFinalReplyLine reports whether line is the last line of a reply:
+// three digits and a space.
+func isFinalReplyLine(line string) bool {
+	return len(line) >= 4 && line[3] == ' ' &&
+		line[0] >= '1' && line[0] <= '5' && line[1] >= '0' && line[1] <= '9' && line[2] >= '0' && line[2] <= '9'
 }
 
 // site answers SITE commands that ftpd handles itself; nil lets the library

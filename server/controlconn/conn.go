@@ -261,7 +261,14 @@ func (c *Conn) readLine() (string, error) {
 	if err != nil && !(len(raw) > 0 && errors.Is(err, io.EOF)) {
 		return "", err
 	}
-	return stripTelnet(strings.TrimRight(string(raw), "\r\n")), nil
+	line := stripTelnet(strings.TrimRight(string(raw), "\r\n"))
+	if len(line)+2 > MaxLine {
+		// The library gets the line back with CRLF, within its MaxLine:
+		// a longer one it would drop without a reply.
+		c.Hangup(500, "line too long")
+		return "", fmt.Errorf("%w: over %d bytes", ErrLineTooLong, MaxLine)
+	}
+	return line, nil
 }
 
 // stripTelnet removes Telnet commands (IAC, 0xFF, and the byte after it:

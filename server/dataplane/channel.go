@@ -186,11 +186,15 @@ func (ch *Channel) Reply(line string) string {
 		s := ch.pending[0]
 		ch.pending = ch.pending[1:]
 		ch.mu.Unlock()
-		if s.target.IsValid() {
-			return "425 " + s.verb + " failed: " + line[4:]
-		}
-		return line
+		// 421 would tell the client the server is closing the control
+		// connection; it is only this data setup that failed.
+		return "425 " + s.verb + " failed: " + line[4:]
 	case "425":
+		if strings.HasPrefix(line[4:], "failed to set deadline: ") {
+			// The library's handle on a data port ftpd already closed
+			// (a refused or failed data command cleared it).
+			return "425 " + errNoData.Error()
+		}
 		msg := strings.TrimPrefix(line[4:], "failed to accept passive transfer connection: ")
 		if rest, ok := strings.CutPrefix(msg, abortedText); ok {
 			return "426 Connection closed; transfer aborted" + rest
