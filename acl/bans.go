@@ -36,15 +36,7 @@ func (b *BanList) SetIPv6Prefix(bits int) {
 }
 
 // key is the block ip is judged as. Callers hold mu.
-func (b *BanList) key(ip netip.Addr) netip.Prefix {
-	ip = ip.Unmap()
-	bits := ip.BitLen()
-	if ip.Is6() {
-		bits = b.v6Bits
-	}
-	p, _ := ip.Prefix(bits) // cannot fail: bits is in range
-	return p
-}
+func (b *BanList) key(ip netip.Addr) netip.Prefix { return clientBlock(ip, b.v6Bits) }
 
 // Failure records a failed login from ip at now. When it is the
 // maxFailures-th within window, ip is banned until now+window and Failure

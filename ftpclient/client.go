@@ -347,7 +347,8 @@ func (c *Conn) Hash(algo, path string) (string, error) {
 func (c *Conn) openData() (net.Conn, error) {
 	var addr netip.AddrPort
 	var err error
-	if host := c.raw.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap(); host.Is4() {
+	host := c.raw.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap()
+	if host.Is4() {
 		addr, err = c.Pasv()
 	} else {
 		addr, err = c.Epsv()
@@ -355,6 +356,11 @@ func (c *Conn) openData() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The client's own data connection goes to the server it talks to,
+	// whatever address a PASV reply names (as curl does since
+	// CVE-2020-8284): a hostile server cannot point it at a third host.
+	// FXP, where the address is handed to the other server, uses Pasv.
+	addr = netip.AddrPortFrom(host, addr.Port())
 	d := net.Dialer{Timeout: c.opts.Timeout}
 	if c.opts.LocalAddr.IsValid() {
 		d.LocalAddr = &net.TCPAddr{IP: c.opts.LocalAddr.AsSlice()}

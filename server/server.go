@@ -125,6 +125,7 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	_, _ = rand.Read(s.ticketKey[:]) // crypto/rand.Read never fails on Linux
 	s.bandwidth.update(cfg)
 	s.bans.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
+	s.conns.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
 	s.pinTicketKeys(st)
 	s.state.Store(st)
 	s.plane.SetActivePort20(cfg.Server.ActivePort20)
@@ -243,6 +244,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	}
 	s.bandwidth.update(cfg)
 	s.bans.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
+	s.conns.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
 	s.pinTicketKeys(st)
 	s.state.Store(st)
 	s.revokeSessions(st)
