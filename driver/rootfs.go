@@ -98,6 +98,13 @@ func (r *RootFs) Rename(oldname, newname string) error {
 // Stat implements afero.Fs.
 func (r *RootFs) Stat(name string) (os.FileInfo, error) { return r.root.Stat(rel(name)) }
 
+// LstatIfPossible implements afero.Lstater: the entry itself, a symbolic
+// link not followed.
+func (r *RootFs) LstatIfPossible(name string) (os.FileInfo, bool, error) {
+	fi, err := r.root.Lstat(rel(name))
+	return fi, true, err
+}
+
 // Chmod implements afero.Fs.
 func (r *RootFs) Chmod(name string, mode os.FileMode) error { return r.root.Chmod(rel(name), mode) }
 

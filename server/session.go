@@ -380,6 +380,22 @@ func (sess *session) inMultiline(line string) bool {
 	return false
 }
 
+// xfersOwner is who may see this session's transfers in SITE XFERS: every
+// session of a named user (fxp watches a copy from a third connection),
+// but for anonymous and token logins, which strangers share, only sessions
+// of the same login from the same client address.
+func (sess *session) xfersOwner() string {
+	name := sess.userName()
+	if c := sess.token.Load(); c != nil {
+		return "token " + c.ID + " " + name + " from " + sess.clientIP.String()
+	}
+	st := sess.srv.state.Load()
+	if a := st.accounts[name]; a != nil && a.anonymous {
+		return name + " from " + sess.clientIP.String()
+	}
+	return name
+}
+
 // isFinalReplyLine reports whether line is the last line of a reply:
 // three digits and a space.
 func isFinalReplyLine(line string) bool {
@@ -404,7 +420,7 @@ func (sess *session) site(param string) *ftpserver.AnswerCommand {
 		return r
 	}
 	if strings.EqualFold(strings.TrimSpace(param), "XFERS") {
-		return &ftpserver.AnswerCommand{Code: 200, Message: sess.srv.xfersReport(sess.userName())}
+		return &ftpserver.AnswerCommand{Code: 200, Message: sess.srv.xfersReport(sess.xfersOwner())}
 	}
 	return nil
 }
@@ -429,7 +445,7 @@ func (sess *session) Authorize(t *driver.Transfer) error {
 	t.Foreign = v.Foreign
 	t.TLS = sess.data.ApprovedTLS()
 	t.Limiters = sess.srv.bandwidth.limiters(a.user.Name, t.Direction)
-	sess.srv.addXfer(t, a.user.Name)
+	sess.srv.addXfer(t, sess.xfersOwner())
 	if t.Foreign {
 		sess.log.Info("foreign data connection", "command", t.Command, "path", t.Path,
 			"direction", t.Direction.String(), "peer", t.Peer.Addr().String(), "port", t.Peer.Port())

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"errors"
+	"io/fs"
 	"os"
 	"path"
 	"strings"
@@ -39,7 +41,37 @@ func clean(name string) string { return path.Clean("/" + name) }
 // ancestor reports whether p is a directory above the token's path.
 func (f tokenFs) ancestor(p string) bool {
 	scope := strings.TrimSuffix(f.c.Path, "/")
-	return p != scope && (p == "/" || strings.HasPrefix(scope, p+"/"))
+	return p != scope && (p == "/" || strings.HasPrefix(scope, p+"/")) && !f.viaLink(p)
+}
+
+// covers reports whether p is within the token's scope and reached
+// through no symbolic link: the scope is a place in the tree, and a link
+// inside it may lead anywhere in the user's root.
+func (f tokenFs) covers(p string) bool { return f.c.Covers(p) && !f.viaLink(p) }
+
+// viaLink reports whether p, or a directory on the way to it, is a
+// symbolic link (fail closed: an entry that cannot be examined for a
+// reason other than not existing counts as one).
+func (f tokenFs) viaLink(p string) bool {
+	ls, ok := f.Fs.(afero.Lstater)
+	if !ok {
+		return false // a storage without links (memory)
+	}
+	cur := ""
+	for _, part := range strings.Split(strings.Trim(p, "/"), "/") {
+		if part == "" {
+			continue
+		}
+		cur += "/" + part
+		fi, _, err := ls.LstatIfPossible(cur)
+		if errors.Is(err, fs.ErrNotExist) {
+			return false // what does not exist yet is created, not followed
+		}
+		if err != nil || fi.Mode()&os.ModeSymlink != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // partial reports whether p is one of the driver's partial upload files
@@ -50,11 +82,11 @@ func (f tokenFs) partial(p string) bool {
 		return false
 	}
 	dir := path.Dir(p)
-	return f.c.Covers(dir) || !f.c.Subtree() && dir == path.Dir(f.c.Path)
+	return (f.c.Covers(dir) || !f.c.Subtree() && dir == path.Dir(f.c.Path)) && !f.viaLink(dir)
 }
 
 func (f tokenFs) mayWrite(p string) bool {
-	return f.c.Dir&token.Receive != 0 && f.c.Covers(p) || f.partial(p)
+	return f.c.Dir&token.Receive != 0 && f.covers(p) || f.partial(p)
 }
 
 func (f tokenFs) Create(name string) (afero.File, error) {
@@ -74,7 +106,7 @@ func (f tokenFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, 
 	if f.partial(p) {
 		return f.Fs.OpenFile(name, flag, perm)
 	}
-	if !f.c.Covers(p) {
+	if !f.covers(p) {
 		return nil, deny("open", name)
 	}
 	st, err := f.Fs.Stat(name)
@@ -89,7 +121,7 @@ func (f tokenFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, 
 
 func (f tokenFs) Stat(name string) (os.FileInfo, error) {
 	p := clean(name)
-	if !f.c.Covers(p) && !f.ancestor(p) && !f.partial(p) {
+	if !f.covers(p) && !f.ancestor(p) && !f.partial(p) {
 		return nil, deny("stat", name)
 	}
 	return f.Fs.Stat(name)
