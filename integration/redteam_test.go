@@ -1,9 +1,9 @@
 package integration
 
 // Red-team tests: attacks on the data plane, secure FXP and the login
-// paths. TestRedteamFinding* reproduce a defect (they fail until it is
-// fixed); TestRedteam* show that an attack is stopped and guard against
-// its return.
+// paths. TestRedteamFinding* reproduced a defect and failed until it was
+// fixed (all are fixed now: they guard against its return); TestRedteam*
+// showed an attack already stopped.
 //
 // Findings, most severe first:
 //   - PassivePortReuseDeadlock, PassiveRangeUnderLoad: a passive port
