@@ -25,7 +25,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +36,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ftpd/ftpd/bench/peers"
-	"github.com/ftpd/ftpd/bench/rawlimit"
 	"github.com/ftpd/ftpd/ftpclient"
 )
 
@@ -58,11 +56,14 @@ const (
 var (
 	flagFtpd     = flag.String("ftpd", "", "ftpd binary (bench/run builds it)")
 	flagSize     = flag.Int64("size", 1<<30, "file size in bytes for FXP and downloads")
-	flagRuns     = flag.Int("runs", 3, "timed runs per contender (median reported)")
+	flagRuns     = flag.Int("runs", 7, "timed runs per contender and measurement (median and min–max reported)")
+	flagFxp      = flag.String("fxp", "", "fxp client binary, for -only par (bench/run builds it)")
+	flagParSize  = flag.Int64("par-size", 128<<20, "size of each of the 8 files copied at once (-only par)")
+	flagWAN      = flag.String("wan", "25ms:1gbit,25ms:10gbit", "WAN links for -only wan: one-way delay:rate, comma-separated")
 	flagLoginDur = flag.Duration("login-time", 5*time.Second, "duration of each logins/s loop")
 	flagLoginPar = flag.Int("login-workers", 4, "concurrent login loops")
 	flagIdle     = flag.String("idle", "1000,10000", "idle session counts for ftpd's RSS (empty = skip)")
-	flagOnly     = flag.String("only", "fxp,download,login,memory", "which measurements")
+	flagOnly     = flag.String("only", "fxp,download,par,login,memory", "which measurements (fxp, download, par, login, memory, wan)")
 	flagKinds    = flag.String("peers", "vsftpd,proftpd,pure-ftpd", "third-party servers to compare")
 	flagDir      = flag.String("dir", "/var/tmp", "where the work directory (and the big file) goes")
 	flagCost     = flag.Int("cost", 10, "bcrypt cost of ftpd's bench user")
@@ -83,7 +84,11 @@ type contender struct {
 	rootA      string // source root (holds big.bin)
 	rootB      string // destination root
 	user, pass string
-	pid        int // ftpd A's pid (memory, profiling); 0 for others
+	pid        int   // ftpd A's pid (memory, profiling); 0 for others
+	pids       []int // master processes of A and B (CPU time)
+	// clientA and clientB are the client's local addresses towards A
+	// and B (both 127.0.0.10 on loopback).
+	clientA, clientB string
 }
 
 type workspace struct {
@@ -226,7 +231,18 @@ func run() error {
 		return err
 	}
 
-	r := &report{size: *flagSize, runs: *flagRuns, notes: notes}
+	for _, c := range contenders {
+		// The first login with a password costs ftpd a bcrypt check
+		// (then cached); pay it outside the timed runs.
+		for _, addr := range []string{c.a, c.b} {
+			conn, err := dial(addr, c.user, c.pass, client)
+			if err != nil {
+				return fmt.Errorf("%s warm-up login: %w", c.name, err)
+			}
+			_ = conn.Quit()
+		}
+	}
+	r := &report{size: *flagSize, runs: *flagRuns, notes: notes, loadStart: loadAvg()}
 	if only["fxp"] {
 		if err := r.fxp(w, contenders); err != nil {
 			return err
@@ -234,6 +250,14 @@ func run() error {
 	}
 	if only["download"] {
 		if err := r.download(w, contenders); err != nil {
+			return err
+		}
+	}
+	if only["par"] {
+		if *flagFxp == "" {
+			return errors.New("-only par needs -fxp (use bench/run)")
+		}
+		if err := r.parallel(w, contenders, *flagFxp); err != nil {
 			return err
 		}
 	}
@@ -266,7 +290,7 @@ func (w *workspace) startFtpdPair() (*contender, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &contender{name: "ftpd", user: ftpUser, pass: ftpPass}
+	c := &contender{name: "ftpd", user: ftpUser, pass: ftpPass, clientA: client, clientB: client}
 	for i, host := range []string{hostA, hostB} {
 		dir := filepath.Join(w.dir, "ftpd-"+host)
 		if err := os.MkdirAll(filepath.Join(dir, "root"), 0o755); err != nil {
@@ -328,7 +352,9 @@ backend = "%s"
 		}
 		if i == 0 {
 			c.a, c.rootA, c.pid = addr, filepath.Join(dir, "root"), cmd.Process.Pid
-		} else {
+		}
+		c.pids = append(c.pids, cmd.Process.Pid)
+		if i == 1 {
 			c.b, c.rootB = addr, filepath.Join(dir, "root")
 		}
 	}
@@ -336,7 +362,7 @@ backend = "%s"
 }
 
 func (w *workspace) startPeerPair(k peers.Kind, passiveBase int) (*contender, error) {
-	c := &contender{name: string(k), user: peers.UserName, pass: peers.Password}
+	c := &contender{name: string(k), user: peers.UserName, pass: peers.Password, clientA: client, clientB: client}
 	for i, host := range []string{peerA, peerB} {
 		dir := filepath.Join(w.dir, string(k)+"-"+host)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -349,6 +375,7 @@ func (w *workspace) startPeerPair(k peers.Kind, passiveBase int) (*contender, er
 			return nil, err
 		}
 		w.addServer(s)
+		c.pids = append(c.pids, s.PID())
 		if i == 0 {
 			c.a, c.rootA = s.Addr, s.Root
 		} else {
@@ -379,12 +406,14 @@ func freePort(host string) (int, error) {
 }
 
 // writeRandom writes size pseudo-random bytes (ChaCha8, incompressible).
-func writeRandom(path string, size int64) error {
+func writeRandom(path string, size int64) error { return writeRandomSeed(path, size, 1) }
+
+func writeRandomSeed(path string, size int64, seed byte) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	rng := rand.NewChaCha8([32]byte{1, 2, 3, 4})
+	rng := rand.NewChaCha8([32]byte{seed, 2, 3, 4})
 	buf := make([]byte, 4<<20)
 	for left := size; left > 0; {
 		n := min(int64(len(buf)), left)
@@ -439,172 +468,36 @@ func dial(addr, user, pass string, local string) (*ftpclient.Conn, error) {
 	return c, nil
 }
 
-// fxpCopy copies big.bin from a to b as copy.bin, PASV on the
-// destination (lftp's default), and returns the time from the transfer
-// commands to both final replies.
-func fxpCopy(c *contender) (time.Duration, error) {
-	src, err := dial(c.a, c.user, c.pass, client)
-	if err != nil {
-		return 0, fmt.Errorf("%s source: %w", c.name, err)
-	}
-	defer src.Quit()
-	dst, err := dial(c.b, c.user, c.pass, client)
-	if err != nil {
-		return 0, fmt.Errorf("%s destination: %w", c.name, err)
-	}
-	defer dst.Quit()
-	addr, err := dst.Pasv()
-	if err != nil {
-		return 0, err
-	}
-	if err := src.Port(addr, false); err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	if err := dst.Send("STOR copy.bin"); err != nil {
-		return 0, err
-	}
-	if err := src.Send("RETR big.bin"); err != nil {
-		return 0, err
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, conn := range []*ftpclient.Conn{src, dst} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				code, msg, err := conn.ReadReply()
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				if code >= 200 {
-					if code != 226 && code != 250 {
-						errs[i] = fmt.Errorf("%d %s", code, msg)
-					}
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	took := time.Since(start)
-	if err := errors.Join(errs...); err != nil {
-		return 0, fmt.Errorf("%s FXP: %w", c.name, err)
-	}
-	st, err := os.Stat(filepath.Join(c.rootB, "copy.bin"))
-	if err != nil || st.Size() != *flagSize {
-		return 0, fmt.Errorf("%s FXP: destination %v (%v)", c.name, st, err)
-	}
-	return took, nil
-}
-
-type series struct {
-	name string
-	mbs  []float64
-}
-
-func (s series) median() float64 {
-	v := slices.Clone(s.mbs)
-	sort.Float64s(v)
-	if len(v) == 0 {
-		return 0
-	}
-	return v[len(v)/2]
-}
-
 type report struct {
-	size     int64
-	runs     int
-	fxpRes   []series
-	dlRes    []series
-	loginRes []loginResult
-	memRes   []memResult
-	memBase  int64
-	notes    []string
+	size      int64
+	runs      int
+	fxpDst    []*cell
+	fxpSrc    []*cell
+	fxpRaw    *cell
+	dl        []*cell
+	dlRaw     *cell
+	par       []*cell
+	parSize   int64
+	wan       []wanResult
+	loginRes  []loginResult
+	memRes    []memResult
+	memBase   int64
+	notes     []string
+	loadStart string
 }
 
-func mbps(size int64, d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
-
-// fxp interleaves the contenders run by run, so machine noise hits all.
-func (r *report) fxp(w *workspace, cs []*contender) error {
-	raw := series{name: "raw (sendfile → loopback → splice)"}
-	res := make([]series, len(cs))
-	for i, c := range cs {
-		res[i].name = c.name
-	}
-	rawDst := filepath.Join(w.dir, "raw-copy.bin")
-	for run := 0; run < r.runs; run++ {
-		settle(rawDst)
-		d, err := rawlimit.Copy(w.big, rawDst, hostB, hostA)
-		if err != nil {
-			return fmt.Errorf("raw copy: %w", err)
-		}
-		raw.mbs = append(raw.mbs, mbps(r.size, d))
-		settle(rawDst)
-		for i, c := range cs {
-			settle(filepath.Join(c.rootB, "copy.bin"))
-			d, err := fxpCopy(c)
-			if err != nil {
-				return err
-			}
-			res[i].mbs = append(res[i].mbs, mbps(r.size, d))
-			fmt.Fprintf(os.Stderr, "fxp run %d %-10s %7.0f MB/s\n", run+1, c.name, mbps(r.size, d))
-			settle(filepath.Join(c.rootB, "copy.bin"))
-		}
-		fmt.Fprintf(os.Stderr, "fxp run %d %-10s %7.0f MB/s\n", run+1, "raw", raw.mbs[len(raw.mbs)-1])
-	}
-	r.fxpRes = append(res, raw)
-	return nil
-}
-
-// --- downloads ---
-
-func curlDownload(c *contender) (time.Duration, error) {
-	curl, err := peers.Find("curl")
+// loadAvg is /proc/loadavg's three load averages: how busy the shared
+// machine was.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return 0, err
+		return "?"
 	}
-	_, port, _ := net.SplitHostPort(c.a)
-	host, _, _ := net.SplitHostPort(c.a)
-	url := fmt.Sprintf("ftp://%s:%s@%s:%s/big.bin", c.user, c.pass, host, port)
-	start := time.Now()
-	out, err := exec.Command(curl, "-sS", "--fail", "--interface", client, "-o", "/dev/null",
-		"-w", "%{size_download}", url).CombinedOutput()
-	took := time.Since(start)
-	if err != nil {
-		return 0, fmt.Errorf("curl %s: %v: %s", c.name, err, out)
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
 	}
-	if n, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); n != *flagSize {
-		return 0, fmt.Errorf("curl %s: got %s bytes", c.name, out)
-	}
-	return took, nil
-}
-
-func (r *report) download(w *workspace, cs []*contender) error {
-	raw := series{name: "raw (sendfile → loopback → discard)"}
-	res := make([]series, len(cs))
-	for i, c := range cs {
-		res[i].name = c.name
-	}
-	for run := 0; run < r.runs; run++ {
-		d, err := rawlimit.Download(w.big, hostA, client)
-		if err != nil {
-			return err
-		}
-		raw.mbs = append(raw.mbs, mbps(r.size, d))
-		for i, c := range cs {
-			d, err := curlDownload(c)
-			if err != nil {
-				return err
-			}
-			res[i].mbs = append(res[i].mbs, mbps(r.size, d))
-			fmt.Fprintf(os.Stderr, "download run %d %-10s %7.0f MB/s\n", run+1, c.name, mbps(r.size, d))
-		}
-	}
-	r.dlRes = append(res, raw)
-	return nil
+	return strings.Join(f[:3], " ")
 }
 
 // --- logins ---
@@ -821,6 +714,18 @@ func (r *report) memory(c *contender) error {
 
 // --- report ---
 
+// userArgs are the flags given to bench/run (without the binaries it
+// passes itself).
+func userArgs() string {
+	var out []string
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name != "ftpd" && f.Name != "fxp" {
+			out = append(out, "-"+f.Name+" "+f.Value.String())
+		}
+	})
+	return strings.Join(out, " ")
+}
+
 func machine() string {
 	model := "?"
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -850,66 +755,28 @@ func machine() string {
 	return fmt.Sprintf("%d CPUs (%s), Linux %s%s, %s", runtime.NumCPU(), model, rel, mem, runtime.Version())
 }
 
-func best(res []series, exclude ...string) (series, bool) {
-	var b series
-	found := false
-	for _, s := range res {
-		if slices.Contains(exclude, s.name) || strings.HasPrefix(s.name, "raw") {
-			continue
-		}
-		if !found || s.median() > b.median() {
-			b, found = s, true
-		}
-	}
-	return b, found
-}
-
-func find(res []series, name string) series {
-	for _, s := range res {
-		if s.name == name {
-			return s
-		}
-	}
-	return series{}
-}
-
-func fmtRuns(v []float64) string {
-	parts := make([]string, len(v))
-	for i, x := range v {
-		parts[i] = strconv.FormatFloat(x, 'f', 0, 64)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func (r *report) throughput(out io.Writer, title string, res []series) {
-	fmt.Fprintf(out, "\n%s (MB/s, median of %d; runs in order):\n\n", title, r.runs)
-	fmt.Fprintln(out, "| contender | median MB/s | runs | ftpd ÷ this |")
-	fmt.Fprintln(out, "|---|---:|---|---:|")
-	f := find(res, "ftpd")
-	for _, s := range res {
-		ratio := "—"
-		if s.name != "ftpd" && s.median() > 0 {
-			ratio = fmt.Sprintf("%.2f×", f.median()/s.median())
-		}
-		fmt.Fprintf(out, "| %s | %.0f | %s | %s |\n", s.name, s.median(), fmtRuns(s.mbs), ratio)
-	}
-	if b, ok := best(res, "ftpd"); ok {
-		raw := res[len(res)-1]
-		fmt.Fprintf(out, "\nftpd = %.2f× the best third-party server (%s), %.2f× the raw limit.\n",
-			f.median()/b.median(), b.name, f.median()/raw.median())
-	}
-}
-
 func (r *report) print(out io.Writer) {
 	fmt.Fprintf(out, "### Benchmark run %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(out, "Machine: %s.  \nCommand: `sudo bench/run %s`  \nFile: %d bytes of random data, page-cached, hard-linked into every source root; destination deleted and `sync` before each copy.\n",
-		machine(), strings.Join(os.Args[3:], " "), r.size)
-	if len(r.fxpRes) > 0 {
-		r.throughput(out, "FXP, server A → server B of one kind (PASV on the destination)", r.fxpRes)
+		machine(), userArgs(), r.size)
+	fmt.Fprintf(out, "Load average (1, 5, 15 min) at start: %s; at end: %s. %d runs per cell, contenders and passive sides interleaved run by run (the first contender rotates).\n",
+		r.loadStart, loadAvg(), r.runs)
+	fmt.Fprintln(out, "CPU s/GB: utime+stime+cutime+cstime of the server master processes (/proc/PID/stat, sessions reaped first) over the whole operation including logins, per 10^9 bytes moved.")
+	gib := fmt.Sprintf("%.3g GiB", float64(r.size)/(1<<30))
+	if len(r.fxpDst) > 0 {
+		r.table(out, "FXP "+gib+", server A → server B of one kind, PASV on the destination", "both servers", r.fxpDst, r.fxpRaw)
+		r.table(out, "FXP "+gib+", PASV on the source", "both servers", r.fxpSrc, nil)
 	}
-	if len(r.dlRes) > 0 {
-		r.throughput(out, "Plain download, curl to /dev/null (EPSV)", r.dlRes)
+	if len(r.dl) > 0 {
+		r.table(out, "Download "+gib+", curl to /dev/null (EPSV)", "server", r.dl, r.dlRaw)
 	}
+	if len(r.par) > 0 {
+		r.table(out, fmt.Sprintf("%d FXP copies at once (fxp copy -r -j %d, PASV on dst), %d MiB each; MB/s is the aggregate", parFiles, parFiles, r.parSize>>20), "both servers", r.par, nil)
+	}
+	if len(r.wan) > 0 {
+		r.wanTable(out)
+	}
+	r.targets(out)
 	if len(r.loginRes) > 0 {
 		fmt.Fprintf(out, "\nLogins per second (connect, USER, PASS, QUIT; %d concurrent loops for %v):\n\n", *flagLoginPar, *flagLoginDur)
 		fmt.Fprintln(out, "| server | password check | logins/s | errors |")
