@@ -20,6 +20,8 @@ type procStat struct {
 	// time plus that of every child it has reaped, so a forking server's
 	// finished sessions count once the master has waited for them.
 	cpu float64
+	// user and sys split cpu (own plus reaped children), for diagnosis.
+	user, sys float64
 }
 
 func readProcStat(pid int) (procStat, error) {
@@ -47,15 +49,29 @@ func parseProcStat(line string) (procStat, error) {
 	if err != nil {
 		return procStat{}, fmt.Errorf("/proc stat pgrp: %w", err)
 	}
-	var ticks int64
-	for _, s := range f[11:15] {
+	var t [4]int64 // utime, stime, cutime, cstime
+	for i, s := range f[11:15] {
 		n, err := strconv.ParseInt(s, 10, 64)
 		if err != nil {
 			return procStat{}, fmt.Errorf("/proc stat times: %w", err)
 		}
-		ticks += n
+		t[i] = n
 	}
-	return procStat{pgrp: pgrp, cpu: float64(ticks) / clockTicks}, nil
+	user, sys := float64(t[0]+t[2])/clockTicks, float64(t[1]+t[3])/clockTicks
+	return procStat{pgrp: pgrp, cpu: user + sys, user: user, sys: sys}, nil
+}
+
+// cpuEach reads every master's times.
+func cpuEach(pids ...int) ([]procStat, error) {
+	out := make([]procStat, len(pids))
+	for i, pid := range pids {
+		st, err := readProcStat(pid)
+		if err != nil {
+			return nil, fmt.Errorf("server cpu time: %w", err)
+		}
+		out[i] = st
+	}
+	return out, nil
 }
 
 // cpuOf sums the CPU seconds of the given master processes.

@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ftpd/ftpd/bench/peers"
@@ -111,7 +112,7 @@ func measure(bytes int64, pids []int, op func() (time.Duration, error)) (sample,
 	if !quiesce(5*time.Second, pids...) {
 		return sample{}, errors.New("sessions of an earlier run still alive after 5 s")
 	}
-	before, err := cpuOf(pids...)
+	before, err := cpuEach(pids...)
 	if err != nil {
 		return sample{}, err
 	}
@@ -122,12 +123,20 @@ func measure(bytes int64, pids []int, op func() (time.Duration, error)) (sample,
 	if !quiesce(5*time.Second, pids...) {
 		return sample{}, errors.New("session processes still alive 5 s after the transfer")
 	}
-	after, err := cpuOf(pids...)
+	after, err := cpuEach(pids...)
 	if err != nil {
 		return sample{}, err
 	}
-	return sample{mbs: mbps(bytes, d), cpu: (after - before) / (float64(bytes) / 1e9)}, nil
+	gb := float64(bytes) / 1e9
+	s := sample{mbs: mbps(bytes, d)}
+	for i := range after {
+		s.cpu += (after[i].cpu - before[i].cpu) / gb
+		s.detail += fmt.Sprintf(" [%s usr %.2f sys %.2f]", serverRole(i), (after[i].user-before[i].user)/gb, (after[i].sys-before[i].sys)/gb)
+	}
+	return s, nil
 }
+
+func serverRole(i int) string { return [...]string{"A", "B"}[min(i, 1)] }
 
 func mbps(size int64, d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
 
@@ -169,19 +178,61 @@ func (r *report) fxp(w *workspace, cs []*contender) error {
 		for k, side := range rotate(sides, run) {
 			for _, c := range rotate(cs, run+k) {
 				out := filepath.Join(c.rootB, "copy.bin")
-				settle(out)
+				if *flagOverwrite {
+					if err := ensureCopy(w.big, out, r.size); err != nil {
+						return err
+					}
+					settle()
+				} else {
+					settle(out)
+				}
 				s, err := measure(r.size, c.pids, func() (time.Duration, error) { return fxpCopy(c, side) })
 				if err != nil {
 					return err
 				}
 				cl := cells[side][idx[c]]
 				cl.samples = append(cl.samples, s)
-				fmt.Fprintf(os.Stderr, "fxp run %d pasv-%s %-10s %7.0f MB/s %5.2f CPU s/GB\n", run+1, side, c.name, s.mbs, s.cpu)
-				settle(out)
+				fmt.Fprintf(os.Stderr, "%s fxp run %d pasv-%s %-10s %7.0f MB/s %5.2f CPU s/GB%s\n", time.Now().Format("15:04:05.000"), run+1, side, c.name, s.mbs, s.cpu, s.detail)
+				if !*flagOverwrite {
+					settle(out)
+				}
 			}
 		}
 	}
 	r.fxpDst, r.fxpSrc, r.fxpRaw = cells[pasvOnDst], cells[pasvOnSrc], raw
+	return nil
+}
+
+// ensureCopy makes dst a file of size bytes of its own (not a link to
+// src: a server truncating it in place must not touch src), owned like
+// its directory.
+func ensureCopy(src, dst string, size int64) error {
+	if st, err := os.Stat(dst); err == nil && st.Size() == size {
+		return nil
+	}
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return err
+	}
+	dir, err := os.Stat(filepath.Dir(dst))
+	if err != nil {
+		return err
+	}
+	if sys, ok := dir.Sys().(*syscall.Stat_t); ok {
+		return os.Chown(dst, int(sys.Uid), int(sys.Gid))
+	}
 	return nil
 }
 
@@ -226,7 +277,7 @@ func (r *report) download(w *workspace, cs []*contender) error {
 				return err
 			}
 			res[idx[c]].samples = append(res[idx[c]].samples, s)
-			fmt.Fprintf(os.Stderr, "download run %d %-10s %7.0f MB/s %5.2f CPU s/GB\n", run+1, c.name, s.mbs, s.cpu)
+			fmt.Fprintf(os.Stderr, "download run %d %-10s %7.0f MB/s %5.2f CPU s/GB%s\n", run+1, c.name, s.mbs, s.cpu, s.detail)
 		}
 	}
 	r.dl, r.dlRaw = res, raw
@@ -329,7 +380,7 @@ func (r *report) parallel(w *workspace, cs []*contender, fxpBin string) error {
 				return err
 			}
 			res[idx[c]].samples = append(res[idx[c]].samples, s)
-			fmt.Fprintf(os.Stderr, "parallel run %d %-10s %7.0f MB/s %5.2f CPU s/GB\n", run+1, c.name, s.mbs, s.cpu)
+			fmt.Fprintf(os.Stderr, "parallel run %d %-10s %7.0f MB/s %5.2f CPU s/GB%s\n", run+1, c.name, s.mbs, s.cpu, s.detail)
 			_ = os.RemoveAll(out)
 		}
 	}

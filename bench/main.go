@@ -54,19 +54,22 @@ const (
 )
 
 var (
-	flagFtpd     = flag.String("ftpd", "", "ftpd binary (bench/run builds it)")
-	flagSize     = flag.Int64("size", 1<<30, "file size in bytes for FXP and downloads")
-	flagRuns     = flag.Int("runs", 7, "timed runs per contender and measurement (median and min–max reported)")
-	flagFxp      = flag.String("fxp", "", "fxp client binary, for -only par (bench/run builds it)")
-	flagParSize  = flag.Int64("par-size", 128<<20, "size of each of the 8 files copied at once (-only par)")
-	flagWAN      = flag.String("wan", "25ms:1gbit,25ms:10gbit", "WAN links for -only wan: one-way delay:rate, comma-separated")
-	flagLoginDur = flag.Duration("login-time", 5*time.Second, "duration of each logins/s loop")
-	flagLoginPar = flag.Int("login-workers", 4, "concurrent login loops")
-	flagIdle     = flag.String("idle", "1000,10000", "idle session counts for ftpd's RSS (empty = skip)")
-	flagOnly     = flag.String("only", "fxp,download,par,login,memory", "which measurements (fxp, download, par, login, memory, wan)")
-	flagKinds    = flag.String("peers", "vsftpd,proftpd,pure-ftpd", "third-party servers to compare")
-	flagDir      = flag.String("dir", "/var/tmp", "where the work directory (and the big file) goes")
-	flagCost     = flag.Int("cost", 10, "bcrypt cost of ftpd's bench user")
+	flagFtpd      = flag.String("ftpd", "", "ftpd binary (bench/run builds it)")
+	flagSize      = flag.Int64("size", 1<<30, "file size in bytes for FXP and downloads")
+	flagRuns      = flag.Int("runs", 7, "timed runs per contender and measurement (median and min–max reported)")
+	flagBase      = flag.String("ftpd-base", "", "a second ftpd binary (e.g. built from main) run as contender \"ftpd-base\": before/after in one run")
+	flagWarmup    = flag.Bool("warmup-login", true, "log in to every server once before the timed runs (ftpd's first login pays its bcrypt check)")
+	flagOverwrite = flag.Bool("overwrite", false, "FXP onto an existing destination file (a mirror update) instead of deleting it first")
+	flagFxp       = flag.String("fxp", "", "fxp client binary, for -only par (bench/run builds it)")
+	flagParSize   = flag.Int64("par-size", 128<<20, "size of each of the 8 files copied at once (-only par)")
+	flagWAN       = flag.String("wan", "25ms:1gbit,25ms:10gbit", "WAN links for -only wan: one-way delay:rate, comma-separated")
+	flagLoginDur  = flag.Duration("login-time", 5*time.Second, "duration of each logins/s loop")
+	flagLoginPar  = flag.Int("login-workers", 4, "concurrent login loops")
+	flagIdle      = flag.String("idle", "1000,10000", "idle session counts for ftpd's RSS (empty = skip)")
+	flagOnly      = flag.String("only", "fxp,download,par,login,memory", "which measurements (fxp, download, par, login, memory, wan)")
+	flagKinds     = flag.String("peers", "vsftpd,proftpd,pure-ftpd", "third-party servers to compare")
+	flagDir       = flag.String("dir", "/var/tmp", "where the work directory (and the big file) goes")
+	flagCost      = flag.Int("cost", 10, "bcrypt cost of ftpd's bench user")
 )
 
 func main() {
@@ -207,11 +210,18 @@ func run() error {
 		return err
 	}
 
-	ftpdPair, err := w.startFtpdPair()
+	ftpdPair, err := w.startFtpdPair("ftpd", *flagFtpd, 23000)
 	if err != nil {
 		return err
 	}
 	contenders := []*contender{ftpdPair}
+	if *flagBase != "" {
+		base, err := w.startFtpdPair("ftpd-base", *flagBase, 23200)
+		if err != nil {
+			return err
+		}
+		contenders = append(contenders, base)
+	}
 	for i, k := range kinds {
 		c, err := w.startPeerPair(k, 24000+i*100)
 		if err != nil {
@@ -232,6 +242,9 @@ func run() error {
 	}
 
 	for _, c := range contenders {
+		if !*flagWarmup {
+			break
+		}
 		// The first login with a password costs ftpd a bcrypt check
 		// (then cached); pay it outside the timed runs.
 		for _, addr := range []string{c.a, c.b} {
@@ -281,7 +294,9 @@ func run() error {
 // in real use.
 const idleBackend = "os"
 
-func (w *workspace) startFtpdPair() (*contender, error) {
+// startFtpdPair starts two ftpd (binary bin) on hostA and hostB with
+// passive ports from passiveBase.
+func (w *workspace) startFtpdPair(name, bin string, passiveBase int) (*contender, error) {
 	hash, err := bcrypt.GenerateFromPassword([]byte(ftpPass), *flagCost)
 	if err != nil {
 		return nil, err
@@ -290,9 +305,9 @@ func (w *workspace) startFtpdPair() (*contender, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &contender{name: "ftpd", user: ftpUser, pass: ftpPass, clientA: client, clientB: client}
+	c := &contender{name: name, user: ftpUser, pass: ftpPass, clientA: client, clientB: client}
 	for i, host := range []string{hostA, hostB} {
-		dir := filepath.Join(w.dir, "ftpd-"+host)
+		dir := filepath.Join(w.dir, name+"-"+host)
 		if err := os.MkdirAll(filepath.Join(dir, "root"), 0o755); err != nil {
 			return nil, err
 		}
@@ -327,7 +342,7 @@ name = "%s"
 password_hash = "%s"
 root = "%s"
 backend = "%s"
-`, host, port, 23000+i*100, 23000+i*100+15, ftpUser, hash, filepath.Join(dir, "root"),
+`, host, port, passiveBase+i*100, passiveBase+i*100+15, ftpUser, hash, filepath.Join(dir, "root"),
 			idleUser, idleHash, filepath.Join(dir, "idle"), idleBackend)
 		path := filepath.Join(dir, "ftpd.toml")
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -337,7 +352,7 @@ backend = "%s"
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(*flagFtpd, "-config", path)
+		cmd := exec.Command(bin, "-config", path)
 		cmd.Stdout, cmd.Stderr = log, log
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {

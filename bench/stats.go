@@ -9,6 +9,8 @@ import (
 type sample struct {
 	mbs float64 // MB/s (10^6 bytes per second)
 	cpu float64 // server CPU seconds per GB (10^9 bytes) moved
+	// detail is each server's user and system CPU per GB, for the log.
+	detail string
 }
 
 // summary is the median and the range of a series.
