@@ -159,6 +159,10 @@ func (h *Handle) receive(r io.Reader) (int64, error) {
 		h.t.live.Store(&live)
 		defer h.t.live.Store(nil)
 	}
+	if h.partial != "" {
+		// The old file's cached pages make room for the new one's.
+		dropReplaced(h.fs.raw, cleanName(h.t.Path))
+	}
 	n, err := h.copyChunks(func(want int64) (int64, error) {
 		return io.Copy(h.file, &io.LimitedReader{R: r, N: want})
 	})
