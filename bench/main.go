@@ -63,6 +63,8 @@ var (
 	flagFxp       = flag.String("fxp", "", "fxp client binary, for -only par (bench/run builds it)")
 	flagParSize   = flag.Int64("par-size", 128<<20, "size of each of the 8 files copied at once (-only par)")
 	flagWAN       = flag.String("wan", "25ms:1gbit,25ms:10gbit", "WAN links for -only wan: one-way delay:rate, comma-separated")
+	flagWANRuns   = flag.Int("wan-runs", 5, "timed runs per contender and link (-only wan)")
+	flagDataBuf   = flag.String("data-socket-buffer", "", "[server] data_socket_buffer for ftpd in -only wan (\"\" = not set)")
 	flagLoginDur  = flag.Duration("login-time", 5*time.Second, "duration of each logins/s loop")
 	flagLoginPar  = flag.Int("login-workers", 4, "concurrent login loops")
 	flagIdle      = flag.String("idle", "1000,10000", "idle session counts for ftpd's RSS (empty = skip)")
@@ -100,6 +102,7 @@ type workspace struct {
 	mu      sync.Mutex
 	procs   []*exec.Cmd
 	servers []*peers.Server
+	after   []func() // run by stop once the servers are gone (namespaces)
 }
 
 func (w *workspace) stop() {
@@ -119,7 +122,10 @@ func (w *workspace) stop() {
 			<-done
 		}
 	}
-	w.servers, w.procs = nil, nil
+	for i := len(w.after) - 1; i >= 0; i-- {
+		w.after[i]()
+	}
+	w.servers, w.procs, w.after = nil, nil, nil
 }
 
 func (w *workspace) addProc(c *exec.Cmd) {
@@ -284,6 +290,12 @@ func run() error {
 			return err
 		}
 	}
+	if only["wan"] {
+		// Last: it ends with stopping every server.
+		if err := r.wanRun(w); err != nil {
+			return err
+		}
+	}
 	r.print(os.Stdout)
 	return nil
 }
@@ -294,10 +306,16 @@ func run() error {
 // in real use.
 const idleBackend = "os"
 
+func bcryptHash(pw string) ([]byte, error) {
+	return bcrypt.GenerateFromPassword([]byte(pw), *flagCost)
+}
+
+func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
+
 // startFtpdPair starts two ftpd (binary bin) on hostA and hostB with
 // passive ports from passiveBase.
 func (w *workspace) startFtpdPair(name, bin string, passiveBase int) (*contender, error) {
-	hash, err := bcrypt.GenerateFromPassword([]byte(ftpPass), *flagCost)
+	hash, err := bcryptHash(ftpPass)
 	if err != nil {
 		return nil, err
 	}
