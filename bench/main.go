@@ -63,6 +63,7 @@ var (
 	flagFxp       = flag.String("fxp", "", "fxp client binary, for -only par (bench/run builds it)")
 	flagParSize   = flag.Int64("par-size", 128<<20, "size of each of the 8 files copied at once (-only par)")
 	flagWAN       = flag.String("wan", "25ms:1gbit,25ms:10gbit", "WAN links for -only wan: one-way delay:rate, comma-separated")
+	flagWANMTU    = flag.Int("wan-mtu", 9000, "MTU of the emulated WAN link (the delay line runs in user space: per-packet cost)")
 	flagWANRuns   = flag.Int("wan-runs", 5, "timed runs per contender and link (-only wan)")
 	flagDataBuf   = flag.String("data-socket-buffer", "", "[server] data_socket_buffer for ftpd in -only wan (\"\" = not set)")
 	flagLoginDur  = flag.Duration("login-time", 5*time.Second, "duration of each logins/s loop")

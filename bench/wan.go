@@ -89,10 +89,14 @@ func parseRate(s string) (float64, error) {
 
 // wanLab owns the three namespaces.
 type wanLab struct {
-	ip, tc    string
+	ip        string
 	a, b, c   string // namespace names
 	created   []string
-	extraFtpd string // extra [server] lines for ftpd (e.g. data_socket_buffer)
+	extraFtpd string   // extra [server] lines for ftpd (e.g. data_socket_buffer)
+	tunA      *os.File // the A–B link's ends
+	tunB      *os.File
+	mtu       int
+	link      *link
 }
 
 func (l *wanLab) run(prog string, args ...string) error {
@@ -108,12 +112,8 @@ func newWANLab() (*wanLab, error) {
 	if err != nil {
 		return nil, fmt.Errorf("wan needs ip (iproute2): %w", err)
 	}
-	tc, err := peers.Find("tc")
-	if err != nil {
-		return nil, fmt.Errorf("wan needs tc (iproute2): %w", err)
-	}
 	p := os.Getpid()
-	l := &wanLab{ip: ip, tc: tc, a: fmt.Sprintf("ftpdbench%d-a", p), b: fmt.Sprintf("ftpdbench%d-b", p), c: fmt.Sprintf("ftpdbench%d-c", p)}
+	l := &wanLab{ip: ip, mtu: *flagWANMTU, a: fmt.Sprintf("ftpdbench%d-a", p), b: fmt.Sprintf("ftpdbench%d-b", p), c: fmt.Sprintf("ftpdbench%d-c", p)}
 	if err := l.setup(); err != nil {
 		l.close()
 		return nil, err
@@ -131,8 +131,16 @@ func (l *wanLab) setup() error {
 			return err
 		}
 	}
+	var err error
+	if l.tunA, err = openTun(l.a, "wan"); err != nil {
+		return err
+	}
+	if l.tunB, err = openTun(l.b, "wan"); err != nil {
+		return err
+	}
 	steps := [][]string{
-		{"-n", l.a, "link", "add", "wan", "type", "veth", "peer", "name", "wan", "netns", l.b},
+		{"-n", l.a, "link", "set", "wan", "mtu", strconv.Itoa(l.mtu)},
+		{"-n", l.b, "link", "set", "wan", "mtu", strconv.Itoa(l.mtu)},
 		{"-n", l.c, "link", "add", "toa", "type", "veth", "peer", "name", "toc", "netns", l.a},
 		{"-n", l.c, "link", "add", "tob", "type", "veth", "peer", "name", "toc", "netns", l.b},
 		{"-n", l.a, "addr", "add", wanAddrA + "/32", "dev", "lo"},
@@ -158,20 +166,27 @@ func (l *wanLab) setup() error {
 	return nil
 }
 
-// shape sets delay and rate on both ends of the A–B link.
+// shape starts the delay line for link k between A and B (stopping the
+// one before).
 func (l *wanLab) shape(k wanLink) error {
-	limit := strconv.Itoa(max(10000, int(k.bits/8*(4*k.delay.Seconds()+0.01)/1500)))
-	for _, ns := range []string{l.a, l.b} {
-		if err := l.run(l.tc, "-n", ns, "qdisc", "replace", "dev", "wan", "root", "netem",
-			"delay", k.delay.String(), "rate", strconv.FormatFloat(k.bits, 'f', 0, 64)+"bit", "limit", limit); err != nil {
-			return err
-		}
+	if l.link != nil {
+		l.link.stop()
+		<-l.link.done
 	}
+	l.link = startLink(l.tunA, l.tunB, k, l.mtu)
 	return nil
 }
 
 // close deletes the namespaces; stop their servers first.
 func (l *wanLab) close() {
+	if l.link != nil {
+		l.link.stop()
+	}
+	for _, f := range []*os.File{l.tunA, l.tunB} {
+		if f != nil {
+			f.Close()
+		}
+	}
 	for _, ns := range l.created {
 		_ = l.run(l.ip, "netns", "del", ns)
 	}

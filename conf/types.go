@@ -21,6 +21,10 @@ type Config struct {
 	Source string `toml:"-"`
 }
 
+// MaxDataSocketBuffer is the largest [server] data_socket_buffer: the
+// kernel doubles the value and keeps it in an int.
+const MaxDataSocketBuffer = 256 << 20
+
 // Server is the [server] table.
 type Server struct {
 	Listen       netip.AddrPort `toml:"listen"`        // required, IP:port
@@ -29,7 +33,11 @@ type Server struct {
 	IdleTimeout  Duration       `toml:"idle_timeout"`  // default 5m
 	Banner       string         `toml:"banner"`        // default "ftpd ready"
 	FsyncUploads bool           `toml:"fsync_uploads"` // flush each upload to disk before 226
-	TLS          TLS            `toml:"tls"`
+	// DataSocketBuffer sets the send (downloads) or receive (uploads)
+	// buffer of every file transfer's data connection; 0 = the kernel's
+	// autotuning.
+	DataSocketBuffer Size `toml:"data_socket_buffer"`
+	TLS              TLS  `toml:"tls"`
 }
 
 // TLS is the [server.tls] table.

@@ -92,6 +92,7 @@ func (h *Handle) WriteTo(w io.Writer) (int64, error) {
 		resetOnClose(w)
 		return 0, err
 	}
+	setSocketBuffer(w, h.fs.opts.DataSocketBuffer, true)
 	n, err := h.copyChunks(func(want int64) (int64, error) {
 		return io.Copy(w, &io.LimitedReader{R: h.file, N: want})
 	})
@@ -115,6 +116,7 @@ func (h *Handle) ReadFrom(r io.Reader) (int64, error) {
 		resetOnClose(r)
 		return 0, err
 	}
+	setSocketBuffer(r, h.fs.opts.DataSocketBuffer, false)
 	n, err := h.receive(r)
 	if err != nil {
 		return n, storageError(err)
