@@ -20,12 +20,13 @@ import (
 )
 
 // The emulated WAN: each server of a pair in a network namespace of its
-// own (A, B), joined by a veth pair whose both ends delay and rate-limit
-// with netem; the client in a third namespace (C) with a plain veth to
-// each. Every address lives only inside these namespaces. Nothing is
-// added to the namespace the bench runs in.
+// own (A, B), joined by a link that delays and rate-limits both directions
+// (a user-space delay line between two TUN devices, see delayline.go: this
+// kernel has no netem); the client in a third namespace (C) with a plain
+// veth to each. Every address lives only inside these namespaces. Nothing
+// is added to the namespace the bench runs in.
 //
-//	C 10.117.0.3 ──veth── A 10.117.0.1 ══veth+netem══ B 10.117.0.2 ──veth── C
+//	C 10.117.0.3 ──veth── A 10.117.0.1 ══TUN·delay line·TUN══ B 10.117.0.2 ──veth── C
 const (
 	wanAddrA = "10.117.0.1"
 	wanAddrB = "10.117.0.2"
@@ -418,7 +419,7 @@ func (r *report) wanRun(w *workspace) error {
 }
 
 func (r *report) wanTable(out io.Writer) {
-	fmt.Fprintf(out, "\nFXP over an emulated WAN (%.3g GiB, PASV on the destination, fxp client; each server in its own network namespace, netem delay and rate on both ends of the link between them; %d runs):\n\n", float64(r.size)/(1<<30), *flagWANRuns)
+	fmt.Fprintf(out, "\nFXP over an emulated WAN (%.3g GiB, PASV on the destination, fxp client; each server in its own network namespace, the link between them a user-space delay line (one-way delay, rate, tail drop beyond max(2×delay, 20 ms) of queue) with MTU %d; %d runs):\n\n", float64(r.size)/(1<<30), *flagWANMTU, *flagWANRuns)
 	fmt.Fprintln(out, "| link (one-way delay : rate) | RTT | contender | MB/s median [min–max] | ÷ link rate (median) | CPU s/GB median [min–max] |")
 	fmt.Fprintln(out, "|---|---:|---|---:|---:|---:|")
 	for _, res := range r.wan {
