@@ -353,7 +353,16 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-func (r *report) parallel(w *workspace, cs []*contender, fxpBin string) error {
+func (r *report) parallel(w *workspace, all []*contender, fxpBin string) error {
+	// fxp copy -r lists the source tree with MLSD, which vsftpd lacks.
+	var cs []*contender
+	for _, c := range all {
+		if c.name == string(peers.Vsftpd) {
+			r.notes = append(r.notes, "vsftpd is not in the parallel table: it has no MLSD, which fxp copy -r needs to list the source tree.")
+			continue
+		}
+		cs = append(cs, c)
+	}
 	size := *flagParSize
 	tree := filepath.Join(w.dir, "partree")
 	fmt.Fprintf(os.Stderr, "writing %d × %d random bytes\n", parFiles, size)
