@@ -85,11 +85,14 @@ func (p *Plane) Wrap(l net.Listener) (net.Listener, error) {
 	port := tl.Addr().(*net.TCPAddr).Port
 	wl := &Listener{raw: tl, plane: p, port: port}
 	p.mu.Lock()
-	if old := p.ports[port]; old != nil {
-		old.close() // the port was free again, so this one is stale
-	}
+	old := p.ports[port]
 	p.ports[port] = wl
 	p.mu.Unlock()
+	if old != nil {
+		// The port was free again, so this one is stale. Closed outside
+		// the lock: close takes it to forget (and finds it replaced).
+		old.close()
+	}
 	return wl, nil
 }
 
