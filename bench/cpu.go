@@ -15,6 +15,7 @@ const clockTicks = 100
 
 // procStat is what the bench reads from /proc/PID/stat.
 type procStat struct {
+	ppid int
 	pgrp int
 	// cpu is utime+stime+cutime+cstime in seconds: the process's own CPU
 	// time plus that of every child it has reaped, so a forking server's
@@ -45,6 +46,10 @@ func parseProcStat(line string) (procStat, error) {
 	if len(f) < 15 {
 		return procStat{}, fmt.Errorf("/proc stat: %d fields after the name", len(f))
 	}
+	ppid, err := strconv.Atoi(f[1])
+	if err != nil {
+		return procStat{}, fmt.Errorf("/proc stat ppid: %w", err)
+	}
 	pgrp, err := strconv.Atoi(f[2])
 	if err != nil {
 		return procStat{}, fmt.Errorf("/proc stat pgrp: %w", err)
@@ -58,7 +63,7 @@ func parseProcStat(line string) (procStat, error) {
 		t[i] = n
 	}
 	user, sys := float64(t[0]+t[2])/clockTicks, float64(t[1]+t[3])/clockTicks
-	return procStat{pgrp: pgrp, cpu: user + sys, user: user, sys: sys}, nil
+	return procStat{ppid: ppid, pgrp: pgrp, cpu: user + sys, user: user, sys: sys}, nil
 }
 
 // cpuEach reads every master's times.
@@ -88,8 +93,9 @@ func cpuOf(pids ...int) (float64, error) {
 }
 
 // quiesce waits (up to within) until no process other than the masters
-// is left in the masters' process groups: the session processes of forking
-// servers have exited and been reaped, so their CPU time is in the
+// is left in the masters' process groups or below them (vsftpd's sessions
+// call setsid, so the group alone misses them): the session processes of
+// forking servers have exited and been reaped, so their CPU time is in the
 // masters' cutime/cstime. It reports whether that happened.
 func quiesce(within time.Duration, pids ...int) bool {
 	groups := map[int]bool{}
@@ -115,6 +121,7 @@ func othersInGroups(groups, masters map[int]bool) bool {
 	if err != nil {
 		return false
 	}
+	parent := map[int]int{}
 	for _, e := range ents {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil || masters[pid] {
@@ -126,6 +133,20 @@ func othersInGroups(groups, masters map[int]bool) bool {
 		}
 		if groups[st.pgrp] {
 			return true
+		}
+		parent[pid] = st.ppid
+	}
+	return hasDescendant(parent, masters)
+}
+
+// hasDescendant reports whether any process in parent (pid → ppid) has an
+// ancestor among masters.
+func hasDescendant(parent map[int]int, masters map[int]bool) bool {
+	for pid := range parent {
+		for p, hops := parent[pid], 0; p > 1 && hops < 64; p, hops = parent[p], hops+1 {
+			if masters[p] {
+				return true
+			}
 		}
 	}
 	return false

@@ -14,6 +14,9 @@ func TestParseProcStat(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if st.ppid != 1 {
+		t.Errorf("ppid = %d, want 1", st.ppid)
+	}
 	if st.pgrp != 777 {
 		t.Errorf("pgrp = %d, want 777", st.pgrp)
 	}
@@ -49,5 +52,19 @@ func TestCPUOfCountsReapedChildren(t *testing.T) {
 	}
 	if got := after - before; got < child.Seconds()*0.8 {
 		t.Errorf("parent's cpu grew by %.2fs, the reaped child used %.2fs", got, child.Seconds())
+	}
+}
+
+func TestHasDescendant(t *testing.T) {
+	masters := map[int]bool{100: true}
+	// 300 -> 200 -> 100 (a session that left the group with setsid).
+	if !hasDescendant(map[int]int{200: 100, 300: 200, 400: 1}, masters) {
+		t.Error("grandchild of the master not found")
+	}
+	if hasDescendant(map[int]int{400: 1, 500: 400}, masters) {
+		t.Error("unrelated processes counted")
+	}
+	if hasDescendant(map[int]int{600: 700, 700: 600}, masters) { // a cycle ends
+		t.Error("cycle counted")
 	}
 }
