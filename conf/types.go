@@ -33,9 +33,8 @@ type Server struct {
 	IdleTimeout  Duration       `toml:"idle_timeout"`  // default 5m
 	Banner       string         `toml:"banner"`        // default "ftpd ready"
 	FsyncUploads bool           `toml:"fsync_uploads"` // flush each upload to disk before 226
-	// DataSocketBuffer sets the send (downloads) or receive (uploads)
-	// buffer of every file transfer's data connection; 0 = the kernel's
-	// autotuning.
+	// DataSocketBuffer sets the send buffer of every download's data
+	// connection (RETR, FXP source); 0 = the kernel's autotuning.
 	DataSocketBuffer Size `toml:"data_socket_buffer"`
 	TLS              TLS  `toml:"tls"`
 }

@@ -46,11 +46,11 @@ type Options struct {
 	// before it is reported done (and, for STOR, before it replaces the
 	// target).
 	FsyncUploads bool
-	// DataSocketBuffer, when above 0, is the send buffer (downloads) or
-	// receive buffer (uploads) set on each file transfer's data
-	// connection (SO_SNDBUFFORCE/SO_RCVBUFFORCE, which need
-	// CAP_NET_ADMIN; else SO_SNDBUF/SO_RCVBUF, capped by
-	// net.core.wmem_max/rmem_max). 0 leaves the kernel's autotuning.
+	// DataSocketBuffer, when above 0, is the send buffer set on each
+	// download's data connection (RETR, so also an FXP source):
+	// SO_SNDBUFFORCE, which needs CAP_NET_ADMIN, else SO_SNDBUF, capped
+	// by net.core.wmem_max. 0 leaves the kernel's autotuning. Uploads
+	// keep receive autotuning (see setSocketBuffer).
 	DataSocketBuffer int
 }
 

@@ -11,6 +11,12 @@ import (
 // needs CAP_NET_ADMIN), else the plain one (capped by the kernel). A
 // connection that is not a socket (a test pipe) is left alone; this is
 // tuning, so errors are ignored.
+//
+// ftpd sets only send buffers (downloads, FXP sources). A receive buffer
+// set on an established connection was measured to cripple the receiving
+// splice path over a 50 ms link (1.7 MB/s at 11 CPU s/GB instead of
+// 100 MB/s), while receive autotuning already grows to
+// net.ipv4.tcp_rmem's maximum.
 func setSocketBuffer(conn any, n int, send bool) {
 	if n <= 0 {
 		return

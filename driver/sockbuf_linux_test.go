@@ -26,8 +26,8 @@ func sockBuf(t *testing.T, c *net.TCPConn, opt int) int {
 	return v
 }
 
-// DataSocketBuffer reaches the data connection: the send buffer for a
-// download, the receive buffer for an upload. 3 MiB is below this
+// DataSocketBuffer reaches a download's data connection as its send
+// buffer; an upload keeps receive autotuning. 3 MiB is below this
 // machine's net.core limits, so no privilege is needed; the kernel
 // reports twice the value set (its bookkeeping share), which autotuning
 // alone never reaches on a short transfer.
@@ -37,7 +37,8 @@ func TestDataSocketBufferIsSet(t *testing.T) {
 		name  string
 		opt   int
 		flags int
-	}{{"RETR sets SO_SNDBUF", unix.SO_SNDBUF, flagsRETR}, {"STOR sets SO_RCVBUF", unix.SO_RCVBUF, flagsSTOR}} {
+		set   bool
+	}{{"RETR sets SO_SNDBUF", unix.SO_SNDBUF, flagsRETR, true}, {"STOR leaves SO_RCVBUF", unix.SO_RCVBUF, flagsSTOR, false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			d, _, dir := newRootDriver(t, false)
 			d.opts.DataSocketBuffer = want
@@ -75,8 +76,12 @@ func TestDataSocketBufferIsSet(t *testing.T) {
 				t.Fatal("transfer did not end")
 			}
 			_ = h.Close()
-			if got := sockBuf(t, server, tc.opt); got < 2*want {
+			got := sockBuf(t, server, tc.opt)
+			if tc.set && got < 2*want {
 				t.Errorf("buffer = %d, want %d (2 × %d)", got, 2*want, want)
+			}
+			if !tc.set && got == 2*want {
+				t.Errorf("receive buffer set to %d: uploads must keep autotuning", got)
 			}
 		})
 	}

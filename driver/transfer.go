@@ -116,7 +116,6 @@ func (h *Handle) ReadFrom(r io.Reader) (int64, error) {
 		resetOnClose(r)
 		return 0, err
 	}
-	setSocketBuffer(r, h.fs.opts.DataSocketBuffer, false)
 	n, err := h.receive(r)
 	if err != nil {
 		return n, storageError(err)
