@@ -27,37 +27,46 @@ import (
 // openTun creates TUN device name (IFF_TUN|IFF_NO_PI) inside network
 // namespace ns and returns it; the device lives in ns.
 func openTun(ns, name string) (*os.File, error) {
-	type result struct {
-		f   *os.File
-		err error
-	}
-	ch := make(chan result, 1)
+	var f *os.File
+	err := inNetns(ns, func() error {
+		var err error
+		f, err = makeTun(name)
+		return err
+	})
+	return f, err
+}
+
+// inNetns runs fn on an OS thread that has joined network namespace ns:
+// sockets and devices fn creates belong to ns, and stay usable from any
+// thread. The thread returns to its namespace after fn; if that fails it
+// is never unlocked, so it dies with its goroutine.
+func inNetns(ns string, fn func() error) error {
+	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
 		self, err := os.Open("/proc/thread-self/ns/net")
 		if err != nil {
-			ch <- result{err: err}
+			ch <- err
 			return
 		}
 		defer self.Close()
 		target, err := os.Open(filepath.Join("/run/netns", ns))
 		if err != nil {
-			ch <- result{err: err}
+			ch <- err
 			return
 		}
 		defer target.Close()
 		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("setns %s: %w", ns, err)}
+			ch <- fmt.Errorf("setns %s: %w", ns, err)
 			return
 		}
-		f, err := makeTun(name)
+		err = fn()
 		if serr := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); serr == nil {
 			runtime.UnlockOSThread()
 		}
-		ch <- result{f, err}
+		ch <- err
 	}()
-	r := <-ch
-	return r.f, r.err
+	return <-ch
 }
 
 func makeTun(name string) (*os.File, error) {

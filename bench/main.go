@@ -63,6 +63,7 @@ var (
 	flagFxp       = flag.String("fxp", "", "fxp client binary, for -only par (bench/run builds it)")
 	flagParSize   = flag.Int64("par-size", 128<<20, "size of each of the 8 files copied at once (-only par)")
 	flagWAN       = flag.String("wan", "25ms:1gbit,25ms:10gbit", "WAN links for -only wan: one-way delay:rate, comma-separated")
+	flagWANWmem   = flag.String("wan-tcp-wmem", "", "net.ipv4.tcp_wmem inside the WAN servers' namespaces, e.g. \"4096 16384 67108864\" (\"\" = inherited)")
 	flagWANMTU    = flag.Int("wan-mtu", 9000, "MTU of the emulated WAN link (the delay line runs in user space: per-packet cost)")
 	flagWANRuns   = flag.Int("wan-runs", 5, "timed runs per contender and link (-only wan)")
 	flagDataBuf   = flag.String("data-socket-buffer", "", "[server] data_socket_buffer for ftpd in -only wan (\"\" = not set)")
@@ -313,6 +314,25 @@ func bcryptHash(pw string) ([]byte, error) {
 
 func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
 
+type ftpdUser struct{ name, hash, root, backend string }
+
+// ftpdConfig is the configuration of one benchmarked ftpd: FXP with peers,
+// no connection limits, warnings only in the log; extra goes into
+// [server].
+func ftpdConfig(listen, passive, peers, extra string, users []ftpdUser) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[server]\nlisten = %q\npassive_ports = %q\nidle_timeout = \"1h\"\n%s\n", listen, passive, extra)
+	fmt.Fprintf(&b, "[fxp]\nenabled = true\npeers = [%q]\n\n", peers)
+	b.WriteString("[limits]\nmax_connections = 0\nmax_connections_per_ip = 0\nmax_login_failures = 0\n\n[log]\nlevel = \"warn\"\n")
+	for _, u := range users {
+		fmt.Fprintf(&b, "\n[[users]]\nname = %q\npassword_hash = %q\nroot = %q\n", u.name, u.hash, u.root)
+		if u.backend != "" {
+			fmt.Fprintf(&b, "backend = %q\n", u.backend)
+		}
+	}
+	return b.String()
+}
+
 // startFtpdPair starts two ftpd (binary bin) on hostA and hostB with
 // passive ports from passiveBase.
 func (w *workspace) startFtpdPair(name, bin string, passiveBase int) (*contender, error) {
@@ -334,35 +354,10 @@ func (w *workspace) startFtpdPair(name, bin string, passiveBase int) (*contender
 		if err != nil {
 			return nil, err
 		}
-		cfg := fmt.Sprintf(`[server]
-listen = "%s:%d"
-passive_ports = "%d-%d"
-idle_timeout = "1h"
-
-[fxp]
-enabled = true
-peers = ["127.0.0.0/8"]
-
-[limits]
-max_connections = 0
-max_connections_per_ip = 0
-max_login_failures = 0
-
-[log]
-level = "warn"
-
-[[users]]
-name = "%s"
-password_hash = "%s"
-root = "%s"
-
-[[users]]
-name = "%s"
-password_hash = "%s"
-root = "%s"
-backend = "%s"
-`, host, port, passiveBase+i*100, passiveBase+i*100+15, ftpUser, hash, filepath.Join(dir, "root"),
-			idleUser, idleHash, filepath.Join(dir, "idle"), idleBackend)
+		cfg := ftpdConfig(net.JoinHostPort(host, strconv.Itoa(port)),
+			fmt.Sprintf("%d-%d", passiveBase+i*100, passiveBase+i*100+15), "127.0.0.0/8", "",
+			[]ftpdUser{{ftpUser, string(hash), filepath.Join(dir, "root"), ""},
+				{idleUser, string(idleHash), filepath.Join(dir, "idle"), idleBackend}})
 		path := filepath.Join(dir, "ftpd.toml")
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			return nil, err

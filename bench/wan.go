@@ -8,13 +8,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/ftpd/ftpd/bench/peers"
 )
@@ -159,6 +156,11 @@ func (l *wanLab) setup() error {
 		[]string{"-n", l.c, "route", "add", wanAddrA + "/32", "dev", "toa", "src", wanAddrC},
 		[]string{"-n", l.c, "route", "add", wanAddrB + "/32", "dev", "tob", "src", wanAddrC},
 	)
+	if *flagWANWmem != "" {
+		for _, ns := range []string{l.a, l.b} {
+			steps = append(steps, []string{"netns", "exec", ns, "sysctl", "-q", "-w", "net.ipv4.tcp_wmem=" + *flagWANWmem})
+		}
+	}
 	for _, s := range steps {
 		if err := l.run(l.ip, s...); err != nil {
 			return err
@@ -194,42 +196,15 @@ func (l *wanLab) close() {
 	l.created = nil
 }
 
-// dialIn connects to addr from inside namespace ns: the socket is made on
-// a thread that has joined ns, and keeps belonging to it.
+// dialIn connects to addr from inside namespace ns.
 func dialIn(ns, addr string) (net.Conn, error) {
-	type result struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan result, 1)
-	go func() {
-		runtime.LockOSThread()
-		// The thread is never unlocked: if returning to the old
-		// namespace failed, it must die with the goroutine.
-		self, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer self.Close()
-		target, err := os.Open(filepath.Join("/run/netns", ns))
-		if err != nil {
-			ch <- result{err: err}
-			return
-		}
-		defer target.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			ch <- result{err: fmt.Errorf("setns %s: %w", ns, err)}
-			return
-		}
-		c, err := net.DialTimeout("tcp", addr, 2*time.Second)
-		if serr := unix.Setns(int(self.Fd()), unix.CLONE_NEWNET); serr == nil {
-			runtime.UnlockOSThread()
-		}
-		ch <- result{c, err}
-	}()
-	r := <-ch
-	return r.c, r.err
+	var c net.Conn
+	err := inNetns(ns, func() error {
+		var err error
+		c, err = net.DialTimeout("tcp", addr, 2*time.Second)
+		return err
+	})
+	return c, err
 }
 
 // startWAN starts an ftpd pair and a Pure-FTPd pair in namespaces A and B.
@@ -247,28 +222,8 @@ func (l *wanLab) start(w *workspace) ([]*contender, error) {
 		if err := os.MkdirAll(root, 0o755); err != nil {
 			return nil, err
 		}
-		cfg := fmt.Sprintf(`[server]
-listen = "%s:%d"
-passive_ports = "30000-30015"
-idle_timeout = "1h"
-%s
-[fxp]
-enabled = true
-peers = ["%s"]
-
-[limits]
-max_connections = 0
-max_connections_per_ip = 0
-max_login_failures = 0
-
-[log]
-level = "warn"
-
-[[users]]
-name = "%s"
-password_hash = "%s"
-root = "%s"
-`, host, wanPort, l.extraFtpd, wanNet, ftpUser, hash, root)
+		cfg := ftpdConfig(net.JoinHostPort(host, strconv.Itoa(wanPort)), "30000-30015", wanNet, l.extraFtpd,
+			[]ftpdUser{{ftpUser, string(hash), root, ""}})
 		path := filepath.Join(dir, "ftpd.toml")
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			return nil, err
@@ -420,6 +375,9 @@ func (r *report) wanRun(w *workspace) error {
 
 func (r *report) wanTable(out io.Writer) {
 	fmt.Fprintf(out, "\nFXP over an emulated WAN (%.3g GiB, PASV on the destination, fxp client; each server in its own network namespace, the link between them a user-space delay line (one-way delay, rate, tail drop beyond max(2×delay, 20 ms) of queue) with MTU %d; %d runs):\n\n", float64(r.size)/(1<<30), *flagWANMTU, *flagWANRuns)
+	if *flagWANWmem != "" {
+		fmt.Fprintf(out, "net.ipv4.tcp_wmem in both servers' namespaces: %s.\n\n", *flagWANWmem)
+	}
 	fmt.Fprintln(out, "| link (one-way delay : rate) | RTT | contender | MB/s median [min–max] | ÷ link rate (median) | CPU s/GB median [min–max] |")
 	fmt.Fprintln(out, "|---|---:|---|---:|---:|---:|")
 	for _, res := range r.wan {
