@@ -312,8 +312,6 @@ func bcryptHash(pw string) ([]byte, error) {
 	return bcrypt.GenerateFromPassword([]byte(pw), *flagCost)
 }
 
-func mustAddr(s string) netip.Addr { return netip.MustParseAddr(s) }
-
 type ftpdUser struct{ name, hash, root, backend string }
 
 // ftpdConfig is the configuration of one benchmarked ftpd: FXP with peers,
@@ -392,16 +390,26 @@ func (w *workspace) startFtpdPair(name, bin string, passiveBase int) (*contender
 
 func (w *workspace) startPeerPair(k peers.Kind, passiveBase int) (*contender, error) {
 	c := &contender{name: string(k), user: peers.UserName, pass: peers.Password, clientA: client, clientB: client}
-	for i, host := range []string{peerA, peerB} {
-		dir := filepath.Join(w.dir, string(k)+"-"+host)
+	err := w.startPeers(c, [2]string{peerA, peerB}, string(k), func(i int, o *peers.Options) {
+		o.Kind, o.PassiveMin, o.PassiveMax = k, passiveBase+i*20, passiveBase+i*20+15
+	})
+	return c, err
+}
+
+// startPeers starts the two servers of contender c on hosts (A, B), each
+// with a directory of its own below the workspace and FXP on; set fills in
+// the rest of server i's options.
+func (w *workspace) startPeers(c *contender, hosts [2]string, prefix string, set func(i int, o *peers.Options)) error {
+	for i, host := range hosts {
+		dir := filepath.Join(w.dir, prefix+"-"+host)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+			return err
 		}
-		lo := passiveBase + i*20
-		s, err := peers.Start(peers.Options{Kind: k, Addr: netip.MustParseAddr(host), Dir: dir, FXP: true,
-			PassiveMin: lo, PassiveMax: lo + 15})
+		o := peers.Options{Addr: netip.MustParseAddr(host), Dir: dir, FXP: true}
+		set(i, &o)
+		s, err := peers.Start(o)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		w.addServer(s)
 		c.pids = append(c.pids, s.PID())
@@ -411,7 +419,7 @@ func (w *workspace) startPeerPair(k peers.Kind, passiveBase int) (*contender, er
 			c.b, c.rootB = s.Addr, s.Root
 		}
 	}
-	return c, nil
+	return nil
 }
 
 func waitGreet(addr string, within time.Duration) error {

@@ -258,24 +258,13 @@ func (l *wanLab) start(w *workspace) ([]*contender, error) {
 		return out, nil
 	}
 	pc := &contender{name: string(peers.PureFTPd), user: peers.UserName, pass: peers.Password}
-	for i, ns := range []string{l.a, l.b} {
-		host := []string{wanAddrA, wanAddrB}[i]
-		dir := filepath.Join(w.dir, "wan-pure-"+host)
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
-		}
-		s, err := peers.Start(peers.Options{Kind: peers.PureFTPd, Addr: mustAddr(host), Dir: dir, FXP: true,
-			PassiveMin: 30100, PassiveMax: 30115, NetNS: ns, Port: wanPort + 1, Dial: dial})
-		if err != nil {
-			return nil, err
-		}
-		w.addServer(s)
-		pc.pids = append(pc.pids, s.PID())
-		if i == 0 {
-			pc.a, pc.rootA = s.Addr, s.Root
-		} else {
-			pc.b, pc.rootB = s.Addr, s.Root
-		}
+	nss := [2]string{l.a, l.b}
+	err = w.startPeers(pc, [2]string{wanAddrA, wanAddrB}, "wan-pure", func(i int, o *peers.Options) {
+		o.Kind, o.PassiveMin, o.PassiveMax = peers.PureFTPd, 30100, 30115
+		o.NetNS, o.Port, o.Dial = nss[i], wanPort+1, dial
+	})
+	if err != nil {
+		return nil, err
 	}
 	return append(out, pc), nil
 }
