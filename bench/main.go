@@ -25,7 +25,6 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,7 +36,6 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ftpd/ftpd/bench/peers"
-	"github.com/ftpd/ftpd/bench/rawlimit"
 	"github.com/ftpd/ftpd/ftpclient"
 )
 
@@ -56,16 +54,26 @@ const (
 )
 
 var (
-	flagFtpd     = flag.String("ftpd", "", "ftpd binary (bench/run builds it)")
-	flagSize     = flag.Int64("size", 1<<30, "file size in bytes for FXP and downloads")
-	flagRuns     = flag.Int("runs", 3, "timed runs per contender (median reported)")
-	flagLoginDur = flag.Duration("login-time", 5*time.Second, "duration of each logins/s loop")
-	flagLoginPar = flag.Int("login-workers", 4, "concurrent login loops")
-	flagIdle     = flag.String("idle", "1000,10000", "idle session counts for ftpd's RSS (empty = skip)")
-	flagOnly     = flag.String("only", "fxp,download,login,memory", "which measurements")
-	flagKinds    = flag.String("peers", "vsftpd,proftpd,pure-ftpd", "third-party servers to compare")
-	flagDir      = flag.String("dir", "/var/tmp", "where the work directory (and the big file) goes")
-	flagCost     = flag.Int("cost", 10, "bcrypt cost of ftpd's bench user")
+	flagFtpd      = flag.String("ftpd", "", "ftpd binary (bench/run builds it)")
+	flagSize      = flag.Int64("size", 1<<30, "file size in bytes for FXP and downloads")
+	flagRuns      = flag.Int("runs", 7, "timed runs per contender and measurement (median and min–max reported)")
+	flagBase      = flag.String("ftpd-base", "", "a second ftpd binary (e.g. built from main) run as contender \"ftpd-base\": before/after in one run")
+	flagWarmup    = flag.Bool("warmup-login", true, "log in to every server once before the timed runs (ftpd's first login pays its bcrypt check)")
+	flagOverwrite = flag.Bool("overwrite", false, "FXP onto an existing destination file (a mirror update) instead of deleting it first")
+	flagFxp       = flag.String("fxp", "", "fxp client binary, for -only par (bench/run builds it)")
+	flagParSize   = flag.Int64("par-size", 128<<20, "size of each of the 8 files copied at once (-only par)")
+	flagWAN       = flag.String("wan", "25ms:1gbit,25ms:10gbit", "WAN links for -only wan: one-way delay:rate, comma-separated")
+	flagWANWmem   = flag.String("wan-tcp-wmem", "", "net.ipv4.tcp_wmem inside the WAN servers' namespaces, e.g. \"4096 16384 67108864\" (\"\" = inherited)")
+	flagWANMTU    = flag.Int("wan-mtu", 9000, "MTU of the emulated WAN link (the delay line runs in user space: per-packet cost)")
+	flagWANRuns   = flag.Int("wan-runs", 5, "timed runs per contender and link (-only wan)")
+	flagDataBuf   = flag.String("data-socket-buffer", "", "[server] data_socket_buffer for ftpd in -only wan (\"\" = not set)")
+	flagLoginDur  = flag.Duration("login-time", 5*time.Second, "duration of each logins/s loop")
+	flagLoginPar  = flag.Int("login-workers", 4, "concurrent login loops")
+	flagIdle      = flag.String("idle", "1000,10000", "idle session counts for ftpd's RSS (empty = skip)")
+	flagOnly      = flag.String("only", "fxp,download,par,login,memory", "which measurements (fxp, download, par, login, memory, wan)")
+	flagKinds     = flag.String("peers", "vsftpd,proftpd,pure-ftpd", "third-party servers to compare")
+	flagDir       = flag.String("dir", "/var/tmp", "where the work directory (and the big file) goes")
+	flagCost      = flag.Int("cost", 10, "bcrypt cost of ftpd's bench user")
 )
 
 func main() {
@@ -83,7 +91,11 @@ type contender struct {
 	rootA      string // source root (holds big.bin)
 	rootB      string // destination root
 	user, pass string
-	pid        int // ftpd A's pid (memory, profiling); 0 for others
+	pid        int   // ftpd A's pid (memory, profiling); 0 for others
+	pids       []int // master processes of A and B (CPU time)
+	// clientA and clientB are the client's local addresses towards A
+	// and B (both 127.0.0.10 on loopback).
+	clientA, clientB string
 }
 
 type workspace struct {
@@ -92,6 +104,7 @@ type workspace struct {
 	mu      sync.Mutex
 	procs   []*exec.Cmd
 	servers []*peers.Server
+	after   []func() // run by stop once the servers are gone (namespaces)
 }
 
 func (w *workspace) stop() {
@@ -111,7 +124,10 @@ func (w *workspace) stop() {
 			<-done
 		}
 	}
-	w.servers, w.procs = nil, nil
+	for i := len(w.after) - 1; i >= 0; i-- {
+		w.after[i]()
+	}
+	w.servers, w.procs, w.after = nil, nil, nil
 }
 
 func (w *workspace) addProc(c *exec.Cmd) {
@@ -202,11 +218,18 @@ func run() error {
 		return err
 	}
 
-	ftpdPair, err := w.startFtpdPair()
+	ftpdPair, err := w.startFtpdPair("ftpd", *flagFtpd, 23000)
 	if err != nil {
 		return err
 	}
 	contenders := []*contender{ftpdPair}
+	if *flagBase != "" {
+		base, err := w.startFtpdPair("ftpd-base", *flagBase, 23200)
+		if err != nil {
+			return err
+		}
+		contenders = append(contenders, base)
+	}
 	for i, k := range kinds {
 		c, err := w.startPeerPair(k, 24000+i*100)
 		if err != nil {
@@ -226,7 +249,21 @@ func run() error {
 		return err
 	}
 
-	r := &report{size: *flagSize, runs: *flagRuns, notes: notes}
+	for _, c := range contenders {
+		if !*flagWarmup {
+			break
+		}
+		// The first login with a password costs ftpd a bcrypt check
+		// (then cached); pay it outside the timed runs.
+		for _, addr := range []string{c.a, c.b} {
+			conn, err := dial(addr, c.user, c.pass, client)
+			if err != nil {
+				return fmt.Errorf("%s warm-up login: %w", c.name, err)
+			}
+			_ = conn.Quit()
+		}
+	}
+	r := &report{size: *flagSize, runs: *flagRuns, notes: notes, loadStart: loadAvg()}
 	if only["fxp"] {
 		if err := r.fxp(w, contenders); err != nil {
 			return err
@@ -234,6 +271,14 @@ func run() error {
 	}
 	if only["download"] {
 		if err := r.download(w, contenders); err != nil {
+			return err
+		}
+	}
+	if only["par"] {
+		if *flagFxp == "" {
+			return errors.New("-only par needs -fxp (use bench/run)")
+		}
+		if err := r.parallel(w, contenders, *flagFxp); err != nil {
 			return err
 		}
 	}
@@ -247,6 +292,12 @@ func run() error {
 			return err
 		}
 	}
+	if only["wan"] {
+		// Last: it ends with stopping every server.
+		if err := r.wanRun(w); err != nil {
+			return err
+		}
+	}
 	r.print(os.Stdout)
 	return nil
 }
@@ -257,8 +308,33 @@ func run() error {
 // in real use.
 const idleBackend = "os"
 
-func (w *workspace) startFtpdPair() (*contender, error) {
-	hash, err := bcrypt.GenerateFromPassword([]byte(ftpPass), *flagCost)
+func bcryptHash(pw string) ([]byte, error) {
+	return bcrypt.GenerateFromPassword([]byte(pw), *flagCost)
+}
+
+type ftpdUser struct{ name, hash, root, backend string }
+
+// ftpdConfig is the configuration of one benchmarked ftpd: FXP with peers,
+// no connection limits, warnings only in the log; extra goes into
+// [server].
+func ftpdConfig(listen, passive, peers, extra string, users []ftpdUser) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "[server]\nlisten = %q\npassive_ports = %q\nidle_timeout = \"1h\"\n%s\n", listen, passive, extra)
+	fmt.Fprintf(&b, "[fxp]\nenabled = true\npeers = [%q]\n\n", peers)
+	b.WriteString("[limits]\nmax_connections = 0\nmax_connections_per_ip = 0\nmax_login_failures = 0\n\n[log]\nlevel = \"warn\"\n")
+	for _, u := range users {
+		fmt.Fprintf(&b, "\n[[users]]\nname = %q\npassword_hash = %q\nroot = %q\n", u.name, u.hash, u.root)
+		if u.backend != "" {
+			fmt.Fprintf(&b, "backend = %q\n", u.backend)
+		}
+	}
+	return b.String()
+}
+
+// startFtpdPair starts two ftpd (binary bin) on hostA and hostB with
+// passive ports from passiveBase.
+func (w *workspace) startFtpdPair(name, bin string, passiveBase int) (*contender, error) {
+	hash, err := bcryptHash(ftpPass)
 	if err != nil {
 		return nil, err
 	}
@@ -266,9 +342,9 @@ func (w *workspace) startFtpdPair() (*contender, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &contender{name: "ftpd", user: ftpUser, pass: ftpPass}
+	c := &contender{name: name, user: ftpUser, pass: ftpPass, clientA: client, clientB: client}
 	for i, host := range []string{hostA, hostB} {
-		dir := filepath.Join(w.dir, "ftpd-"+host)
+		dir := filepath.Join(w.dir, name+"-"+host)
 		if err := os.MkdirAll(filepath.Join(dir, "root"), 0o755); err != nil {
 			return nil, err
 		}
@@ -276,35 +352,10 @@ func (w *workspace) startFtpdPair() (*contender, error) {
 		if err != nil {
 			return nil, err
 		}
-		cfg := fmt.Sprintf(`[server]
-listen = "%s:%d"
-passive_ports = "%d-%d"
-idle_timeout = "1h"
-
-[fxp]
-enabled = true
-peers = ["127.0.0.0/8"]
-
-[limits]
-max_connections = 0
-max_connections_per_ip = 0
-max_login_failures = 0
-
-[log]
-level = "warn"
-
-[[users]]
-name = "%s"
-password_hash = "%s"
-root = "%s"
-
-[[users]]
-name = "%s"
-password_hash = "%s"
-root = "%s"
-backend = "%s"
-`, host, port, 23000+i*100, 23000+i*100+15, ftpUser, hash, filepath.Join(dir, "root"),
-			idleUser, idleHash, filepath.Join(dir, "idle"), idleBackend)
+		cfg := ftpdConfig(net.JoinHostPort(host, strconv.Itoa(port)),
+			fmt.Sprintf("%d-%d", passiveBase+i*100, passiveBase+i*100+15), "127.0.0.0/8", "",
+			[]ftpdUser{{ftpUser, string(hash), filepath.Join(dir, "root"), ""},
+				{idleUser, string(idleHash), filepath.Join(dir, "idle"), idleBackend}})
 		path := filepath.Join(dir, "ftpd.toml")
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			return nil, err
@@ -313,7 +364,7 @@ backend = "%s"
 		if err != nil {
 			return nil, err
 		}
-		cmd := exec.Command(*flagFtpd, "-config", path)
+		cmd := exec.Command(bin, "-config", path)
 		cmd.Stdout, cmd.Stderr = log, log
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 		if err := cmd.Start(); err != nil {
@@ -328,7 +379,9 @@ backend = "%s"
 		}
 		if i == 0 {
 			c.a, c.rootA, c.pid = addr, filepath.Join(dir, "root"), cmd.Process.Pid
-		} else {
+		}
+		c.pids = append(c.pids, cmd.Process.Pid)
+		if i == 1 {
 			c.b, c.rootB = addr, filepath.Join(dir, "root")
 		}
 	}
@@ -336,26 +389,37 @@ backend = "%s"
 }
 
 func (w *workspace) startPeerPair(k peers.Kind, passiveBase int) (*contender, error) {
-	c := &contender{name: string(k), user: peers.UserName, pass: peers.Password}
-	for i, host := range []string{peerA, peerB} {
-		dir := filepath.Join(w.dir, string(k)+"-"+host)
+	c := &contender{name: string(k), user: peers.UserName, pass: peers.Password, clientA: client, clientB: client}
+	err := w.startPeers(c, [2]string{peerA, peerB}, string(k), func(i int, o *peers.Options) {
+		o.Kind, o.PassiveMin, o.PassiveMax = k, passiveBase+i*20, passiveBase+i*20+15
+	})
+	return c, err
+}
+
+// startPeers starts the two servers of contender c on hosts (A, B), each
+// with a directory of its own below the workspace and FXP on; set fills in
+// the rest of server i's options.
+func (w *workspace) startPeers(c *contender, hosts [2]string, prefix string, set func(i int, o *peers.Options)) error {
+	for i, host := range hosts {
+		dir := filepath.Join(w.dir, prefix+"-"+host)
 		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return nil, err
+			return err
 		}
-		lo := passiveBase + i*20
-		s, err := peers.Start(peers.Options{Kind: k, Addr: netip.MustParseAddr(host), Dir: dir, FXP: true,
-			PassiveMin: lo, PassiveMax: lo + 15})
+		o := peers.Options{Addr: netip.MustParseAddr(host), Dir: dir, FXP: true}
+		set(i, &o)
+		s, err := peers.Start(o)
 		if err != nil {
-			return nil, err
+			return err
 		}
 		w.addServer(s)
+		c.pids = append(c.pids, s.PID())
 		if i == 0 {
 			c.a, c.rootA = s.Addr, s.Root
 		} else {
 			c.b, c.rootB = s.Addr, s.Root
 		}
 	}
-	return c, nil
+	return nil
 }
 
 func waitGreet(addr string, within time.Duration) error {
@@ -379,12 +443,14 @@ func freePort(host string) (int, error) {
 }
 
 // writeRandom writes size pseudo-random bytes (ChaCha8, incompressible).
-func writeRandom(path string, size int64) error {
+func writeRandom(path string, size int64) error { return writeRandomSeed(path, size, 1) }
+
+func writeRandomSeed(path string, size int64, seed byte) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
-	rng := rand.NewChaCha8([32]byte{1, 2, 3, 4})
+	rng := rand.NewChaCha8([32]byte{seed, 2, 3, 4})
 	buf := make([]byte, 4<<20)
 	for left := size; left > 0; {
 		n := min(int64(len(buf)), left)
@@ -439,172 +505,36 @@ func dial(addr, user, pass string, local string) (*ftpclient.Conn, error) {
 	return c, nil
 }
 
-// fxpCopy copies big.bin from a to b as copy.bin, PASV on the
-// destination (lftp's default), and returns the time from the transfer
-// commands to both final replies.
-func fxpCopy(c *contender) (time.Duration, error) {
-	src, err := dial(c.a, c.user, c.pass, client)
-	if err != nil {
-		return 0, fmt.Errorf("%s source: %w", c.name, err)
-	}
-	defer src.Quit()
-	dst, err := dial(c.b, c.user, c.pass, client)
-	if err != nil {
-		return 0, fmt.Errorf("%s destination: %w", c.name, err)
-	}
-	defer dst.Quit()
-	addr, err := dst.Pasv()
-	if err != nil {
-		return 0, err
-	}
-	if err := src.Port(addr, false); err != nil {
-		return 0, err
-	}
-	start := time.Now()
-	if err := dst.Send("STOR copy.bin"); err != nil {
-		return 0, err
-	}
-	if err := src.Send("RETR big.bin"); err != nil {
-		return 0, err
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, 2)
-	for i, conn := range []*ftpclient.Conn{src, dst} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				code, msg, err := conn.ReadReply()
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				if code >= 200 {
-					if code != 226 && code != 250 {
-						errs[i] = fmt.Errorf("%d %s", code, msg)
-					}
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	took := time.Since(start)
-	if err := errors.Join(errs...); err != nil {
-		return 0, fmt.Errorf("%s FXP: %w", c.name, err)
-	}
-	st, err := os.Stat(filepath.Join(c.rootB, "copy.bin"))
-	if err != nil || st.Size() != *flagSize {
-		return 0, fmt.Errorf("%s FXP: destination %v (%v)", c.name, st, err)
-	}
-	return took, nil
-}
-
-type series struct {
-	name string
-	mbs  []float64
-}
-
-func (s series) median() float64 {
-	v := slices.Clone(s.mbs)
-	sort.Float64s(v)
-	if len(v) == 0 {
-		return 0
-	}
-	return v[len(v)/2]
-}
-
 type report struct {
-	size     int64
-	runs     int
-	fxpRes   []series
-	dlRes    []series
-	loginRes []loginResult
-	memRes   []memResult
-	memBase  int64
-	notes    []string
+	size      int64
+	runs      int
+	fxpDst    []*cell
+	fxpSrc    []*cell
+	fxpRaw    *cell
+	dl        []*cell
+	dlRaw     *cell
+	par       []*cell
+	parSize   int64
+	wan       []wanResult
+	loginRes  []loginResult
+	memRes    []memResult
+	memBase   int64
+	notes     []string
+	loadStart string
 }
 
-func mbps(size int64, d time.Duration) float64 { return float64(size) / d.Seconds() / 1e6 }
-
-// fxp interleaves the contenders run by run, so machine noise hits all.
-func (r *report) fxp(w *workspace, cs []*contender) error {
-	raw := series{name: "raw (sendfile → loopback → splice)"}
-	res := make([]series, len(cs))
-	for i, c := range cs {
-		res[i].name = c.name
-	}
-	rawDst := filepath.Join(w.dir, "raw-copy.bin")
-	for run := 0; run < r.runs; run++ {
-		settle(rawDst)
-		d, err := rawlimit.Copy(w.big, rawDst, hostB, hostA)
-		if err != nil {
-			return fmt.Errorf("raw copy: %w", err)
-		}
-		raw.mbs = append(raw.mbs, mbps(r.size, d))
-		settle(rawDst)
-		for i, c := range cs {
-			settle(filepath.Join(c.rootB, "copy.bin"))
-			d, err := fxpCopy(c)
-			if err != nil {
-				return err
-			}
-			res[i].mbs = append(res[i].mbs, mbps(r.size, d))
-			fmt.Fprintf(os.Stderr, "fxp run %d %-10s %7.0f MB/s\n", run+1, c.name, mbps(r.size, d))
-			settle(filepath.Join(c.rootB, "copy.bin"))
-		}
-		fmt.Fprintf(os.Stderr, "fxp run %d %-10s %7.0f MB/s\n", run+1, "raw", raw.mbs[len(raw.mbs)-1])
-	}
-	r.fxpRes = append(res, raw)
-	return nil
-}
-
-// --- downloads ---
-
-func curlDownload(c *contender) (time.Duration, error) {
-	curl, err := peers.Find("curl")
+// loadAvg is /proc/loadavg's three load averages: how busy the shared
+// machine was.
+func loadAvg() string {
+	data, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
-		return 0, err
+		return "?"
 	}
-	_, port, _ := net.SplitHostPort(c.a)
-	host, _, _ := net.SplitHostPort(c.a)
-	url := fmt.Sprintf("ftp://%s:%s@%s:%s/big.bin", c.user, c.pass, host, port)
-	start := time.Now()
-	out, err := exec.Command(curl, "-sS", "--fail", "--interface", client, "-o", "/dev/null",
-		"-w", "%{size_download}", url).CombinedOutput()
-	took := time.Since(start)
-	if err != nil {
-		return 0, fmt.Errorf("curl %s: %v: %s", c.name, err, out)
+	f := strings.Fields(string(data))
+	if len(f) < 3 {
+		return "?"
 	}
-	if n, _ := strconv.ParseInt(strings.TrimSpace(string(out)), 10, 64); n != *flagSize {
-		return 0, fmt.Errorf("curl %s: got %s bytes", c.name, out)
-	}
-	return took, nil
-}
-
-func (r *report) download(w *workspace, cs []*contender) error {
-	raw := series{name: "raw (sendfile → loopback → discard)"}
-	res := make([]series, len(cs))
-	for i, c := range cs {
-		res[i].name = c.name
-	}
-	for run := 0; run < r.runs; run++ {
-		d, err := rawlimit.Download(w.big, hostA, client)
-		if err != nil {
-			return err
-		}
-		raw.mbs = append(raw.mbs, mbps(r.size, d))
-		for i, c := range cs {
-			d, err := curlDownload(c)
-			if err != nil {
-				return err
-			}
-			res[i].mbs = append(res[i].mbs, mbps(r.size, d))
-			fmt.Fprintf(os.Stderr, "download run %d %-10s %7.0f MB/s\n", run+1, c.name, mbps(r.size, d))
-		}
-	}
-	r.dlRes = append(res, raw)
-	return nil
+	return strings.Join(f[:3], " ")
 }
 
 // --- logins ---
@@ -821,6 +751,18 @@ func (r *report) memory(c *contender) error {
 
 // --- report ---
 
+// userArgs are the flags given to bench/run (without the binaries it
+// passes itself).
+func userArgs() string {
+	var out []string
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name != "ftpd" && f.Name != "fxp" {
+			out = append(out, "-"+f.Name+" "+f.Value.String())
+		}
+	})
+	return strings.Join(out, " ")
+}
+
 func machine() string {
 	model := "?"
 	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -850,66 +792,28 @@ func machine() string {
 	return fmt.Sprintf("%d CPUs (%s), Linux %s%s, %s", runtime.NumCPU(), model, rel, mem, runtime.Version())
 }
 
-func best(res []series, exclude ...string) (series, bool) {
-	var b series
-	found := false
-	for _, s := range res {
-		if slices.Contains(exclude, s.name) || strings.HasPrefix(s.name, "raw") {
-			continue
-		}
-		if !found || s.median() > b.median() {
-			b, found = s, true
-		}
-	}
-	return b, found
-}
-
-func find(res []series, name string) series {
-	for _, s := range res {
-		if s.name == name {
-			return s
-		}
-	}
-	return series{}
-}
-
-func fmtRuns(v []float64) string {
-	parts := make([]string, len(v))
-	for i, x := range v {
-		parts[i] = strconv.FormatFloat(x, 'f', 0, 64)
-	}
-	return strings.Join(parts, ", ")
-}
-
-func (r *report) throughput(out io.Writer, title string, res []series) {
-	fmt.Fprintf(out, "\n%s (MB/s, median of %d; runs in order):\n\n", title, r.runs)
-	fmt.Fprintln(out, "| contender | median MB/s | runs | ftpd ÷ this |")
-	fmt.Fprintln(out, "|---|---:|---|---:|")
-	f := find(res, "ftpd")
-	for _, s := range res {
-		ratio := "—"
-		if s.name != "ftpd" && s.median() > 0 {
-			ratio = fmt.Sprintf("%.2f×", f.median()/s.median())
-		}
-		fmt.Fprintf(out, "| %s | %.0f | %s | %s |\n", s.name, s.median(), fmtRuns(s.mbs), ratio)
-	}
-	if b, ok := best(res, "ftpd"); ok {
-		raw := res[len(res)-1]
-		fmt.Fprintf(out, "\nftpd = %.2f× the best third-party server (%s), %.2f× the raw limit.\n",
-			f.median()/b.median(), b.name, f.median()/raw.median())
-	}
-}
-
 func (r *report) print(out io.Writer) {
 	fmt.Fprintf(out, "### Benchmark run %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(out, "Machine: %s.  \nCommand: `sudo bench/run %s`  \nFile: %d bytes of random data, page-cached, hard-linked into every source root; destination deleted and `sync` before each copy.\n",
-		machine(), strings.Join(os.Args[3:], " "), r.size)
-	if len(r.fxpRes) > 0 {
-		r.throughput(out, "FXP, server A → server B of one kind (PASV on the destination)", r.fxpRes)
+		machine(), userArgs(), r.size)
+	fmt.Fprintf(out, "Load average (1, 5, 15 min) at start: %s; at end: %s. %d runs per cell, contenders and passive sides interleaved run by run (the first contender rotates).\n",
+		r.loadStart, loadAvg(), r.runs)
+	fmt.Fprintln(out, "CPU s/GB: utime+stime+cutime+cstime of the server master processes (/proc/PID/stat, sessions reaped first) over the whole operation including logins, per 10^9 bytes moved.")
+	gib := fmt.Sprintf("%.3g GiB", float64(r.size)/(1<<30))
+	if len(r.fxpDst) > 0 {
+		r.table(out, "FXP "+gib+", server A → server B of one kind, PASV on the destination", "both servers", r.fxpDst, r.fxpRaw)
+		r.table(out, "FXP "+gib+", PASV on the source", "both servers", r.fxpSrc, nil)
 	}
-	if len(r.dlRes) > 0 {
-		r.throughput(out, "Plain download, curl to /dev/null (EPSV)", r.dlRes)
+	if len(r.dl) > 0 {
+		r.table(out, "Download "+gib+", curl to /dev/null (EPSV)", "server", r.dl, r.dlRaw)
 	}
+	if len(r.par) > 0 {
+		r.table(out, fmt.Sprintf("%d FXP copies at once (fxp copy -r -j %d, PASV on dst), %d MiB each; MB/s is the aggregate", parFiles, parFiles, r.parSize>>20), "both servers", r.par, nil)
+	}
+	if len(r.wan) > 0 {
+		r.wanTable(out)
+	}
+	r.targets(out)
 	if len(r.loginRes) > 0 {
 		fmt.Fprintf(out, "\nLogins per second (connect, USER, PASS, QUIT; %d concurrent loops for %v):\n\n", *flagLoginPar, *flagLoginDur)
 		fmt.Fprintln(out, "| server | password check | logins/s | errors |")

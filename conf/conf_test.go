@@ -43,12 +43,13 @@ func TestLoadFull(t *testing.T) {
 	}
 	want := &Config{
 		Server: Server{
-			Listen:       netip.MustParseAddrPort("127.0.0.2:2121"),
-			PublicHost:   netip.MustParseAddr("203.0.113.7"),
-			PassivePorts: PortRange{40000, 40100},
-			IdleTimeout:  Duration{90 * time.Second},
-			Banner:       "welcome to ftpd",
-			FsyncUploads: true,
+			Listen:           netip.MustParseAddrPort("127.0.0.2:2121"),
+			PublicHost:       netip.MustParseAddr("203.0.113.7"),
+			PassivePorts:     PortRange{40000, 40100},
+			IdleTimeout:      Duration{90 * time.Second},
+			Banner:           "welcome to ftpd",
+			FsyncUploads:     true,
+			DataSocketBuffer: 16 << 20,
 			TLS: TLS{
 				Mode:     TLSExplicit,
 				CertFile: "/etc/ftpd/cert.pem",
@@ -228,6 +229,10 @@ func TestParseErrors(t *testing.T) {
 			`t.toml:8: users[0].download_rate: invalid size "10 MB/s": unknown unit "MB/s" (` + sizeHint + `)`},
 		{"negative size", base + "[limits]\nupload_rate = \"-1KiB\"\n",
 			`t.toml:9: limits.upload_rate: negative size "-1KiB"`},
+		{"data socket buffer too big", "[server]\nlisten = \"127.0.0.1:2121\"\ndata_socket_buffer = \"1GiB\"\n" + base[strings.Index(base, "\n\n"):],
+			`t.toml:3: server.data_socket_buffer: must be between 0 (kernel autotuning) and 256MiB, got 1073741824 bytes`},
+		{"negative data socket buffer", "[server]\nlisten = \"127.0.0.1:2121\"\ndata_socket_buffer = \"-1KiB\"\n" + base[strings.Index(base, "\n\n"):],
+			`t.toml:3: server.data_socket_buffer: negative size "-1KiB"`},
 		{"bad duration", base + "[limits]\nban_duration = \"15 minutes\"\n",
 			`t.toml:9: limits.ban_duration: invalid duration "15 minutes" (want e.g. "90s", "5m" or "1h30m")`},
 		{"zero idle timeout", "[server]\nlisten = \"127.0.0.1:2121\"\nidle_timeout = \"0s\"\n" + base[strings.Index(base, "\n\n"):],

@@ -31,6 +31,10 @@ type Tokens struct {
 	KeyFile string `toml:"key_file"`
 }
 
+// MaxDataSocketBuffer is the largest [server] data_socket_buffer: the
+// kernel doubles the value and keeps it in an int.
+const MaxDataSocketBuffer = 256 << 20
+
 // Server is the [server] table.
 type Server struct {
 	Listen       netip.AddrPort `toml:"listen"`        // required, IP:port
@@ -39,7 +43,10 @@ type Server struct {
 	IdleTimeout  Duration       `toml:"idle_timeout"`  // default 5m
 	Banner       string         `toml:"banner"`        // default "ftpd ready"
 	FsyncUploads bool           `toml:"fsync_uploads"` // flush each upload to disk before 226
-	TLS          TLS            `toml:"tls"`
+	// DataSocketBuffer sets the send buffer of every download's data
+	// connection (RETR, FXP source); 0 = the kernel's autotuning.
+	DataSocketBuffer Size `toml:"data_socket_buffer"`
+	TLS              TLS  `toml:"tls"`
 	// LoginTimeout bounds the TLS handshake and the login, from accept.
 	LoginTimeout Duration `toml:"login_timeout"` // default 30s
 	RunAs        RunAs    `toml:"run_as"`        // "" = stay who started ftpd

@@ -76,6 +76,9 @@ func (s *Server) validate(v *validator) {
 	case r.Start < 1024:
 		v.errorf("server.passive_ports", "%q: passive ports must not be below 1024", r.String())
 	}
+	if b := s.DataSocketBuffer; b < 0 || b > MaxDataSocketBuffer {
+		v.errorf("server.data_socket_buffer", "must be between 0 (kernel autotuning) and 256MiB, got %d bytes", int64(b))
+	}
 	if s.IdleTimeout.Duration <= 0 {
 		v.errorf("server.idle_timeout", "must be above 0 (there is no \"never\")")
 	}

@@ -46,6 +46,12 @@ type Options struct {
 	// before it is reported done (and, for STOR, before it replaces the
 	// target).
 	FsyncUploads bool
+	// DataSocketBuffer, when above 0, is the send buffer set on each
+	// download's data connection (RETR, so also an FXP source):
+	// SO_SNDBUFFORCE, which needs CAP_NET_ADMIN, else SO_SNDBUF, capped
+	// by net.core.wmem_max. 0 leaves the kernel's autotuning. Uploads
+	// keep receive autotuning (see setSocketBuffer).
+	DataSocketBuffer int
 }
 
 // FS is one session's view of a user's storage. It implements afero.Fs and

@@ -93,6 +93,7 @@ func (h *Handle) WriteTo(w io.Writer) (int64, error) {
 		resetOnClose(w)
 		return 0, err
 	}
+	setSocketBuffer(w, h.fs.opts.DataSocketBuffer, true)
 	n, err := h.copyChunks(func(want int64) (int64, error) {
 		return io.Copy(w, &io.LimitedReader{R: h.file, N: want})
 	})
@@ -159,6 +160,10 @@ func (h *Handle) receive(r io.Reader) (int64, error) {
 		}
 		h.t.live.Store(&live)
 		defer h.t.live.Store(nil)
+	}
+	if h.partial != "" {
+		// The old file's cached pages make room for the new one's.
+		dropReplaced(h.fs.raw, cleanName(h.t.Path))
 	}
 	n, err := h.copyChunks(func(want int64) (int64, error) {
 		return io.Copy(h.file, &io.LimitedReader{R: r, N: want})

@@ -164,7 +164,8 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		Now:      sess.srv.now,
 		Context:  sess.ctx,
 
-		FsyncUploads: st.cfg.Server.FsyncUploads,
+		FsyncUploads:     st.cfg.Server.FsyncUploads,
+		DataSocketBuffer: int(st.cfg.Server.DataSocketBuffer),
 	})
 	if err != nil {
 		closeStorage()

@@ -180,6 +180,12 @@ type Options struct {
 	// make; no session reuse required,
 	// and as TLS client it does not verify the other server).
 	TLSCert, TLSKey string
+	// NetNS, if set, is a named network namespace (ip netns) the server
+	// runs in; Port and PassiveMin/PassiveMax must then be set, and Dial
+	// reaches the namespace for the readiness check.
+	NetNS string
+	Port  int
+	Dial  func(addr string) (net.Conn, error)
 }
 
 // Server is one running third-party server.
@@ -220,6 +226,18 @@ func Start(opts Options) (*Server, error) {
 	}
 	if err := os.Chown(s.Root, uid, gid); err != nil {
 		return nil, err
+	}
+	if opts.NetNS != "" {
+		if opts.Port == 0 || opts.PassiveMin == 0 || opts.Dial == nil {
+			return nil, errors.New("peers: NetNS needs Port, PassiveMin/PassiveMax and Dial")
+		}
+		s.PassiveMin, s.PassiveMax = opts.PassiveMin, opts.PassiveMax
+		s.Addr = netip.AddrPortFrom(opts.Addr, uint16(opts.Port)).String()
+		if err := s.start(opts, opts.Port); err != nil {
+			s.Stop()
+			return nil, err
+		}
+		return s, nil
 	}
 	var lastErr error
 	// A port picked free may be taken before the server binds it; retry.
@@ -281,6 +299,15 @@ func (s *Server) start(opts Options, port int) error {
 		return err
 	}
 	defer out.Close()
+	if opts.NetNS != "" {
+		ip, err := Find("ip")
+		if err != nil {
+			return err
+		}
+		// ip execs the server: the pid stays the server's.
+		args = append([]string{"netns", "exec", opts.NetNS, exe}, args...)
+		exe = ip
+	}
 	s.cmd = exec.Command(exe, args...)
 	s.cmd.Dir = s.dir
 	s.cmd.Stdout, s.cmd.Stderr = out, out
@@ -295,11 +322,15 @@ func (s *Server) start(opts Options, port int) error {
 		_ = s.cmd.Wait()
 		close(s.done)
 	}()
-	return s.waitReady(10 * time.Second)
+	greet := Greet
+	if opts.Dial != nil {
+		greet = func(addr string) error { return GreetVia(opts.Dial, addr) }
+	}
+	return s.waitReady(greet, 10*time.Second)
 }
 
 // waitReady polls the control port until the server greets with 220.
-func (s *Server) waitReady(within time.Duration) error {
+func (s *Server) waitReady(greet func(string) error, within time.Duration) error {
 	deadline := time.Now().Add(within)
 	var last error
 	for time.Now().Before(deadline) {
@@ -308,7 +339,7 @@ func (s *Server) waitReady(within time.Duration) error {
 			return fmt.Errorf("%s exited at start (%v): %s", s.Kind, s.cmd.ProcessState, s.Log())
 		default:
 		}
-		if last = Greet(s.Addr); last == nil {
+		if last = greet(s.Addr); last == nil {
 			return nil
 		}
 		time.Sleep(30 * time.Millisecond)
@@ -318,7 +349,12 @@ func (s *Server) waitReady(within time.Duration) error {
 
 // Greet connects to addr, expects a 220 greeting and sends QUIT.
 func Greet(addr string) error {
-	c, err := net.DialTimeout("tcp", addr, time.Second)
+	return GreetVia(func(a string) (net.Conn, error) { return net.DialTimeout("tcp", a, time.Second) }, addr)
+}
+
+// GreetVia is Greet over a connection made by dial.
+func GreetVia(dial func(addr string) (net.Conn, error), addr string) error {
+	c, err := dial(addr)
 	if err != nil {
 		return err
 	}
