@@ -31,12 +31,12 @@ const (
 // given side and returns the time from the transfer commands to both final
 // replies.
 func fxpCopy(c *contender, side passiveSide) (time.Duration, error) {
-	src, err := dial(c.a, c.user, c.pass, c.clientA)
+	src, err := dial(c.a, c.user, c.pass, c.clientA, c.secure)
 	if err != nil {
 		return 0, fmt.Errorf("%s source: %w", c.name, err)
 	}
 	defer src.Quit()
-	dst, err := dial(c.b, c.user, c.pass, c.clientB)
+	dst, err := dial(c.b, c.user, c.pass, c.clientB, c.secure)
 	if err != nil {
 		return 0, fmt.Errorf("%s destination: %w", c.name, err)
 	}
@@ -44,6 +44,12 @@ func fxpCopy(c *contender, side passiveSide) (time.Duration, error) {
 	listener, dialer := dst, src
 	if side == pasvOnSrc {
 		listener, dialer = src, dst
+	}
+	if c.secure {
+		// The passive side is the TLS client of the data connection.
+		if _, err := listener.Expect(200, "SSCN ON"); err != nil {
+			return 0, fmt.Errorf("%s SSCN ON: %w", c.name, err)
+		}
 	}
 	var addr netip.AddrPort
 	if addr, err = listener.Pasv(); err != nil {

@@ -13,6 +13,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -37,6 +38,7 @@ import (
 
 	"github.com/ftpd/ftpd/bench/peers"
 	"github.com/ftpd/ftpd/ftpclient"
+	"github.com/ftpd/ftpd/testcert"
 )
 
 const (
@@ -59,6 +61,7 @@ var (
 	flagRuns      = flag.Int("runs", 7, "timed runs per contender and measurement (median and min–max reported)")
 	flagBase      = flag.String("ftpd-base", "", "a second ftpd binary (e.g. built from main) run as contender \"ftpd-base\": before/after in one run")
 	flagWarmup    = flag.Bool("warmup-login", true, "log in to every server once before the timed runs (ftpd's first login pays its bcrypt check)")
+	flagSecure    = flag.Bool("secure", true, "add secure FXP (PROT P, SSCN ON on the passive side) contenders to the FXP table: ftpd, and ProFTPD when installed")
 	flagOverwrite = flag.Bool("overwrite", false, "FXP onto an existing destination file (a mirror update) instead of deleting it first")
 	flagFxp       = flag.String("fxp", "", "fxp client binary, for -only par (bench/run builds it)")
 	flagParSize   = flag.Int64("par-size", 128<<20, "size of each of the 8 files copied at once (-only par)")
@@ -96,6 +99,9 @@ type contender struct {
 	// clientA and clientB are the client's local addresses towards A
 	// and B (both 127.0.0.10 on loopback).
 	clientA, clientB string
+	// secure: FXP over TLS control with PROT P, SSCN ON on the passive
+	// side (secure FXP).
+	secure bool
 }
 
 type workspace struct {
@@ -218,13 +224,13 @@ func run() error {
 		return err
 	}
 
-	ftpdPair, err := w.startFtpdPair("ftpd", *flagFtpd, 23000)
+	ftpdPair, err := w.startFtpdPair("ftpd", *flagFtpd, 23000, "")
 	if err != nil {
 		return err
 	}
 	contenders := []*contender{ftpdPair}
 	if *flagBase != "" {
-		base, err := w.startFtpdPair("ftpd-base", *flagBase, 23200)
+		base, err := w.startFtpdPair("ftpd-base", *flagBase, 23200, "")
 		if err != nil {
 			return err
 		}
@@ -237,8 +243,17 @@ func run() error {
 		}
 		contenders = append(contenders, c)
 	}
+	// Secure FXP contenders run in the FXP table only.
+	fxpContenders := contenders
+	if *flagSecure {
+		sec, err := w.startSecure(kinds)
+		if err != nil {
+			return err
+		}
+		fxpContenders = append(append([]*contender(nil), contenders...), sec...)
+	}
 	// The same file (one inode, one page cache) in every source root.
-	for _, c := range contenders {
+	for _, c := range fxpContenders {
 		dst := filepath.Join(c.rootA, "big.bin")
 		_ = os.Remove(dst)
 		if err := os.Link(w.big, dst); err != nil {
@@ -249,14 +264,14 @@ func run() error {
 		return err
 	}
 
-	for _, c := range contenders {
+	for _, c := range fxpContenders {
 		if !*flagWarmup {
 			break
 		}
 		// The first login with a password costs ftpd a bcrypt check
 		// (then cached); pay it outside the timed runs.
 		for _, addr := range []string{c.a, c.b} {
-			conn, err := dial(addr, c.user, c.pass, client)
+			conn, err := dial(addr, c.user, c.pass, client, c.secure)
 			if err != nil {
 				return fmt.Errorf("%s warm-up login: %w", c.name, err)
 			}
@@ -265,7 +280,7 @@ func run() error {
 	}
 	r := &report{size: *flagSize, runs: *flagRuns, notes: notes, loadStart: loadAvg()}
 	if only["fxp"] {
-		if err := r.fxp(w, contenders); err != nil {
+		if err := r.fxp(w, fxpContenders); err != nil {
 			return err
 		}
 	}
@@ -333,7 +348,7 @@ func ftpdConfig(listen, passive, peers, extra string, users []ftpdUser) string {
 
 // startFtpdPair starts two ftpd (binary bin) on hostA and hostB with
 // passive ports from passiveBase.
-func (w *workspace) startFtpdPair(name, bin string, passiveBase int) (*contender, error) {
+func (w *workspace) startFtpdPair(name, bin string, passiveBase int, extra string) (*contender, error) {
 	hash, err := bcryptHash(ftpPass)
 	if err != nil {
 		return nil, err
@@ -353,7 +368,7 @@ func (w *workspace) startFtpdPair(name, bin string, passiveBase int) (*contender
 			return nil, err
 		}
 		cfg := ftpdConfig(net.JoinHostPort(host, strconv.Itoa(port)),
-			fmt.Sprintf("%d-%d", passiveBase+i*100, passiveBase+i*100+15), "127.0.0.0/8", "",
+			fmt.Sprintf("%d-%d", passiveBase+i*100, passiveBase+i*100+15), "127.0.0.0/8", extra,
 			[]ftpdUser{{ftpUser, string(hash), filepath.Join(dir, "root"), ""},
 				{idleUser, string(idleHash), filepath.Join(dir, "idle"), idleBackend}})
 		path := filepath.Join(dir, "ftpd.toml")
@@ -491,10 +506,14 @@ func settle(paths ...string) {
 
 // --- FXP ---
 
-func dial(addr, user, pass string, local string) (*ftpclient.Conn, error) {
-	c, err := ftpclient.Dial(context.Background(), addr, ftpclient.Options{
-		LocalAddr: netip.MustParseAddr(local), Timeout: 10 * time.Minute,
-	})
+// dial logs in; secure: AUTH TLS, then PBSZ 0 and PROT P (the benched
+// servers' certificates are self-signed: not verified).
+func dial(addr, user, pass string, local string, secure bool) (*ftpclient.Conn, error) {
+	opts := ftpclient.Options{LocalAddr: netip.MustParseAddr(local), Timeout: 10 * time.Minute}
+	if secure {
+		opts.TLS = &tls.Config{InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // bench certificates
+	}
+	c, err := ftpclient.Dial(context.Background(), addr, opts)
 	if err != nil {
 		return nil, err
 	}
@@ -853,4 +872,40 @@ func (r *report) print(out io.Writer) {
 	for _, n := range r.notes {
 		fmt.Fprintf(out, "\nNote: %s\n", n)
 	}
+}
+
+// startSecure starts the secure FXP contenders: an ftpd pair with explicit
+// TLS, and a ProFTPD pair with mod_tls when ProFTPD is among kinds (the
+// only other server that answers SSCN).
+func (w *workspace) startSecure(kinds []peers.Kind) ([]*contender, error) {
+	certDir := filepath.Join(w.dir, "tls")
+	if err := os.MkdirAll(certDir, 0o700); err != nil {
+		return nil, err
+	}
+	cert, err := testcert.Write(certDir, netip.MustParseAddr(hostA), netip.MustParseAddr(hostB), netip.MustParseAddr(peerA), netip.MustParseAddr(peerB))
+	if err != nil {
+		return nil, err
+	}
+	tlsTable := fmt.Sprintf("\n[server.tls]\nmode = \"explicit\"\ncert_file = %q\nkey_file = %q\n", cert.Cert, cert.Key)
+	f, err := w.startFtpdPair("ftpd-secure", *flagFtpd, 23400, tlsTable)
+	if err != nil {
+		return nil, err
+	}
+	f.secure = true
+	out := []*contender{f}
+	for _, k := range kinds {
+		if k != peers.ProFTPD {
+			continue
+		}
+		c := &contender{name: "proftpd-secure", user: peers.UserName, pass: peers.Password, clientA: client, clientB: client, secure: true}
+		err := w.startPeers(c, [2]string{peerA, peerB}, "proftpd-secure", func(i int, o *peers.Options) {
+			o.Kind, o.PassiveMin, o.PassiveMax = k, 24800+i*20, 24800+i*20+15
+			o.TLSCert, o.TLSKey = cert.Cert, cert.Key
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, c)
+	}
+	return out, nil
 }
