@@ -1,0 +1,48 @@
+package integration
+
+// Second red-team pass. TestRedteam2Finding* reproduce a defect (they
+// fail until it is fixed); TestRedteam2* show an attack already stopped.
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestRedteam2FindingAlloOutlivesFailedTransfer: README says "ALLO applies
+// to the next transfer command only". An ALLO followed by a STOR or RETR
+// that fails before its data connection (550: no such directory/file) is
+// kept, and the announced size is then enforced on a later, unrelated
+// upload, which is refused (451) and discarded.
+func TestRedteam2FindingAlloOutlivesFailedTransfer(t *testing.T) {
+	a := startServer(t, hostA, basicConfig("", ""))
+	c := a.dial(client1, "alice", testPass)
+	for _, failing := range []string{"STOR no/such/dir/x.bin", "RETR missing.bin", "APPE no/such/dir/x.bin"} {
+		t.Run(strings.Fields(failing)[0], func(t *testing.T) {
+			if _, err := c.Expect(200, "ALLO 1000000"); err != nil {
+				t.Fatal(err)
+			}
+			// The transfer command that ALLO was for fails before any data.
+			verb, name, _ := strings.Cut(failing, " ")
+			var err error
+			if verb == "RETR" {
+				_, err = c.Retr(name, &strings.Builder{})
+			} else if verb == "APPE" {
+				_, err = c.Appe(name, strings.NewReader("x"))
+			} else {
+				_, err = c.Stor(name, strings.NewReader("x"))
+			}
+			expectCode(t, err, 550, "")
+			// The next transfer is a different upload of 5 bytes.
+			target := "after-" + verb + ".bin"
+			if _, err := c.Stor(target, strings.NewReader("small")); err != nil {
+				t.Fatalf("STOR after an ALLO whose %s failed: %v (want 226: the ALLO was for the failed command)", verb, err)
+			}
+			b, err := os.ReadFile(filepath.Join(a.root("alice"), target))
+			if err != nil || string(b) != "small" {
+				t.Fatalf("upload after failed %s not stored: %q %v", verb, b, err)
+			}
+		})
+	}
+}
