@@ -46,3 +46,34 @@ func TestRedteam2FindingAlloOutlivesFailedTransfer(t *testing.T) {
 		})
 	}
 }
+
+// TestRedteam2FindingMirrorDeleteOnTypeConflict: where SRC has a file and
+// DST a directory of the same name, fxp mirror --delete reports the
+// conflict as a failure ("is a directory, the source has a file"), copies
+// nothing there, and still deletes the whole directory with everything in
+// it (the source "has" the name, so README's "removes DST files and
+// directories SRC does not have" does not cover it). A source that lists
+// one name with the wrong type (hostile, or changed between runs) thus
+// wipes a destination subtree and puts nothing in its place. Expected: a
+// path whose copy failed is not deleted (the run fails, DST keeps it).
+func TestRedteam2FindingMirrorDeleteOnTypeConflict(t *testing.T) {
+	a, b := fxpPair(t, fxpOn, fxpOn, "", "")
+	srcRoot := filepath.Join(a.root("alice"), "src")
+	dstRoot := filepath.Join(b.root("alice"), "dst")
+	writeFile(t, filepath.Join(srcRoot, "keep.bin"), []byte("keep"))
+	writeFile(t, filepath.Join(srcRoot, "data"), []byte("the source's data is a file"))
+	precious := randomBytes(t, 4096)
+	writeFile(t, filepath.Join(dstRoot, "keep.bin"), []byte("keep"))
+	writeFile(t, filepath.Join(dstRoot, "data", "years", "of", "work.bin"), precious)
+
+	r, code, out := fxpMirror(t, "--delete", fxpURL(a, "src"), fxpURL(b, "dst"))
+	t.Logf("exit %d %+v\n%s", code, r, out)
+	if code == 0 || r.Failed == 0 {
+		t.Fatalf("type conflict not reported as a failure: exit %d %+v", code, r)
+	}
+	got, err := os.ReadFile(filepath.Join(dstRoot, "data", "years", "of", "work.bin"))
+	if err != nil || sha(got) != sha(precious) {
+		st, serr := os.Stat(filepath.Join(dstRoot, "data"))
+		t.Fatalf("mirror --delete destroyed DST/data/ although its copy failed: work.bin: %v; DST/data now: %v %v (deleted %d)", err, st, serr, r.Deleted)
+	}
+}
