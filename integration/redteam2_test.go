@@ -4,10 +4,13 @@ package integration
 // fail until it is fixed); TestRedteam2* show an attack already stopped.
 
 import (
+	"bufio"
+	"net/textproto"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestRedteam2FindingAlloOutlivesFailedTransfer: README says "ALLO applies
@@ -75,5 +78,66 @@ func TestRedteam2FindingMirrorDeleteOnTypeConflict(t *testing.T) {
 	if err != nil || sha(got) != sha(precious) {
 		st, serr := os.Stat(filepath.Join(dstRoot, "data"))
 		t.Fatalf("mirror --delete destroyed DST/data/ although its copy failed: work.bin: %v; DST/data now: %v %v (deleted %d)", err, st, serr, r.Deleted)
+	}
+}
+
+// TestRedteam2PreLoginAnswersStayInOrder: ftpd's own pre-login answers
+// ride on NOOP (their "200 OK" is replaced). Pipelined around USER, a
+// repeated USER, PBSZ, the login and the client's own NOOPs, every reply
+// still answers its own command and none leaks past the login. (A failed
+// PASS is not in the pipeline: the library hangs up after it.)
+func TestRedteam2PreLoginAnswersStayInOrder(t *testing.T) {
+	a := startServer(t, hostA, basicConfig("", ""))
+	for round := range 3 {
+		c := rawDial(t, client1, a.addr)
+		_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+		r := textproto.NewReader(bufio.NewReader(c))
+		if code, _, err := r.ReadResponse(220); err != nil {
+			t.Fatalf("greeting: %d %v", code, err)
+		}
+		steps := []struct {
+			cmd  string
+			code int
+			text string
+		}{
+			{"NOOP", 200, "OK"},
+			{"PROT P", 503, "needs a TLS control connection"},
+			{"NOOP", 200, "OK"},
+			{"SSCN ON", 503, "needs a TLS control connection"},
+			{"CPSV", 503, "CPSV needs a TLS"},
+			{"USER alice", 331, ""},
+			{"PROT C", 503, "needs a TLS control connection"},
+			{"NOOP", 200, "OK"},
+			{"USER alice", 331, ""},
+			{"USER alice", 331, ""},
+			{"PBSZ 0", 0, ""}, // whatever the library says: it must be PBSZ's answer
+			{"PASS " + testPass, 230, ""},
+			{"NOOP", 200, "OK"},
+			{"PROT P", 503, "needs a TLS control connection"},
+			{"NOOP", 200, "OK"},
+			{"PWD", 257, ""},
+		}
+		var lines []string
+		for _, s := range steps {
+			lines = append(lines, s.cmd)
+		}
+		if _, err := c.Write([]byte(strings.Join(lines, "\r\n") + "\r\n")); err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range steps {
+			code, msg, err := r.ReadResponse(0)
+			if err != nil && code == 0 {
+				t.Fatalf("round %d, step %d %q: %v", round, i, s.cmd, err)
+			}
+			if s.code == 0 {
+				if code == 200 && msg == "OK" {
+					t.Fatalf("round %d: %q got a NOOP's reply", round, s.cmd)
+				}
+				continue
+			}
+			if code != s.code || !strings.Contains(msg, s.text) {
+				t.Fatalf("round %d, step %d %q: got %d %q, want %d %q", round, i, s.cmd, code, msg, s.code, s.text)
+			}
+		}
 	}
 }
