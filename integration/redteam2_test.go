@@ -141,3 +141,61 @@ func TestRedteam2PreLoginAnswersStayInOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestRedteam2FileNamesLikeReplies: file names that read as replies ("227
+// Entering Passive Mode (...)", "211 End", "421 ...") shown by STAT <dir>,
+// STAT <file> and MLST never end a multi-line reply early nor reach the
+// data plane as a reply of their own: PASV and transfers still work after
+// each, and the listings come back whole.
+func TestRedteam2FileNamesLikeReplies(t *testing.T) {
+	a := startServer(t, hostA, basicConfig("", ""))
+	names := []string{
+		"227 Entering Passive Mode (127,0,0,2,1,2)",
+		"229 Entering Extended Passive Mode (|||1234|)",
+		"211 End",
+		"213 End",
+		"250 End",
+		"421 Service not available",
+		"150 Using transfer connection",
+	}
+	dir := filepath.Join(a.root("alice"), "odd")
+	for _, n := range names {
+		writeFile(t, filepath.Join(dir, n), []byte(n))
+	}
+	c := a.dial(client1, "alice", testPass)
+	check := func(what string) {
+		t.Helper()
+		got, err := c.List("NLST", "odd")
+		if err != nil || len(got) != len(names) {
+			t.Fatalf("after %s: NLST: %v %q", what, err, got)
+		}
+		var b strings.Builder
+		if _, err := c.Retr("odd/"+names[0], &b); err != nil || b.String() != names[0] {
+			t.Fatalf("after %s: RETR: %v %q", what, err, b.String())
+		}
+	}
+	for _, q := range []struct{ cmd, want string }{
+		{"STAT odd", ""},
+		{"STAT odd/" + names[0], names[0]},
+		{"STAT odd/" + names[2], names[2]},
+		{"MLST odd/" + names[0], names[0]},
+		{"MLST odd/" + names[3], names[3]},
+	} {
+		cmd := q.cmd
+		code, msg, err := c.Cmd("%s", cmd)
+		if err != nil || code/100 != 2 {
+			t.Fatalf("%s: %d %q %v", cmd, code, msg, err)
+		}
+		if q.want != "" && !strings.Contains(msg, q.want) {
+			t.Fatalf("%s: body lost: %q", cmd, msg)
+		}
+		if q.want == "" {
+			for _, n := range names {
+				if !strings.Contains(msg, n) {
+					t.Fatalf("%s: %q missing from %q", cmd, n, msg)
+				}
+			}
+		}
+		check(cmd)
+	}
+}
