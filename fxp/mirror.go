@@ -137,6 +137,11 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 	sort.Strings(dirs)
 	sort.Strings(files)
 	var errs []error
+	// conflicts are paths whose type differs between source and
+	// destination: not copied, so --delete must not touch them either (a
+	// source listing one name with the wrong type would otherwise wipe a
+	// destination tree).
+	conflicts := map[string]bool{}
 	mkdir := func(rel string) error {
 		p := rooted(dstRoot, rel)
 		fmt.Fprintf(mo.Plan, "mkdir  %s\n", p)
@@ -156,6 +161,7 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 			continue
 		} else if ok {
 			sum.Failed++
+			conflicts[rel] = true
 			errs = append(errs, fmt.Errorf("%s: %s is a file, the source has a directory", d, joinPath(dstRoot, rel)))
 			continue
 		}
@@ -170,6 +176,7 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 		dn, exists := dstTree[rel]
 		if exists && dn.dir {
 			sum.Failed++
+			conflicts[rel] = true
 			errs = append(errs, fmt.Errorf("%s: %s is a directory, the source has a file", d, joinPath(dstRoot, rel)))
 			continue
 		}
@@ -198,6 +205,9 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 			}
 			if !n.dir && !mo.selected(rel) {
 				continue // filtered out: not ours to delete
+			}
+			if underConflict(rel, conflicts) {
+				continue // its copy failed: left as it is
 			}
 			doomed = append(doomed, rel)
 		}
@@ -259,6 +269,17 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 	}
 	sum.Elapsed = c.opts.Now().Sub(start)
 	return sum, errors.Join(errs...)
+}
+
+// underConflict reports whether rel is one of the conflicting paths or
+// lies below one.
+func underConflict(rel string, conflicts map[string]bool) bool {
+	for p := rel; p != "" && p != "." && p != "/"; p = path.Dir(p) {
+		if conflicts[p] {
+			return true
+		}
+	}
+	return false
 }
 
 // rooted is rel below root; root itself for "".

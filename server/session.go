@@ -511,12 +511,15 @@ func (c *clientDriver) ComputeHash(name string, algo ftpserver.HASHAlgo, start, 
 }
 
 // GetHandle opens a transfer handle (see driver.FS.OpenTransfer).
+// The ALLO size, if any, is taken first: it belongs to this command even
+// when the file cannot be opened.
 func (c *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
+	expect := c.sess.takeAllo()
 	h, err := c.FS.OpenTransfer(name, flags, offset)
 	if err != nil {
 		return nil, err
 	}
-	h.Transfer().Expect = c.sess.takeAllo()
+	h.Transfer().Expect = expect
 	return h, nil
 }
 
