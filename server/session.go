@@ -438,13 +438,13 @@ func (sess *session) Authorize(t *driver.Transfer) error {
 	if a == nil {
 		return errors.New("transfer refused: account no longer exists")
 	}
-	v, ok := sess.data.Approved(t.Peer)
+	v, tlsRole, ok := sess.data.Approved(t.Peer)
 	if !ok {
 		sess.log.Error("data connection not made by the data plane", "command", t.Command, "peer", t.Peer.String())
 		return errors.New("transfer refused: data connection was not checked")
 	}
 	t.Foreign = v.Foreign
-	t.TLS = sess.data.ApprovedTLS()
+	t.TLS = tlsRole
 	t.Limiters = sess.srv.bandwidth.limiters(a.user.Name, t.Direction)
 	sess.srv.addXfer(t, sess.xfersOwner())
 	if t.Foreign {

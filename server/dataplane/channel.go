@@ -24,11 +24,10 @@ type Channel struct {
 	pending    []setup   // EPSV/PASV sent to the library, reply not yet seen
 	current    *Listener // the session's data listener, if any
 	cancelWait context.CancelFunc
-	approved   approval
+	handed     handover // the data connection given to the library last
 	closed     bool
-	private    bool     // PROT P
-	sscn       bool     // SSCN ON: TLS client for file transfers
-	handed     net.Conn // the data connection given to the library last
+	private    bool // PROT P
+	sscn       bool // SSCN ON: TLS client for file transfers
 }
 
 // setup is one PORT/EPRT/PASV/EPSV/CPSV whose library reply is awaited.
@@ -78,7 +77,10 @@ func (ch *Channel) role(l *Listener, command string) (Role, bool) {
 	return RoleServer, true
 }
 
-type approval struct {
+// handover is the data connection the plane gave the library last, with
+// the verdict on it.
+type handover struct {
+	conn    net.Conn
 	peer    netip.AddrPort
 	verdict acl.Verdict
 	tls     string // "", or ftpd's TLS role: "server" or "client"
@@ -125,22 +127,16 @@ func (ch *Channel) Clear() {
 func (ch *Channel) Abort() {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	if ch.cancelWait != nil {
-		ch.cancelWait()
-	}
-	ch.dropLocked()
+	ch.abortLocked()
 }
 
-// Cut closes the session's data connection, if one is running, and
-// cancels a waiting one: a transfer in progress ends now (shutdown).
+// Cut is Abort, and also closes the data connection of a running
+// transfer: it ends now (shutdown, revocation).
 func (ch *Channel) Cut() {
 	ch.mu.Lock()
-	c := ch.handed
-	ch.handed = nil
-	if ch.cancelWait != nil {
-		ch.cancelWait()
-	}
-	ch.dropLocked()
+	c := ch.handed.conn
+	ch.handed.conn = nil
+	ch.abortLocked()
 	ch.mu.Unlock()
 	if c != nil {
 		resetClose(c)
@@ -152,11 +148,15 @@ func (ch *Channel) Close() {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.closed = true
+	ch.abortLocked()
+	ch.pending = nil
+}
+
+func (ch *Channel) abortLocked() {
 	if ch.cancelWait != nil {
 		ch.cancelWait()
 	}
 	ch.dropLocked()
-	ch.pending = nil
 }
 
 func (ch *Channel) dropLocked() {
@@ -248,35 +248,16 @@ func (ch *Channel) PendingTarget() netip.AddrPort {
 }
 
 // Approved reports the verdict on the data connection this channel handed
-// over, if peer is its remote address. The driver calls it before the
-// first byte moves; a peer the plane did not hand over is refused.
-func (ch *Channel) Approved(peer netip.AddrPort) (acl.Verdict, bool) {
+// over, and ftpd's TLS role on it ("" clear, "server" or "client"), if
+// peer is its remote address. The driver calls it before the first byte
+// moves; a peer the plane did not hand over is refused.
+func (ch *Channel) Approved(peer netip.AddrPort) (v acl.Verdict, tlsRole string, ok bool) {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
-	if !peer.IsValid() || ch.approved.peer != peer {
-		return acl.Verdict{}, false
+	if !peer.IsValid() || ch.handed.peer != peer {
+		return acl.Verdict{}, "", false
 	}
-	return ch.approved.verdict, true
-}
-
-func (ch *Channel) hand(c net.Conn) {
-	ch.mu.Lock()
-	ch.handed = c
-	ch.mu.Unlock()
-}
-
-// ApprovedTLS is ftpd's TLS role on the data connection handed over last:
-// "" (clear), "server" or "client".
-func (ch *Channel) ApprovedTLS() string {
-	ch.mu.Lock()
-	defer ch.mu.Unlock()
-	return ch.approved.tls
-}
-
-func (ch *Channel) approve(c net.Conn, v acl.Verdict) {
-	ch.mu.Lock()
-	ch.approved = approval{peer: PeerOf(c), verdict: v}
-	ch.mu.Unlock()
+	return ch.handed.verdict, ch.handed.tls, true
 }
 
 // beginWait registers a waiting Accept so that Abort can cancel it.
@@ -363,20 +344,18 @@ func (l *Listener) Accept() (net.Conn, error) {
 	if err != nil {
 		return nil, err
 	}
-	ch.approve(c, v)
-	req.Peer, req.Active = PeerOf(c), target.IsValid()
+	h := handover{peer: PeerOf(c), verdict: v}
 	if role, private := ch.role(l, cmd); private {
-		ch.mu.Lock()
-		ch.approved.tls = role.String()
-		ch.mu.Unlock()
-		pc, err := l.protect(ctx, ch, req, c, v, role)
-		if err != nil {
+		req.Peer, req.Active = h.peer, target.IsValid()
+		if c, err = l.protect(ctx, ch, req, c, v, role); err != nil {
 			return nil, err
 		}
-		ch.hand(pc)
-		return pc, nil
+		h.tls = role.String()
 	}
-	ch.hand(c)
+	h.conn = c
+	ch.mu.Lock()
+	ch.handed = h
+	ch.mu.Unlock()
 	return c, nil
 }
 

@@ -162,10 +162,10 @@ func TestActiveDialsFromControlAddressAfterVerdict(t *testing.T) {
 			if src.Addr() != fs.local {
 				t.Fatalf("data connection left from %s, want the control address %s", src.Addr(), fs.local)
 			}
-			if v, ok := ch.Approved(PeerOf(c)); !ok || !v.Allowed() {
+			if v, tlsRole, ok := ch.Approved(PeerOf(c)); !ok || !v.Allowed() || tlsRole != "" {
 				t.Fatal("handed-over peer not approved")
 			}
-			if _, ok := ch.Approved(netip.MustParseAddrPort("127.0.0.12:1")); ok {
+			if _, _, ok := ch.Approved(netip.MustParseAddrPort("127.0.0.12:1")); ok {
 				t.Fatal("another peer approved")
 			}
 		})

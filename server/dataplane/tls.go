@@ -70,17 +70,21 @@ func (l *Listener) protect(ctx context.Context, ch *Channel, req Request, c net.
 		return nil, errors.New("PROT P, but TLS is not configured on this server")
 	}
 	peer := PeerOf(c).Addr()
+	// fail refuses the connection: reset, logged and counted, and the
+	// reason in the library's 425 reply.
+	fail := func(reason acl.Reason, msg string) (net.Conn, error) {
+		resetClose(c)
+		ch.sess.Refused(req, acl.Verdict{Reason: reason, Foreign: v.Foreign, Message: msg})
+		return nil, errors.New(msg)
+	}
 	if role == RoleClient {
 		tc := tls.Client(c, t.clientConfig())
 		if err := handshake(ctx, tc); err != nil {
-			resetClose(c)
 			reason := acl.ReasonTLSHandshake
 			if errors.Is(err, errPeerCertificate) {
 				reason = acl.ReasonPeerCertificate
 			}
-			msg := fmt.Sprintf("TLS handshake with %s (ftpd as TLS client) failed: %v", peer, err)
-			ch.sess.Refused(req, acl.Verdict{Reason: reason, Foreign: v.Foreign, Message: msg})
-			return nil, errors.New(msg)
+			return fail(reason, fmt.Sprintf("TLS handshake with %s (ftpd as TLS client) failed: %v", peer, err))
 		}
 		return tc, nil
 	}
@@ -108,21 +112,14 @@ func (l *Listener) protect(ctx context.Context, ch *Channel, req Request, c net.
 		return tls.Server(c, cfg), nil
 	}
 	// An FXP peer: it must start the handshake (it is the TLS client).
-	if ok, err := waitReadable(c, clientHelloWait); err != nil || !ok {
-		resetClose(c)
-		msg := fmt.Sprintf("TLS handshake with %s failed: no TLS ClientHello within %s: both sides are TLS servers; use SSCN ON or CPSV on one of them", peer, clientHelloWait)
-		if err != nil {
-			msg = fmt.Sprintf("TLS handshake with %s failed: %v", peer, err)
-		}
-		ch.sess.Refused(req, acl.Verdict{Reason: acl.ReasonTLSHandshake, Foreign: true, Message: msg})
-		return nil, errors.New(msg)
+	if ok, err := waitReadable(c, clientHelloWait); err != nil {
+		return fail(acl.ReasonTLSHandshake, fmt.Sprintf("TLS handshake with %s failed: %v", peer, err))
+	} else if !ok {
+		return fail(acl.ReasonTLSHandshake, fmt.Sprintf("TLS handshake with %s failed: no TLS ClientHello within %s: both sides are TLS servers; use SSCN ON or CPSV on one of them", peer, clientHelloWait))
 	}
 	tc := tls.Server(c, t.Server)
 	if err := handshake(ctx, tc); err != nil {
-		resetClose(c)
-		msg := fmt.Sprintf("TLS handshake with %s (ftpd as TLS server) failed: %v", peer, err)
-		ch.sess.Refused(req, acl.Verdict{Reason: acl.ReasonTLSHandshake, Foreign: true, Message: msg})
-		return nil, errors.New(msg)
+		return fail(acl.ReasonTLSHandshake, fmt.Sprintf("TLS handshake with %s (ftpd as TLS server) failed: %v", peer, err))
 	}
 	return tc, nil
 }
