@@ -36,10 +36,7 @@ func (sess *session) screenData(verb, arg string) (string, bool) {
 		return verb, true
 	case "ABOR", "QUIT", "REIN":
 		sess.data.Abort()
-	case "CPSV":
-		if !sess.conn.TLS() {
-			return sess.answer(503, "CPSV needs a TLS control connection: send AUTH TLS first"), true
-		}
+	case "CPSV": // TLS and login checked in screenTLS
 		sess.data.Passive(verb)
 		return "PASV", true
 	}
@@ -48,7 +45,8 @@ func (sess *session) screenData(verb, arg string) (string, bool) {
 
 // screenTLS handles, before and after login, the commands about TLS that
 // the library must never act on: PROT (it would wrap data connections
-// itself) and SSCN; and marks a FEAT reply for the SSCN/CPSV lines.
+// itself) and SSCN; checks that CPSV comes under TLS and after login; and
+// marks a FEAT reply for the SSCN/CPSV lines.
 func (sess *session) screenTLS(verb, arg string) (string, bool) {
 	switch verb {
 	case "PROT", "SSCN":
@@ -58,10 +56,10 @@ func (sess *session) screenTLS(verb, arg string) (string, bool) {
 			sess.pbsz.Store(true) // the library answers it
 		}
 	case "CPSV":
+		if !sess.conn.TLS() {
+			return sess.answer(503, "CPSV needs a TLS control connection: send AUTH TLS first"), true
+		}
 		if sess.userName() == "" {
-			if !sess.conn.TLS() {
-				return sess.answer(503, "CPSV needs a TLS control connection: send AUTH TLS first"), true
-			}
 			return sess.answer(530, "Please login with USER and PASS"), true
 		}
 	case "FEAT":

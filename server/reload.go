@@ -110,16 +110,22 @@ func creatable(dir string) error {
 
 // dropAndPrepare runs once the listeners are bound: it drops privileges
 // (when asked), then creates the roots as the account the server runs as.
-func (s *Server) dropAndPrepare(cfg *conf.Config) error {
-	if s.drop != nil {
-		if err := s.drop(); err != nil {
+func (s *Server) dropAndPrepare(cfg *conf.Config) error { return asServing(cfg, s.drop, true) }
+
+// asServing drops privileges (drop may be nil), then checks, as the
+// account ftpd serves as, what depends on it: the port-20 privilege and
+// the roots (created when create is set, else only checked). A start and
+// -check-config both go through it.
+func asServing(cfg *conf.Config, drop func() error, create bool) error {
+	if drop != nil {
+		if err := drop(); err != nil {
 			return fmt.Errorf("drop privileges: %w", err)
 		}
 	}
 	if err := checkActivePort20(cfg); err != nil {
 		return err
 	}
-	return prepareRoots(cfg)
+	return checkRoots(cfg, create)
 }
 
 // checkActivePort20 makes sure that, with active_port20, this process (as

@@ -79,15 +79,7 @@ func Check(cfg *conf.Config, dropPrivileges func() error) error {
 	if _, err := compile(cfg, nil); err != nil {
 		return err
 	}
-	if dropPrivileges != nil {
-		if err := dropPrivileges(); err != nil {
-			return fmt.Errorf("drop privileges: %w", err)
-		}
-	}
-	if err := checkActivePort20(cfg); err != nil {
-		return err
-	}
-	return checkRoots(cfg, false)
+	return asServing(cfg, dropPrivileges, false)
 }
 
 // New compiles cfg (certificates and keys load) and returns a server that

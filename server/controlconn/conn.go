@@ -24,7 +24,8 @@ import (
 	"time"
 )
 
-// MaxLine is the longest command line accepted (the FTP library's limit).
+// MaxLine is the FTP library's line limit, CRLF included: a command line
+// of more than MaxLine-2 bytes is refused.
 const MaxLine = 4096
 
 // handshakeTimeout bounds a TLS handshake on the control connection when
@@ -254,19 +255,16 @@ func (c *Conn) Read(p []byte) (int, error) {
 // readLine reads one command line without its line ending.
 func (c *Conn) readLine() (string, error) {
 	raw, err := c.reader.ReadSlice('\n')
-	if errors.Is(err, bufio.ErrBufferFull) {
-		c.Hangup(500, "line too long")
-		return "", fmt.Errorf("%w: over %d bytes", ErrLineTooLong, MaxLine)
-	}
-	if err != nil && !(len(raw) > 0 && errors.Is(err, io.EOF)) {
+	full := errors.Is(err, bufio.ErrBufferFull)
+	if err != nil && !full && !(len(raw) > 0 && errors.Is(err, io.EOF)) {
 		return "", err
 	}
 	line := stripTelnet(strings.TrimRight(string(raw), "\r\n"))
-	if len(line)+2 > MaxLine {
-		// The library gets the line back with CRLF, within its MaxLine:
-		// a longer one it would drop without a reply.
+	// The library gets the line back with CRLF, within its MaxLine: a
+	// longer one it would drop without a reply.
+	if full || len(line)+2 > MaxLine {
 		c.Hangup(500, "line too long")
-		return "", fmt.Errorf("%w: over %d bytes", ErrLineTooLong, MaxLine)
+		return "", fmt.Errorf("%w: over %d bytes", ErrLineTooLong, MaxLine-2)
 	}
 	return line, nil
 }
