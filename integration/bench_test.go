@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"io"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -80,11 +79,7 @@ func ftpdDownload(b *testing.B, c *ftpclient.Conn, name string, size int64) time
 	if err != nil {
 		b.Fatal(err)
 	}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(client1)}}
-	conn, err := d.Dial("tcp", addr.String())
-	if err != nil {
-		b.Fatal(err)
-	}
+	conn := rawDial(b, client1, addr.String())
 	if _, err := c.Expect(150, "RETR %s", name); err != nil {
 		b.Fatal(err)
 	}

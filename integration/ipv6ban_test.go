@@ -2,69 +2,38 @@ package integration
 
 import (
 	"bufio"
-	"os"
-	"os/exec"
-	"runtime"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
 
 // Issue 13, item 7: an IPv6 client is banned with its whole /64. The
-// server and clients run in a private network namespace (made by this test
-// on one locked thread) holding fd00:: addresses on its loopback.
+// server and clients run in a private network namespace (inNetns) holding
+// fd00:: addresses on its loopback.
 func TestBanIPv6Per64(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root: makes a private network namespace with IPv6 addresses (CI runs as root)")
+	if !inNetns(t, "fd00::2", "fd00::10", "fd00::11", "fd00:0:0:1::10") {
+		return
 	}
-	ipCmd, err := exec.LookPath("ip")
-	if err != nil {
-		t.Skip("needs the ip command (iproute2)")
+	a := startServer(t, "[fd00::2]", basicConfig("", "[limits]\nmax_login_failures = 3\nban_duration = \"1h\"\n"))
+	early := a.dial("fd00::11", "", "") // opened before the ban
+	for i := 0; i < 3; i++ {
+		c := a.dial("fd00::10", "", "")
+		if err := c.Login("alice", "wrong"); err == nil {
+			t.Fatal("wrong password accepted")
+		}
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// Never unlocked: the thread, inside the namespace, ends with
-		// this goroutine. Sockets made here belong to the namespace.
-		runtime.LockOSThread()
-		if err := syscall.Unshare(syscall.CLONE_NEWNET); err != nil {
-			t.Errorf("unshare: %v", err)
-			return
-		}
-		setup := [][]string{{"link", "set", "lo", "up"}}
-		for _, a := range []string{"fd00::2", "fd00::10", "fd00::11", "fd00:0:0:1::10"} {
-			setup = append(setup, []string{"addr", "add", a + "/128", "dev", "lo", "nodad"})
-		}
-		for _, args := range setup {
-			if out, err := exec.Command(ipCmd, args...).CombinedOutput(); err != nil {
-				t.Errorf("ip %s: %v %s", strings.Join(args, " "), err, out)
-				return
-			}
-		}
-		a := startServer(t, "[fd00::2]", basicConfig("", "[limits]\nmax_login_failures = 3\nban_duration = \"1h\"\n"))
-		early := a.dial("fd00::11", "", "") // opened before the ban
-		for i := 0; i < 3; i++ {
-			c := a.dial("fd00::10", "", "")
-			if err := c.Login("alice", "wrong"); err == nil {
-				t.Error("wrong password accepted")
-				return
-			}
-		}
-		a.logs.waitFor(t, `"msg":"IP banned after failed logins"`)
-		// fd00::11 shares fd00::10's /64: refused at connect and at PASS.
-		c := rawDial(t, "fd00::11", a.addr)
-		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if line, _ := bufio.NewReader(c).ReadString('\n'); !strings.HasPrefix(line, "421") {
-			t.Errorf("fd00::11 after fd00::10 was banned: greeted %q", line)
-		}
-		if err := early.Login("alice", testPass); err == nil {
-			t.Error("fd00::11 logged in on a connection opened before its /64 was banned")
-		}
-		// Another /64 is not affected.
-		if err := a.dial("fd00:0:0:1::10", "", "").Login("alice", testPass); err != nil {
-			t.Errorf("fd00:0:0:1::10 (another /64): %v", err)
-		}
-	}()
-	<-done
+	a.logs.waitFor(t, `"msg":"IP banned after failed logins"`)
+	// fd00::11 shares fd00::10's /64: refused at connect and at PASS.
+	c := rawDial(t, "fd00::11", a.addr)
+	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if line, _ := bufio.NewReader(c).ReadString('\n'); !strings.HasPrefix(line, "421") {
+		t.Errorf("fd00::11 after fd00::10 was banned: greeted %q", line)
+	}
+	if err := early.Login("alice", testPass); err == nil {
+		t.Error("fd00::11 logged in on a connection opened before its /64 was banned")
+	}
+	// Another /64 is not affected.
+	if err := a.dial("fd00:0:0:1::10", "", "").Login("alice", testPass); err != nil {
+		t.Errorf("fd00:0:0:1::10 (another /64): %v", err)
+	}
 }

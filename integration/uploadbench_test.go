@@ -32,11 +32,7 @@ func BenchmarkUpload(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(client1)}}
-				conn, err := d.Dial("tcp", addr.String())
-				if err != nil {
-					b.Fatal(err)
-				}
+				conn := rawDial(b, client1, addr.String())
 				f, err := os.Open(src)
 				if err != nil {
 					b.Fatal(err)
