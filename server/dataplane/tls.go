@@ -128,7 +128,10 @@ func handshake(ctx context.Context, tc *tls.Conn) error {
 	hctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
 	if err := tc.HandshakeContext(hctx); err != nil {
-		if ctx.Err() != nil {
+		// Aborted only if the abort is what stopped it: a handshake that
+		// failed on its own (a refused certificate) keeps its reason even
+		// when an ABOR follows at once.
+		if errors.Is(err, context.Canceled) && ctx.Err() != nil {
 			return errAborted
 		}
 		return err
