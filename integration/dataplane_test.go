@@ -405,3 +405,20 @@ func TestShutdownCutsRunningTransfer(t *testing.T) {
 		})
 	}
 }
+
+// TestDataCommandReplies: LPRT, LPSV and SPSV answer 502 (not
+// implemented, with the commands to use instead), and an EPRT to an
+// address of the other family than the control connection is refused
+// with 501, even to an allowed peer.
+func TestDataCommandReplies(t *testing.T) {
+	a := startServer(t, hostA, basicConfig("", "[fxp]\nenabled = true\npeers = [\"::1/128\"]\n"))
+	c := a.dial(client1, "alice", testPass)
+	for _, cmd := range []string{"LPRT 4,4,127,0,0,10,2,19,136", "LPSV", "SPSV"} {
+		if msg, err := c.Expect(502, "%s", cmd); err != nil || !strings.Contains(msg, "use PORT/EPRT or PASV/EPSV") {
+			t.Errorf("%s: %q %v", cmd, msg, err)
+		}
+	}
+	if msg, err := c.Expect(501, "EPRT |2|::1|40000|"); err != nil || !strings.Contains(msg, "address family") {
+		t.Fatalf("EPRT to IPv6 on an IPv4 control connection: %q %v", msg, err)
+	}
+}

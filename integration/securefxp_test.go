@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/pem"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -495,4 +496,109 @@ func TestProtBeforeLogin(t *testing.T) {
 	if msg, err := plain.Expect(503, "PROT P"); err != nil || !strings.Contains(msg, "AUTH TLS") {
 		t.Fatalf("PROT P in clear before login: %q %v", msg, err)
 	}
+}
+
+// TestSecureFXPPeerCA: B, as TLS client (SSCN ON), accepts A only if A's
+// certificate chains to peer_ca; a CA that did not issue it is refused
+// before any data (peer_certificate). A server with FXP on and TLS but
+// neither peer_ca nor peer_fingerprints warns at start that it accepts any
+// peer certificate. The FXP policy is decided before TLS: with FXP off,
+// the refusal is the policy's, not a handshake failure.
+func TestSecureFXPPeerCA(t *testing.T) {
+	other := t.TempDir()
+	writeTestCert(t, other) // a CA (self-signed) that did not issue A's certificate
+	a, b, ca, cb := securePair(t, fxpOn+"peer_ca = \""+filepath.Join(other, "cert.pem")+"\"\n")
+	a.logs.waitFor(t, `accepts any peer certificate`) // A: neither peer_ca nor fingerprints
+	if strings.Contains(b.logs.String(), "accepts any peer certificate") {
+		t.Fatal("B has peer_ca, yet warns that it accepts any certificate")
+	}
+	data := randomBytes(t, 1<<20)
+	writeFile(t, filepath.Join(a.root("alice"), "a.bin"), data)
+	sscn(t, cb, true)
+	r := fxpCopy(t, ca, cb, "a.bin", "dst.bin", false, false)
+	if r.ok() || !strings.Contains(r.dstMsg, "does not chain to peer_ca") {
+		t.Fatalf("certificate from another CA: %v", r)
+	}
+	b.logs.waitFor(t, `"reason":"peer_certificate"`)
+	// peer_ca = A's own (self-signed) certificate: accepted.
+	text, err := os.ReadFile(b.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(b.config, []byte(strings.Replace(string(text), filepath.Join(other, "cert.pem"), a.cfg.Server.TLS.CertFile, 1)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b.reload(t)
+	if r := fxpCopy(t, ca, cb, "a.bin", "dst.bin", false, false); !r.ok() {
+		t.Fatalf("certificate chaining to peer_ca: %v", r)
+	}
+	if fileSHA(t, filepath.Join(b.root("alice"), "dst.bin")) != sha(data) {
+		t.Fatal("copy differs")
+	}
+
+	// FXP off on C: PROT P and SSCN ON do not matter, the policy refuses.
+	c, cfgC := startTLSServer(t, hostB, "explicit", false, "")
+	cc := dialTLS(t, c, cfgC, false, false)
+	sscn(t, cc, true)
+	r = fxpCopy(t, ca, cc, "a.bin", "dst.bin", false, false)
+	if r.ok() || !strings.Contains(r.dstMsg, "FXP is disabled on this server") {
+		t.Fatalf("FXP off: %v", r)
+	}
+	if strings.Contains(c.logs.String(), `"reason":"tls_handshake"`) {
+		t.Fatal("a handshake was tried before the policy refused")
+	}
+}
+
+// TestImplicitDataProtectedByDefault: with implicit FTPS, data is
+// protected without PROT P (RFC 4217 12.1); PROT C turns it off.
+func TestImplicitDataProtectedByDefault(t *testing.T) {
+	a, cfg := startTLSServer(t, hostA, "implicit", false, "")
+	writeFile(t, filepath.Join(a.root("alice"), "f.bin"), []byte("implicitly protected"))
+	cfg = cfg.Clone()
+	cfg.ServerName, cfg.ClientSessionCache = hostA, tls.NewLRUClientSessionCache(4)
+	c, err := ftpclient.Dial(context.Background(), a.addr, ftpclient.Options{
+		LocalAddr: netip.MustParseAddr(client1), Timeout: 10 * time.Second, TLS: cfg, ImplicitTLS: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Expect(331, "USER alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(230, "PASS %s", testPass); err != nil {
+		t.Fatal(err)
+	}
+	retr := func(protected bool) string {
+		addr, err := c.Pasv()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Send("RETR f.bin"); err != nil {
+			t.Fatal(err)
+		}
+		var data net.Conn = rawDial(t, client1, addr.String())
+		if protected {
+			data = tls.Client(data, cfg)
+		}
+		_ = data.SetDeadline(time.Now().Add(5 * time.Second))
+		got, _ := io.ReadAll(data)
+		if code, msg, err := finalReply(c); err != nil || code != 226 {
+			t.Fatalf("protected=%v: %d %s %v", protected, code, msg, err)
+		}
+		return string(got)
+	}
+	if got := retr(true); got != "implicitly protected" {
+		t.Fatalf("TLS data without PROT: %q", got)
+	}
+	if _, err := c.Expect(200, "PBSZ 0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(200, "PROT C"); err != nil {
+		t.Fatal(err)
+	}
+	if got := retr(false); got != "implicitly protected" {
+		t.Fatalf("clear data after PROT C: %q", got)
+	}
+	a.logs.waitFor(t, `"msg":"transfer"`, `"tls":""`)
 }
