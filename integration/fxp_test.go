@@ -490,15 +490,7 @@ func TestFXPPolicyReload(t *testing.T) {
 	}
 	// Turn FXP on in B's file and reload: the same session's next transfer
 	// follows the new policy.
-	text, err := os.ReadFile(b.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	newText := strings.Replace(string(text), "[[users]]", strings.ReplaceAll(fxpOn, "{{PEERS}}", peersOf(hostB))+"\n[[users]]", 1)
-	if err := os.WriteFile(b.config, []byte(newText), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b.reload(t)
+	b.editConfig(t, replaceOnce(t, "[[users]]", strings.ReplaceAll(fxpOn, "{{PEERS}}", peersOf(hostB))+"\n[[users]]"))
 	if r := fxpCopy(t, ca, cb, "src.bin", "dst.bin", true, false); !r.ok() {
 		t.Fatalf("after reload: %v", r)
 	}

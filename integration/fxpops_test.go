@@ -6,7 +6,6 @@ package integration
 import (
 	"encoding/json"
 	"fmt"
-	"github.com/ftpd/ftpd/bench/peers"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -17,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ftpd/ftpd/bench/peers"
 )
 
 // TestFXPOpsRecursiveCreatesParents: fxp copy -r into a destination whose

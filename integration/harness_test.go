@@ -281,6 +281,31 @@ func (in *instance) reload(t testing.TB) {
 	}
 }
 
+// editConfig rewrites the instance's config file with edit (which gets
+// and returns its text) and reloads it.
+func (in *instance) editConfig(t testing.TB, edit func(string) string) {
+	t.Helper()
+	text, err := os.ReadFile(in.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(in.config, []byte(edit(string(text))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in.reload(t)
+}
+
+// replaceOnce is an edit for editConfig: old, which must be there, becomes
+// new.
+func replaceOnce(t testing.TB, old, new string) func(string) string {
+	return func(text string) string {
+		if !strings.Contains(text, old) {
+			t.Fatalf("config lacks %q", old)
+		}
+		return strings.Replace(text, old, new, 1)
+	}
+}
+
 // eventually polls cond until it holds or timeout passes.
 func eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()

@@ -364,19 +364,14 @@ func TestRedteamFindingProtocolState(t *testing.T) {
 // removeUser rewrites the instance's config without user name and reloads.
 func removeUser(t *testing.T, in *instance, name, next string) {
 	t.Helper()
-	text, err := os.ReadFile(in.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := strings.Index(string(text), "[[users]]\nname = \""+name+"\"")
-	end := strings.Index(string(text), "[[users]]\nname = \""+next+"\"")
-	if start < 0 || end < start {
-		t.Fatalf("no user %s before %s in the config", name, next)
-	}
-	if err := os.WriteFile(in.config, append(text[:start:start], text[end:]...), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	in.reload(t)
+	in.editConfig(t, func(text string) string {
+		start := strings.Index(text, "[[users]]\nname = \""+name+"\"")
+		end := strings.Index(text, "[[users]]\nname = \""+next+"\"")
+		if start < 0 || end < start {
+			t.Fatalf("no user %s before %s in the config", name, next)
+		}
+		return text[:start] + text[end:]
+	})
 	in.logs.waitFor(t, `"msg":"session revoked"`, `"user":"`+name+`"`, `"reason":"user_removed"`)
 }
 

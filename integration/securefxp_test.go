@@ -297,14 +297,7 @@ func TestSecureFXPPeerFingerprint(t *testing.T) {
 	b.logs.waitFor(t, `"reason":"peer_certificate"`)
 	// The right fingerprint (A's own certificate), after a reload.
 	right := certFingerprint(t, a.cfg.Server.TLS.CertFile)
-	text, err := os.ReadFile(b.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(b.config, []byte(strings.Replace(string(text), wrong, "SHA256:"+strings.ToUpper(right), 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b.reload(t)
+	b.editConfig(t, replaceOnce(t, wrong, "SHA256:"+strings.ToUpper(right)))
 	if r := fxpCopy(t, ca, cb, "a.bin", "dst.bin", false, false); !r.ok() {
 		t.Fatalf("right fingerprint: %v", r)
 	}
@@ -521,14 +514,7 @@ func TestSecureFXPPeerCA(t *testing.T) {
 	}
 	b.logs.waitFor(t, `"reason":"peer_certificate"`)
 	// peer_ca = A's own (self-signed) certificate: accepted.
-	text, err := os.ReadFile(b.config)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(b.config, []byte(strings.Replace(string(text), filepath.Join(other, "cert.pem"), a.cfg.Server.TLS.CertFile, 1)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b.reload(t)
+	b.editConfig(t, replaceOnce(t, filepath.Join(other, "cert.pem"), a.cfg.Server.TLS.CertFile))
 	if r := fxpCopy(t, ca, cb, "a.bin", "dst.bin", false, false); !r.ok() {
 		t.Fatalf("certificate chaining to peer_ca: %v", r)
 	}
