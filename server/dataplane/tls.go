@@ -78,8 +78,21 @@ func (l *Listener) protect(ctx context.Context, ch *Channel, req Request, c net.
 		return nil, errors.New(msg)
 	}
 	if role == RoleClient {
-		tc := tls.Client(c, t.clientConfig())
+		cfg := t.clientConfig()
+		// crypto/tls reports a cancelled context in place of the
+		// handshake's own error when both happen together (a refused
+		// certificate, then the client's ABOR as the other server fails):
+		// the verification's verdict is kept here.
+		verify, verifyErr := cfg.VerifyConnection, error(nil)
+		cfg.VerifyConnection = func(cs tls.ConnectionState) error {
+			verifyErr = verify(cs)
+			return verifyErr
+		}
+		tc := tls.Client(c, cfg)
 		if err := handshake(ctx, tc); err != nil {
+			if verifyErr != nil {
+				err = verifyErr
+			}
 			reason := acl.ReasonTLSHandshake
 			if errors.Is(err, errPeerCertificate) {
 				reason = acl.ReasonPeerCertificate
