@@ -1,0 +1,168 @@
+package integration
+
+// An interrupted fxp copy leaves its bytes in a temporary file beside the
+// target, which --resume continues; the target is replaced only by the
+// complete, checked copy.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ftpd/ftpd/fxp"
+)
+
+// fxpTemps lists the temporary files of fxp copies in dir (names
+// ".fxp-*.part").
+func fxpTemps(t *testing.T, dir string) []string {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), ".fxp-") && strings.HasSuffix(e.Name(), ".part") {
+			out = append(out, filepath.Join(dir, e.Name()))
+		}
+	}
+	return out
+}
+
+// interruptCopy starts a copy of a's big.bin onto b's, cancels it once
+// 4 MiB have arrived, and waits until b has closed the upload. It returns
+// the temporary file and how many bytes it holds, after checking that
+// they are the source's first bytes.
+func interruptCopy(t *testing.T, a, b *instance, data []byte) (string, int64) {
+	t.Helper()
+	fails := strings.Count(b.logs.String(), `"msg":"transfer failed"`)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	log := &eventLog{on: func(e fxp.Event) {
+		if e.Kind == fxp.EventProgress && e.Bytes >= 4<<20 {
+			cancel()
+		}
+	}}
+	_, err := fxp.New(fxpTestOptions(log)).Copy(ctx, fxpEP(a, "big.bin"), fxpEP(b, "big.bin"))
+	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
+		t.Fatalf("interrupted copy: %v", err)
+	}
+	if !strings.Contains(err.Error(), "--resume continues it") {
+		t.Errorf("the error does not say where the bytes are: %v", err)
+	}
+	// B has ended the upload (logged it) before we look at the file.
+	eventually(t, 10*time.Second, "B logs the aborted upload", func() bool {
+		return strings.Count(b.logs.String(), `"msg":"transfer failed"`) > fails
+	})
+	temps := fxpTemps(t, b.root("alice"))
+	if len(temps) != 1 || !strings.HasPrefix(filepath.Base(temps[0]), ".fxp-big.bin.") {
+		t.Fatalf("temporary files after the interruption: %q, want one .fxp-big.bin.*.part", temps)
+	}
+	got, err := os.ReadFile(temps[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) == 0 || len(got) >= len(data) || !bytes.Equal(got, data[:len(got)]) {
+		t.Fatalf("temporary file holds %d bytes, want a prefix of the source's %d", len(got), len(data))
+	}
+	return temps[0], int64(len(got))
+}
+
+// retrLogBytes is the byte count of A's last successful RETR.
+func retrLogBytes(t *testing.T, a *instance) int64 {
+	t.Helper()
+	a.logs.waitFor(t, `"msg":"transfer",`, `"command":"RETR"`)
+	m := regexp.MustCompile(`"msg":"transfer",.*"command":"RETR".*?"bytes":(\d+)`).FindAllStringSubmatch(a.logs.String(), -1)
+	n, _ := strconv.ParseInt(m[len(m)-1][1], 10, 64)
+	return n
+}
+
+// TestFXPResumeTempFile: a copy onto an ftpd destination (whose STOR is
+// atomic) stopped in the middle leaves the old target as it was and the
+// bytes so far in a temporary file; --resume continues that file from
+// its size (A's transfer log shows RETR sent only the rest) and renames it
+// onto the target, which stays the old file until then. Without --resume
+// a stale temporary file is not continued: the copy starts over.
+func TestFXPResumeTempFile(t *testing.T) {
+	a, b := fxpPair(t, fxpOn, fxpOn, slowSource, "")
+	data := randomBytes(t, 24<<20)
+	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), data)
+	old := randomBytes(t, 1<<20)
+	dstFile := filepath.Join(b.root("alice"), "big.bin")
+	writeFile(t, dstFile, old)
+
+	tmp, partial := interruptCopy(t, a, b, data)
+	if fileSHA(t, dstFile) != sha(old) {
+		t.Fatal("the interrupted copy changed the target")
+	}
+
+	// Resume, checking on every progress event that the target is still
+	// the old file.
+	var (
+		mu      sync.Mutex
+		touched string
+	)
+	log := &eventLog{on: func(e fxp.Event) {
+		if e.Kind != fxp.EventProgress {
+			return
+		}
+		if got, err := os.ReadFile(dstFile); err != nil || !bytes.Equal(got, old) {
+			mu.Lock()
+			touched = "target changed during the copy, at " + strconv.FormatInt(e.Bytes, 10) + " bytes"
+			mu.Unlock()
+		}
+	}}
+	opts := fxpTestOptions(log)
+	opts.Resume, opts.Verify = true, true
+	sum, err := fxpCopyCtx(t, opts, fxpEP(a, "big.bin"), fxpEP(b, "big.bin"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if touched != "" {
+		t.Fatal(touched)
+	}
+	if fileSHA(t, dstFile) != sha(data) {
+		t.Fatal("resumed copy differs")
+	}
+	if temps := fxpTemps(t, b.root("alice")); len(temps) != 0 {
+		t.Fatalf("temporary files left after the copy: %q", temps)
+	}
+	events := log.all()
+	if events[0].Kind != fxp.EventStart || events[0].Offset != partial {
+		t.Fatalf("resume started at %d, want %d (%+v)", events[0].Offset, partial, events[0])
+	}
+	if want := int64(len(data)) - partial; sum.Bytes != want || retrLogBytes(t, a) != want {
+		t.Fatalf("moved %d bytes, A's RETR sent %d, want %d (not from 0)", sum.Bytes, retrLogBytes(t, a), want)
+	}
+	checkMonotonic(t, events)
+	b.logs.waitFor(t, `"msg":"transfer",`, `"command":"APPE"`, `"foreign":true`, filepath.Base(tmp))
+
+	// Interrupted again, then a copy without --resume over a temporary
+	// file made wrong: it is not continued, the copy starts over.
+	tmp, _ = interruptCopy(t, a, b, data)
+	if err := os.WriteFile(tmp, bytes.Repeat([]byte{'x'}, 5<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	opts = fxpTestOptions(nil)
+	opts.Verify = true
+	if _, err := fxpCopyCtx(t, opts, fxpEP(a, "big.bin"), fxpEP(b, "big.bin")); err != nil {
+		t.Fatal(err)
+	}
+	if fileSHA(t, dstFile) != sha(data) {
+		t.Fatal("copy over a stale temporary file differs")
+	}
+	if n := retrLogBytes(t, a); n != int64(len(data)) {
+		t.Fatalf("A's RETR sent %d bytes, want all %d (start over)", n, len(data))
+	}
+	if temps := fxpTemps(t, b.root("alice")); len(temps) != 0 {
+		t.Fatalf("temporary files left after the copy: %q", temps)
+	}
+}
