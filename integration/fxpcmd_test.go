@@ -283,39 +283,40 @@ func TestFXPCmdTreeParallel(t *testing.T) {
 	b.logs.waitFor(t, `"msg":"transfer"`, `"command":"STOR"`, `"path":"/copy/d1/deep/leaf1.bin"`)
 }
 
+// TestFXPCmdResume: --resume does not append to a target that is merely
+// shorter than the source (it is a complete file of its own, an older
+// version say): the copy starts over in a temporary file. With
+// --in-place, --resume continues the target itself (REST on A, APPE on
+// B). Resuming a complete file moves nothing. (The temporary file of an
+// interrupted copy: TestFXPResumeTempFile.)
 func TestFXPCmdResume(t *testing.T) {
 	a, b := fxpPair(t, fxpOn, fxpOn, slowSource, "")
-	data := randomBytes(t, 24<<20)
+	data := randomBytes(t, 12<<20)
 	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), data)
 	dstPath := filepath.Join(b.root("alice"), "big.bin")
-
-	// Interrupt once a few MiB have arrived.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	log := &eventLog{on: func(e fxp.Event) {
-		if e.Kind == fxp.EventProgress && e.Bytes >= 3<<20 {
-			cancel()
-		}
-	}}
-	_, err := fxp.New(fxpTestOptions(log)).Copy(ctx, fxpEP(a, "big.bin"), fxpEP(b, "big.bin"))
-	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
-		t.Fatalf("interrupted copy: %v", err)
-	}
-	// STOR is atomic: the interrupted copy left no file behind.
-	eventually(t, 5*time.Second, "interrupted STOR leaves nothing", func() bool {
-		entries, _ := os.ReadDir(b.root("alice"))
-		return len(entries) == 0
-	})
-	// A partial file (as an interrupted APPE leaves) is resumed.
 	partial := int64(5<<20 + 123)
-	writeFile(t, dstPath, data[:partial])
 
-	// Resume: REST on A, APPE on B, from where B stands.
-	log = &eventLog{}
+	// A shorter target is not continued.
+	writeFile(t, dstPath, data[:partial])
+	log := &eventLog{}
 	opts := fxpTestOptions(log)
 	opts.Resume, opts.Verify = true, true
 	sum, err := fxpCopyCtx(t, opts, fxpEP(a, "big.bin"), fxpEP(b, "big.bin"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if fileSHA(t, dstPath) != sha(data) {
+		t.Fatal("copy differs")
+	}
+	if events := log.all(); events[0].Offset != 0 || sum.Bytes != int64(len(data)) {
+		t.Fatalf("copy started at %d and moved %d bytes, want 0 and %d", events[0].Offset, sum.Bytes, len(data))
+	}
+
+	// --in-place --resume: the target is continued.
+	writeFile(t, dstPath, data[:partial])
+	log = &eventLog{}
+	opts.Reporter, opts.InPlace = log, true
+	if sum, err = fxpCopyCtx(t, opts, fxpEP(a, "big.bin"), fxpEP(b, "big.bin")); err != nil {
 		t.Fatal(err)
 	}
 	if fileSHA(t, dstPath) != sha(data) {
@@ -329,14 +330,15 @@ func TestFXPCmdResume(t *testing.T) {
 		t.Fatalf("moved %d bytes, want %d", sum.Bytes, int64(len(data))-events[0].Offset)
 	}
 	checkMonotonic(t, events)
-	b.logs.waitFor(t, `"msg":"transfer"`, `"command":"APPE"`, `"foreign":true`)
+	b.logs.waitFor(t, `"msg":"transfer"`, `"command":"APPE"`, `"foreign":true`, `"path":"/big.bin"`)
 
 	// Resuming a complete file moves nothing and still verifies.
-	log = &eventLog{}
-	opts.Reporter = log
-	sum, err = fxpCopyCtx(t, opts, fxpEP(a, "big.bin"), fxpEP(b, "big.bin"))
-	if err != nil || sum.Skipped != 1 || sum.Bytes != 0 {
-		t.Fatalf("second resume: %+v %v", sum, err)
+	for _, inPlace := range []bool{true, false} {
+		opts.Reporter, opts.InPlace = &eventLog{}, inPlace
+		sum, err = fxpCopyCtx(t, opts, fxpEP(a, "big.bin"), fxpEP(b, "big.bin"))
+		if err != nil || sum.Skipped != 1 || sum.Bytes != 0 {
+			t.Fatalf("resume of a complete file (in place %v): %+v %v", inPlace, sum, err)
+		}
 	}
 }
 
