@@ -8,6 +8,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -17,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ftpd/ftpd/bench/peers"
 	"github.com/ftpd/ftpd/fxp"
 )
 
@@ -164,5 +167,102 @@ func TestFXPResumeTempFile(t *testing.T) {
 	}
 	if temps := fxpTemps(t, b.root("alice")); len(temps) != 0 {
 		t.Fatalf("temporary files left after the copy: %q", temps)
+	}
+}
+
+// TestFXPResumeTempFilePeers: the same against third-party destinations
+// (ftpd as the source): an interrupted copy leaves the old target and a
+// temporary file; --resume continues it (A's RETR sends only the rest)
+// and renames it onto the target. ProFTPD with AllowOverwrite off refuses
+// to rename onto the existing target: the old one is deleted after the
+// new file was checked, then the rename succeeds.
+func TestFXPResumeTempFilePeers(t *testing.T) {
+	data := randomBytes(t, 24<<20)
+	old := randomBytes(t, 1<<20)
+	for _, tc := range []struct {
+		name   string
+		opts   peers.Options
+		resume bool   // the server lets APPE continue the file
+		log    string // in fxp's debug log
+	}{
+		{"vsftpd", peers.Options{Kind: peers.Vsftpd}, true, ""},
+		{"pure-ftpd", peers.Options{Kind: peers.PureFTPd}, true, ""},
+		{"proftpd", peers.Options{Kind: peers.ProFTPD, ProFTPDConfig: "AllowStoreRestart on"}, true, ""},
+		// Without AllowStoreRestart, ProFTPD answers APPE of an existing
+		// file with 451: the copy starts over (STOR), still through the
+		// temporary file.
+		{"proftpd-no-restart", peers.Options{Kind: peers.ProFTPD}, false, "Append/Restart not permitted"},
+		{"proftpd-no-overwrite", peers.Options{Kind: peers.ProFTPD, ProFTPDConfig: "AllowStoreRestart on\nAllowOverwrite off"}, true, "rename onto the target refused; deleting the old target"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.opts.Addr, tc.opts.FXP = netip.MustParseAddr(peerHost), true
+			peer := interopStartPeerWith(t, tc.opts)
+			a := startServer(t, hostA, pairConfig(fxpOn, slowSource))
+			writeFile(t, filepath.Join(a.root("alice"), "big.bin"), data)
+			if err := peer.WriteFile("big.bin", old); err != nil {
+				t.Fatal(err)
+			}
+			ap, pp := netip.MustParseAddrPort(a.addr), netip.MustParseAddrPort(peer.Addr)
+			src := fxp.Endpoint{Host: ap.Addr().String(), Port: ap.Port(), User: "alice", Pass: testPass, Path: "big.bin"}
+			dst := fxp.Endpoint{Host: pp.Addr().String(), Port: pp.Port(), User: peers.UserName, Pass: peers.Password, Path: "big.bin"}
+			dstFile := filepath.Join(peer.Root, "big.bin")
+
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			log := &eventLog{on: func(e fxp.Event) {
+				if e.Kind == fxp.EventProgress && e.Bytes >= 4<<20 {
+					cancel()
+				}
+			}}
+			if _, err := fxp.New(fxpTestOptions(log)).Copy(ctx, src, dst); !errors.Is(err, context.Canceled) {
+				t.Fatalf("interrupted copy: %v", err)
+			}
+			a.logs.waitFor(t, `"msg":"transfer failed"`, `"command":"RETR"`)
+			if fileSHA(t, dstFile) != sha(old) {
+				t.Fatal("the interrupted copy changed the target")
+			}
+			var partial int64
+			eventually(t, 10*time.Second, "a temporary file holding the source's first bytes", func() bool {
+				temps := fxpTemps(t, peer.Root)
+				if len(temps) != 1 {
+					return false
+				}
+				got, err := os.ReadFile(temps[0])
+				partial = int64(len(got))
+				return err == nil && partial > 0 && partial < int64(len(data)) && bytes.Equal(got, data[:partial])
+			})
+
+			var debug bytes.Buffer
+			opts := fxpTestOptions(nil)
+			opts.Resume, opts.Verify = true, true
+			opts.Log = slog.New(slog.NewTextHandler(&debug, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			sum, err := fxpCopyCtx(t, opts, src, dst)
+			defer func() {
+				if t.Failed() {
+					t.Logf("fxp's log:\n%s", debug.String())
+				}
+			}()
+			if err != nil {
+				t.Fatalf("%v\n%s", err, peer.Log())
+			}
+			if fileSHA(t, dstFile) != sha(data) {
+				t.Fatal("resumed copy differs")
+			}
+			if temps := fxpTemps(t, peer.Root); len(temps) != 0 {
+				t.Fatalf("temporary files left: %q", temps)
+			}
+			sent := retrLogBytes(t, a)
+			t.Logf("%s: interrupted at %d bytes; the resumed copy moved %d, A's RETR sent %d", tc.name, partial, sum.Bytes, sent)
+			want := int64(len(data))
+			if tc.resume {
+				want -= partial
+			}
+			if sent != want || sum.Bytes != sent {
+				t.Fatalf("A's RETR sent %d bytes, fxp counted %d, want %d", sent, sum.Bytes, want)
+			}
+			if !strings.Contains(debug.String(), tc.log) {
+				t.Fatalf("fxp's log lacks %q", tc.log)
+			}
+		})
 	}
 }
