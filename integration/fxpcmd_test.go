@@ -279,8 +279,9 @@ func TestFXPCmdTreeParallel(t *testing.T) {
 		t.Fatalf("empty directory not copied: %v", err)
 	}
 	// Four workers ran at once: four control connections at least from
-	// 127.0.0.10 to B were logged in concurrently, each storing files.
-	b.logs.waitFor(t, `"msg":"transfer"`, `"command":"STOR"`, `"path":"/copy/d1/deep/leaf1.bin"`)
+	// 127.0.0.10 to B were logged in concurrently, each storing files
+	// (into a temporary file, renamed onto the target).
+	b.logs.waitFor(t, `"msg":"transfer"`, `"command":"APPE"`, `"path":"/copy/d1/deep/.fxp-leaf1.bin.`)
 }
 
 // TestFXPCmdResume: --resume does not append to a target that is merely

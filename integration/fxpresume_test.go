@@ -266,3 +266,45 @@ func TestFXPResumeTempFilePeers(t *testing.T) {
 		})
 	}
 }
+
+// TestFXPMirrorIgnoresTempFiles: fxp's temporary files are not ordinary
+// files to mirror or copy -r: a source's is not copied, a destination's
+// (another run's interrupted copy) is neither compared nor deleted by
+// --delete, and --dry-run lists it as kept.
+func TestFXPMirrorIgnoresTempFiles(t *testing.T) {
+	a, b := fxpPair(t, fxpOn, fxpOn, "", "")
+	srcRoot := filepath.Join(a.root("alice"), "rel")
+	dstRoot := filepath.Join(b.root("alice"), "mirror/rel")
+	writeFile(t, filepath.Join(srcRoot, "f1.bin"), randomBytes(t, 1000))
+	writeFile(t, filepath.Join(srcRoot, ".fxp-x.bin.0123abcd.part"), randomBytes(t, 1000))
+	stale := filepath.Join(dstRoot, ".fxp-old.bin.89abcdef.part")
+	writeFile(t, stale, randomBytes(t, 500))
+	writeFile(t, filepath.Join(dstRoot, "gone.bin"), randomBytes(t, 10))
+	src, dst := fxpURL(a, "rel"), fxpURL(b, "mirror/rel/")
+
+	out, errOut, code := fxpRun(t, nil, "mirror", "--delete", "--dry-run", "--bind", client1, src, dst)
+	if code != 0 || !strings.Contains(out, "keep   mirror/rel/.fxp-old.bin.89abcdef.part (temporary file of an interrupted copy)") ||
+		strings.Contains(out, ".fxp-x.bin") || strings.Contains(out, "delete mirror/rel/.fxp-old") {
+		t.Fatalf("dry run: exit %d\n%s\n%s", code, out, errOut)
+	}
+	r, code, out := fxpMirror(t, "--delete", src, dst)
+	if code != 0 || r.Copied != 1 || r.Deleted != 1 || r.Failed != 0 {
+		t.Fatalf("mirror: exit %d %+v\n%s", code, r, out)
+	}
+	if _, err := os.Stat(stale); err != nil {
+		t.Fatalf("mirror --delete removed another run's temporary file: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(dstRoot, ".fxp-x.bin.0123abcd.part")); !os.IsNotExist(err) {
+		t.Fatalf("mirror copied the source's temporary file: %v", err)
+	}
+	// copy -r leaves it out too.
+	if out, errOut, code := fxpRun(t, nil, "copy", "-r", "--bind", client1, src, fxpURL(b, "tree/")); code != 0 {
+		t.Fatalf("copy -r: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(b.root("alice"), "tree/rel/f1.bin")); err != nil {
+		t.Fatal(err)
+	}
+	if temps := fxpTemps(t, filepath.Join(b.root("alice"), "tree/rel")); len(temps) != 0 {
+		t.Fatalf("copy -r copied temporary files: %q", temps)
+	}
+}
