@@ -466,17 +466,21 @@ func TestFXPCmdSIGINT(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("took %v to stop", d)
 	}
-	if !strings.Contains(p.stderr.String(), "interrupted") {
+	if !strings.Contains(p.stderr.String(), "interrupted") || !regexp.MustCompile(`the bytes so far are in \.fxp-s\.bin\.[0-9a-f]{8}\.part: fxp copy --resume continues it`).MatchString(p.stderr.String()) {
 		t.Fatalf("stderr: %s", p.stderr.String())
 	}
-	if st, err := os.Stat(filepath.Join(b.root("alice"), "s.bin")); err == nil && st.Size() == int64(len(data)) {
-		t.Fatal("the copy was not interrupted")
+	if _, err := os.Stat(filepath.Join(b.root("alice"), "s.bin")); !os.IsNotExist(err) {
+		t.Fatalf("the interrupted copy created the target: %v", err)
 	}
-	// Both servers still serve: a new copy succeeds, and can resume.
-	opts := fxpTestOptions(nil)
+	// Both servers still serve: a new copy succeeds, and resumes.
+	log := &eventLog{}
+	opts := fxpTestOptions(log)
 	opts.Resume, opts.Verify = true, true
 	if _, err := fxpCopyCtx(t, opts, fxpEP(a, "s.bin"), fxpEP(b, "s.bin")); err != nil {
 		t.Fatalf("copy after SIGINT: %v", err)
+	}
+	if e := log.all()[0]; e.Kind != fxp.EventStart || e.Offset == 0 {
+		t.Fatalf("copy after SIGINT started at %d, want a resume (%+v)", e.Offset, e)
 	}
 	if fileSHA(t, filepath.Join(b.root("alice"), "s.bin")) != sha(data) {
 		t.Fatal("copy after SIGINT differs")
