@@ -183,12 +183,15 @@ func (w *worker) copyViaTemp(ctx context.Context, j job, t *tracker, size int64)
 			}
 		}
 	}
-	storFresh := false // the destination refused APPE of a new file
+	storFresh := false // the destination refused APPE: start over with STOR
 	order := w.cl.passiveOrder()
-	var attempts []Attempt
+	var (
+		attempts []Attempt
+		offset   int64 // of the last attempt
+	)
 	fail := func(err error) (fileResult, error) {
 		ce := &CopyError{Src: j.src, Dst: j.dst, Err: err, Attempts: attempts}
-		if t.movedPastStart() || resuming {
+		if t.movedPastStart() || offset > 0 {
 			ce.Partial = tmp.dst.Path
 		}
 		return fileResult{}, ce
@@ -201,8 +204,8 @@ func (w *worker) copyViaTemp(ctx context.Context, j job, t *tracker, size int64)
 			}
 			resuming = resuming || t.movedPastStart() && hasFeature(w.src.features(), "REST STREAM")
 		}
-		offset, err := w.tempOffset(tmp, size, resuming)
-		if err != nil {
+		var err error
+		if offset, err = w.tempOffset(tmp, size, resuming); err != nil {
 			return fail(err)
 		}
 		t.start(offset)
