@@ -27,14 +27,10 @@ import (
 // ".fxp-*.part").
 func fxpTemps(t *testing.T, dir string) []string {
 	t.Helper()
-	entries, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []string
-	for _, e := range entries {
-		if strings.HasPrefix(e.Name(), ".fxp-") && strings.HasSuffix(e.Name(), ".part") {
-			out = append(out, filepath.Join(dir, e.Name()))
+	for _, name := range leftovers(t, dir) {
+		if strings.HasPrefix(name, ".fxp-") && strings.HasSuffix(name, ".part") {
+			out = append(out, filepath.Join(dir, name))
 		}
 	}
 	return out
