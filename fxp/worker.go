@@ -158,7 +158,9 @@ func (w *worker) copyInPlace(ctx context.Context, j job, t *tracker, size int64)
 // bytes so far; STOR is the fallback for a destination that refuses APPE.
 // --resume (or a retry, when the source has REST STREAM) continues the
 // temporary file from its size: REST on the source, APPE on the
-// destination. The target is not touched before the rename.
+// destination. The target is not touched before the rename. A
+// destination that refuses both APPE and STOR of the temporary name gets
+// the target written directly (copyInPlace).
 func (w *worker) copyViaTemp(ctx context.Context, j job, t *tracker, size int64) (fileResult, error) {
 	mtime := j.mtime
 	if mtime.IsZero() {
@@ -238,13 +240,24 @@ func (w *worker) copyViaTemp(ctx context.Context, j job, t *tracker, size int64)
 			return fileResult{}, err
 		}
 		w.cl.log.Debug("attempt failed", "passive", a.Passive, "stage", a.Stage)
-		if store == "APPE" && !storFresh && a.Err == nil && a.Dst.Code >= 400 && !a.Dst.Aborted && !t.movedPastStart() {
+		refused := a.Err == nil && a.Dst.Code >= 400 && !a.Dst.Aborted && !t.movedPastStart()
+		switch {
+		case refused && store == "APPE" && !storFresh:
 			// The destination refused APPE on its own (ProFTPD without
 			// AllowStoreRestart: 451): the same side again, from byte 0
 			// with STOR.
 			w.cl.log.Debug("APPE refused; starting over with STOR", "reply", a.Dst.String())
 			storFresh, resuming = true, false
 			order = append(order[:i+1:i+1], order[i:]...)
+		case refused && store == "STOR" && a.Dst.Code >= 500:
+			// Neither APPE nor STOR of the temporary name: a login that
+			// may write only the target (an ftpd receive token). Write
+			// the target itself.
+			w.cl.log.Info("the destination refuses the temporary file; writing the target directly", "tmp", tmp.dst.Path, "reply", a.Dst.String())
+			if err := w.connect(ctx, j); err != nil {
+				return fail(err)
+			}
+			return w.copyInPlace(ctx, j, t, size)
 		}
 	}
 	return fail(nil)

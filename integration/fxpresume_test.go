@@ -304,3 +304,30 @@ func TestFXPMirrorIgnoresTempFiles(t *testing.T) {
 		t.Fatalf("copy -r copied temporary files: %q", temps)
 	}
 }
+
+// TestFXPTempRefusedWritesTarget: a destination login that may write only
+// the target (an ftpd receive token for one path) refuses the temporary
+// name; fxp then writes the target directly.
+func TestFXPTempRefusedWritesTarget(t *testing.T) {
+	a := tokenServer(t, t.TempDir())
+	b := startServer(t, hostB, pairConfig(fxpOn, ""))
+	data := randomBytes(t, 256<<10)
+	writeFile(t, filepath.Join(b.root("alice"), "x.bin"), data)
+	if err := os.MkdirAll(filepath.Join(a.root("alice"), "incoming"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := mintToken(t, a, "-user", "alice", "-path", "/incoming/x.bin", "-fxp", "receive", "-ttl", "1h", "-uses", "20")
+	out, errOut, code := fxpRun(t, nil, "copy", "--debug", "--bind", client1, "--timeout", "10s", fxpURL(b, "x.bin"), link)
+	if code != 0 {
+		t.Fatalf("copy to a receive token: exit %d\n%s\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "the destination refuses the temporary file; writing the target directly") {
+		t.Fatalf("no fallback in the log:\n%s", errOut)
+	}
+	if fileSHA(t, filepath.Join(a.root("alice"), "incoming/x.bin")) != sha(data) {
+		t.Fatal("copy differs")
+	}
+	if temps := fxpTemps(t, filepath.Join(a.root("alice"), "incoming")); len(temps) != 0 {
+		t.Fatalf("temporary files left: %q", temps)
+	}
+}

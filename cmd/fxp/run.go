@@ -59,8 +59,10 @@ it from its size (REST + APPE) when the source is unchanged. Without
 refuses to rename onto an existing file, the old target is deleted (DELE)
 only after the new file was checked, then renamed again. mirror neither
 copies nor deletes temporary files and lists the destination's in its
-plan ("keep"); remove those of abandoned copies by hand. --in-place writes
-the target directly instead (--resume then continues the target).
+plan ("keep"); remove those of abandoned copies by hand. A destination
+that refuses to create the temporary file (5xx to APPE and STOR) gets the
+target written directly; --in-place always does that (--resume then
+continues the target).
 
 Credentials come from the URL, else --src-user/--dst-user with the
 password in the environment variable named by --src-pass-env/--dst-pass-env,
@@ -117,7 +119,7 @@ func newCopyFlags(out io.Writer, f *copyFlags) *flag.FlagSet {
 	fs.SetOutput(out)
 	fs.StringVar(&f.passive, "passive", "auto", "side that gets PASV: src, dst, or auto (the destination, then the source)")
 	fs.BoolVar(&f.resume, "resume", false, "continue the temporary file an interrupted copy left (REST on the source, APPE on the destination); a target of the source's size counts as done")
-	fs.BoolVar(&f.inPlace, "in-place", false, "write the target itself, not a temporary file renamed onto it (for destinations that refuse the temporary name or RNFR/RNTO); --resume then continues the target")
+	fs.BoolVar(&f.inPlace, "in-place", false, "write the target itself, not a temporary file renamed onto it (for destinations that refuse RNFR/RNTO); --resume then continues the target")
 	fs.BoolVar(&f.verify, "verify", false, "compare HASH (SHA-256, or XSHA256/XMD5/XCRC), else SIZE, of both ends; exit 1 on mismatch")
 	fs.BoolVar(&f.recursive, "r", false, "copy a directory tree (MLSD on the source, MKD on the destination)")
 	fs.IntVar(&f.jobs, "j", 1, "files copied in parallel, each with its own control connections")
