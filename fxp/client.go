@@ -49,8 +49,10 @@ type Options struct {
 	// beside the target (REST + APPE); with InPlace, the target itself.
 	Resume bool
 	// InPlace writes the target directly instead of a temporary file
-	// renamed onto it (for destinations that refuse the temporary name
-	// or RNFR/RNTO, such as ftpd's token logins).
+	// renamed onto it (for destinations that refuse RNFR/RNTO, such as
+	// an ftpd receive token for a subtree). A destination that refuses
+	// to create the temporary file gets the target written directly
+	// anyway.
 	InPlace   bool
 	Verify    bool // compare HASH (or SIZE) of both ends after each file
 	Recursive bool // copy a directory tree (MLSD on the source, MKD on the destination)
