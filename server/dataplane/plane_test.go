@@ -50,6 +50,10 @@ func (f *fakeSession) Refused(r Request, _ acl.Verdict) {
 
 func (f *fakeSession) DataTLS() *TLS { return nil }
 
+func (f *fakeSession) ClientBlock() netip.Prefix { return netip.MustParsePrefix("127.0.0.10/32") }
+
+func (f *fakeSession) Warn(string, ...any) {}
+
 func (f *fakeSession) ResumesControlSession(*tls.SessionState) bool { return false }
 
 func (f *fakeSession) WrapTicket(base *tls.Config, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error) {
