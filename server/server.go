@@ -25,6 +25,7 @@ import (
 	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/controlconn"
 	"github.com/ftpd/ftpd/server/dataplane"
+	"github.com/ftpd/ftpd/server/logsafe"
 )
 
 // Options are a server's dependencies.
@@ -96,7 +97,9 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log:       opts.Logger,
+		// What clients send (names, command lines) reaches the log
+		// escaped, whatever the format (package logsafe).
+		log:       slog.New(logsafe.Wrap(opts.Logger.Handler())),
 		now:       opts.Now,
 		drop:      opts.DropPrivileges,
 		done:      make(chan struct{}),
