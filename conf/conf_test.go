@@ -455,3 +455,34 @@ func TestParseListenPortZero(t *testing.T) {
 		t.Fatalf("Parse = %+v, %v", cfg, err)
 	}
 }
+
+// TestMaxPassivePerIPDefault: left out, max_passive_per_ip is a quarter of
+// passive_ports (at least 1), or DefaultMaxPassivePerIP without a range;
+// set, it is kept (0 = no cap); negative is an error.
+func TestMaxPassivePerIPDefault(t *testing.T) {
+	for _, c := range []struct {
+		extra string
+		want  int
+	}{
+		{`passive_ports = "40000-40100"`, 25},
+		{`passive_ports = "40000-40002"`, 1},
+		{``, DefaultMaxPassivePerIP},
+		{"passive_ports = \"40000-40100\"\n[limits]\nmax_passive_per_ip = 0", 0},
+	} {
+		cfg, err := Parse("t.toml", []byte("[server]\nlisten = \"127.0.0.1:21\"\n"+c.extra+"\n"+oneUser))
+		if err != nil {
+			t.Fatalf("%q: %v", c.extra, err)
+		}
+		if got := cfg.Limits.MaxPassivePerIP; got != c.want {
+			t.Errorf("%q: max_passive_per_ip = %d, want %d", c.extra, got, c.want)
+		}
+	}
+	_, err := Parse("t.toml", []byte("[server]\nlisten = \"127.0.0.1:21\"\ndata_timeout = \"0s\"\n[limits]\nmax_passive_per_ip = -1\n"+oneUser))
+	for _, want := range []string{"t.toml:5: limits.max_passive_per_ip: must not be negative", "t.toml:3: server.data_timeout: must be above 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}
+
+const oneUser = "\n[[users]]\nname = \"ftp\"\nroot = \"/srv/pub\"\n"
