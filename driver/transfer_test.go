@@ -1242,7 +1242,5 @@ func TestRESTBeyondEndRefused(t *testing.T) {
 	if got := string(readFile(t, filepath.Join(root, "f"))); got != "01" {
 		t.Errorf("refused REST changed f: %q", got)
 	}
-	if _, err := os.Stat(filepath.Join(root, "new")); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("refused REST+STOR of a new file left it: %v", err)
-	}
+	mustNotExist(t, filepath.Join(root, "new"))
 }

@@ -31,6 +31,20 @@ func finalWithin(c *ftpclient.Conn, d time.Duration) (int, string, error) {
 	}
 }
 
+// sendOnPassive sends PASV, then cmd without waiting for its reply, and
+// returns the passive address to connect to.
+func sendOnPassive(t *testing.T, c *ftpclient.Conn, cmd string) string {
+	t.Helper()
+	addr, err := c.Pasv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send("%s", cmd); err != nil {
+		t.Fatal(err)
+	}
+	return addr.String()
+}
+
 // dialSmallWindow connects to addr from clientIP with a small receive
 // buffer, so that a sender fills it quickly when nobody reads.
 func dialSmallWindow(t *testing.T, clientIP, addr string) net.Conn {
@@ -83,14 +97,7 @@ max_connections_per_ip = 2`))
 			var holders []*ftpclient.Conn
 			for i := 0; i < 2; i++ {
 				c := a.dial(client1, "alice", testPass)
-				addr, err := c.Pasv()
-				if err != nil {
-					t.Fatal(err)
-				}
-				if err := c.Send("%s", arg); err != nil {
-					t.Fatal(err)
-				}
-				dialSmallWindow(t, client1, addr.String()) // and never a byte, never a read
+				dialSmallWindow(t, client1, sendOnPassive(t, c, arg)) // and never a byte, never a read
 				holders = append(holders, c)
 			}
 			for i, c := range holders {
@@ -144,14 +151,7 @@ data_socket_buffer = "32KiB"`, ""))
 	data := randomBytes(t, 1536<<10)
 	writeFile(t, filepath.Join(a.root("alice"), "f.bin"), data)
 	c := a.dial(client1, "alice", testPass)
-	addr, err := c.Pasv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Send("RETR f.bin"); err != nil {
-		t.Fatal(err)
-	}
-	conn := dialSmallWindow(t, client1, addr.String())
+	conn := dialSmallWindow(t, client1, sendOnPassive(t, c, "RETR f.bin"))
 	start := time.Now()
 	var got []byte
 	buf := make([]byte, 64<<10)
