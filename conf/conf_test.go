@@ -456,7 +456,7 @@ func TestParseListenPortZero(t *testing.T) {
 	}
 }
 
-// TestMaxPassivePerIPDefault: left out, max_passive_per_ip is a quarter of
+// TestMaxPassivePerIPDefault: left out, max_passive_per_ip is half of
 // passive_ports (at least 1), or DefaultMaxPassivePerIP without a range;
 // set, it is kept (0 = no cap); negative is an error.
 func TestMaxPassivePerIPDefault(t *testing.T) {
@@ -464,8 +464,9 @@ func TestMaxPassivePerIPDefault(t *testing.T) {
 		extra string
 		want  int
 	}{
-		{`passive_ports = "40000-40100"`, 25},
-		{`passive_ports = "40000-40002"`, 1},
+		{`passive_ports = "40000-40100"`, 50},
+		{`passive_ports = "40000-40015"`, 8},
+		{`passive_ports = "40000-40000"`, 1},
 		{``, DefaultMaxPassivePerIP},
 		{"passive_ports = \"40000-40100\"\n[limits]\nmax_passive_per_ip = 0", 0},
 	} {

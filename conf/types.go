@@ -112,7 +112,7 @@ type Limits struct {
 	BanIPv6Prefix int `toml:"ban_ipv6_prefix"`
 	// MaxPassivePerIP is how many data ports one client (an IPv4 address,
 	// an IPv6 block of ban_ipv6_prefix) may hold at once, through PASV,
-	// EPSV or PORT. Default: a quarter of passive_ports (at least 1), or
+	// EPSV or PORT. Default: half of passive_ports (at least 1), or
 	// DefaultMaxPassivePerIP when passive_ports is not set; 0 = no cap.
 	MaxPassivePerIP int `toml:"max_passive_per_ip"`
 }
@@ -122,12 +122,14 @@ type Limits struct {
 const DefaultMaxPassivePerIP = 64
 
 // PassivePerIPDefault is max_passive_per_ip's default for a passive port
-// range: a quarter of it, at least one port.
+// range: half of it, at least one port. Half leaves the other half to
+// other clients, and still lets one client run a parallel copy (fxp copy
+// -j 8 holds 8 ports of a 16-port range).
 func PassivePerIPDefault(r PortRange) int {
 	if r.IsZero() {
 		return DefaultMaxPassivePerIP
 	}
-	return max(1, (int(r.End)-int(r.Start)+1)/4)
+	return max(1, (int(r.End)-int(r.Start)+1)/2)
 }
 
 // Log is the [log] table.
