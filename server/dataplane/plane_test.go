@@ -20,6 +20,7 @@ import (
 type fakeSession struct {
 	local netip.Addr
 	cmd   string
+	block netip.Prefix // zero: 127.0.0.10/32
 
 	mu      sync.Mutex
 	judged  []Request
@@ -50,7 +51,12 @@ func (f *fakeSession) Refused(r Request, _ acl.Verdict) {
 
 func (f *fakeSession) DataTLS() *TLS { return nil }
 
-func (f *fakeSession) ClientBlock() netip.Prefix { return netip.MustParsePrefix("127.0.0.10/32") }
+func (f *fakeSession) ClientBlock() netip.Prefix {
+	if f.block.IsValid() {
+		return f.block
+	}
+	return netip.MustParsePrefix("127.0.0.10/32")
+}
 
 func (f *fakeSession) Warn(string, ...any) {}
 
