@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 
 	"log/slog"
 	"net"
@@ -91,6 +92,15 @@ func (l *logBuffer) waitFor(t testing.TB, parts ...string) string {
 // TOML strings, /32 each). Port 0 picks a free port.
 func startServer(t testing.TB, host, tomlText string) *instance {
 	t.Helper()
+	return startServerLog(t, host, tomlText, func(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
+		return slog.NewJSONHandler(w, opts)
+	})
+}
+
+// startServerLog is startServer with the server's log written by the
+// handler newHandler makes (the tests' default is JSON).
+func startServerLog(t testing.TB, host, tomlText string, newHandler func(io.Writer, *slog.HandlerOptions) slog.Handler) *instance {
+	t.Helper()
 	dir := t.TempDir()
 	text := strings.ReplaceAll(tomlText, "{{DIR}}", dir)
 	text = strings.ReplaceAll(text, "{{HOST}}", host)
@@ -104,7 +114,7 @@ func startServer(t testing.TB, host, tomlText string) *instance {
 		t.Fatalf("config: %v\n%s", err, text)
 	}
 	logs := &logBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	logger := slog.New(newHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(cfg, server.Options{Logger: logger})
 	if err != nil {
 		t.Fatal(err)
