@@ -102,6 +102,33 @@ type delayLine struct {
 	moved   int64
 }
 
+// linkQueue is the delay line's schedule, apart from any clock or device:
+// given when a packet of n bytes arrives, it says when the packet leaves
+// the far end, or that the router buffer is full and it is dropped. The
+// tests drive it with made-up times and check exact counts.
+type linkQueue struct {
+	delay       time.Duration
+	bytesPerSec float64
+	buffer      time.Duration
+	lastDepart  time.Time // when the last admitted packet finishes serializing
+}
+
+// admit schedules a packet of n bytes arriving at now. It queues behind
+// the packets before it at the link rate; one that would wait longer than
+// the buffer for its turn is dropped (tail drop) and changes nothing.
+func (q *linkQueue) admit(now time.Time, n int) (release time.Time, ok bool) {
+	start := q.lastDepart
+	if start.Before(now) {
+		start = now
+	}
+	if start.Sub(now) > q.buffer {
+		return time.Time{}, false
+	}
+	depart := start.Add(time.Duration(float64(n) / q.bytesPerSec * 1e9))
+	q.lastDepart = depart
+	return depart.Add(q.delay), true
+}
+
 type held struct {
 	pkt     []byte
 	release time.Time
@@ -128,7 +155,7 @@ func (d *delayLine) run(ctx context.Context) error {
 			}
 		}
 	}()
-	var lastDepart time.Time
+	sched := linkQueue{delay: d.delay, bytesPerSec: d.bytesPerSec, buffer: d.buffer}
 	pool := sync.Pool{New: func() any { return make([]byte, d.mtu+64) }}
 	var err error
 	for ctx.Err() == nil {
@@ -140,21 +167,15 @@ func (d *delayLine) run(ctx context.Context) error {
 			}
 			break
 		}
-		now := time.Now()
-		start := lastDepart
-		if start.Before(now) {
-			start = now
-		}
-		if start.Sub(now) > d.buffer {
+		release, ok := sched.admit(time.Now(), n)
+		if !ok {
 			d.mu.Lock()
 			d.dropped++
 			d.mu.Unlock()
 			continue
 		}
-		depart := start.Add(time.Duration(float64(n) / d.bytesPerSec * 1e9))
-		lastDepart = depart
 		select {
-		case q <- held{pkt: buf[:n], release: depart.Add(d.delay)}:
+		case q <- held{pkt: buf[:n], release: release}:
 		default:
 			d.mu.Lock()
 			d.dropped++
