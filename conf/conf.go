@@ -120,7 +120,8 @@ func defaults() Config {
 			BanDuration:         Duration{15 * time.Minute},
 			BanIPv6Prefix:       64,
 		},
-		Log: Log{Format: LogText, Level: LevelInfo},
+		Log:    Log{Format: LogText, Level: LevelInfo},
+		Tokens: Tokens{MintBurst: 10, MintInterval: Duration{6 * time.Second}},
 	}
 }
 
