@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ftpd/ftpd/conf"
 	"github.com/ftpd/ftpd/ftpclient"
 	"github.com/ftpd/ftpd/server"
 	"github.com/ftpd/ftpd/token"
@@ -427,6 +428,44 @@ func TestTokenKeyRotation(t *testing.T) {
 		t.Fatal(err)
 	}
 	expectCode(t, a.dial(client1, "", "").Login(forged, secret), 530, "")
+
+	// Another key file: the old file's tokens stop (their spend records
+	// are in the old .spent file), the new file's key signs.
+	if err := os.Chmod(keyFile, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	otherDir := t.TempDir()
+	a.editConfig(t, replaceOnce(t, keyFile, filepath.Join(otherDir, "other.key")))
+	expectCode(t, a.dial(client1, "", "").Login(login, pass), 530, "")
+	login, pass = siteToken(t, a.dial(client1, "alice", testPass), "/f.bin send 1h")
+	otherKey, err := token.LoadKey(filepath.Join(otherDir, "other.key"), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := token.Verify(otherKey, login, pass); err != nil {
+		t.Fatalf("the new key file's key does not sign: %v", err)
+	}
+
+	// A reload that would put the key inside a user's root is rejected;
+	// the running key stays.
+	text, err := os.ReadFile(a.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inRoot := strings.Replace(string(text), filepath.Join(otherDir, "other.key"), filepath.Join(a.root("alice"), "k"), 1)
+	if err := os.WriteFile(a.config, []byte(inRoot), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := conf.Load(a.config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.srv.Reload(cfg); err == nil || !strings.Contains(err.Error(), `user "alice"`) {
+		t.Fatalf("reload with the key inside alice's root: %v", err)
+	}
+	if err := a.dial(client1, "", "").Login(login, pass); err != nil {
+		t.Fatalf("the running key after a rejected reload: %v", err)
+	}
 }
 
 // Issue 22: a receive token reads nothing: SIZE, MDTM, MLST, MLSD, LIST,
@@ -447,7 +486,7 @@ func TestTokenReceiveReadsNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, cmd := range []string{"SIZE " + tc.file, "MDTM " + tc.file, "MLST " + tc.file, "MLST " + tc.dir,
-				"STAT " + tc.file, "STAT " + tc.dir, "RNFR " + tc.file} {
+				"STAT " + tc.file, "STAT " + tc.dir, "HASH " + tc.file, "RNFR " + tc.file, "DELE " + tc.file, "RMD " + tc.dir} {
 				code, msg, err := c.Cmd("%s", cmd)
 				if err != nil || code != 550 {
 					t.Errorf("%s with a receive token: %d %q %v, want 550", cmd, code, msg, err)
