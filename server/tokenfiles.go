@@ -48,16 +48,14 @@ func checkTokenFiles(cfg *conf.Config, create bool) error {
 	}
 	spent := token.SpentPath(keyFile)
 	f, err := os.OpenFile(spent, os.O_RDWR|os.O_APPEND, 0)
-	switch {
-	case err == nil:
+	if err == nil {
 		f.Close()
-	case errors.Is(err, fs.ErrNotExist):
-		// Compacting writes spent+".tmp" beside it, so its directory
-		// must be writable either way.
-		if err := creatable(spent); err != nil {
-			return fail(spent, err)
-		}
-	default:
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fail(spent, err)
+	}
+	// Compacting writes spent+".tmp" beside it and renames it over: the
+	// directory must be writable whether the spent file exists or not.
+	if err := creatable(spent + ".tmp"); err != nil {
 		return fail(spent, err)
 	}
 	return nil
