@@ -485,7 +485,7 @@ func TestTokenReceiveReadsNothing(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, cmd := range []string{"SIZE " + tc.file, "MDTM " + tc.file, "MLST " + tc.file, "MLST " + tc.dir,
+			for _, cmd := range []string{"SIZE " + tc.file, "DSIZ " + tc.file, "MDTM " + tc.file, "MLST " + tc.file, "MLST " + tc.dir,
 				"STAT " + tc.file, "STAT " + tc.dir, "HASH " + tc.file, "RNFR " + tc.file, "DELE " + tc.file, "RMD " + tc.dir} {
 				code, msg, err := c.Cmd("%s", cmd)
 				if err != nil || code != 550 {
@@ -505,7 +505,14 @@ func TestTokenReceiveReadsNothing(t *testing.T) {
 					}
 				}
 			}
+			// REST would tell the size by the offsets STOR accepts.
+			if code, msg, err := c.Cmd("REST 2"); err != nil || code != 550 {
+				t.Errorf("REST 2 with a receive token: %d %q %v, want 550", code, msg, err)
+			}
 			// What an upload needs still works.
+			if _, err := c.Expect(350, "REST 0"); err != nil {
+				t.Fatalf("REST 0: %v", err)
+			}
 			if _, err := c.Stor(tc.file, strings.NewReader("new")); err != nil {
 				t.Fatalf("STOR: %v", err)
 			}

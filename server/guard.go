@@ -189,7 +189,8 @@ var tokenReadVerbs = map[string]bool{
 
 // tokenRefusal is why a token login may not run verb (a 550), or "": no
 // token renames or deletes, a send token writes nothing, and a receive
-// token reads nothing, not even the size or date of the file it receives.
+// token reads nothing, not even the size or date of the file it receives
+// (so it cannot resume: REST other than 0).
 func tokenRefusal(c *token.Claims, verb, arg string) string {
 	switch {
 	case tokenDeleteVerbs[verb]:
@@ -198,6 +199,9 @@ func tokenRefusal(c *token.Claims, verb, arg string) string {
 		return "Permission denied: a send token writes nothing"
 	case c.Dir&token.Send == 0 && (tokenReadVerbs[verb] || verb == "STAT" && strings.TrimSpace(arg) != ""):
 		return "Permission denied: a receive token reads nothing"
+	case c.Dir&token.Send == 0 && verb == "REST" && strings.TrimSpace(arg) != "0":
+		// Which offsets STOR accepts would tell the file's size.
+		return "Permission denied: a receive token cannot resume (it reads nothing, not even a size)"
 	}
 	return ""
 }
