@@ -82,7 +82,7 @@ func (k *tokenKeys) signer() ([]byte, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.current == nil {
-		return nil, errors.New("no token key loaded")
+		return nil, errTokensUnavailable
 	}
 	return k.current, nil
 }
