@@ -54,7 +54,7 @@ func (k *tokenKeys) load(cfg conf.Tokens, now func() time.Time, log *slog.Logger
 	}
 	spent := k.spent
 	if !sameFile {
-		if spent, err = token.OpenFileSpent(token.SpentPath(cfg.KeyFile), now); err != nil {
+		if spent, err = openSpentStore(cfg, now); err != nil {
 			return err
 		}
 		k.closeLocked()
@@ -75,6 +75,13 @@ func (k *tokenKeys) load(cfg conf.Tokens, now func() time.Time, log *slog.Logger
 	log.Info("token key loaded", "key_file", cfg.KeyFile, "rotated", rotated,
 		"previous_key", cfg.PreviousKey.String(), "previous_key_in_use", k.previous != nil)
 	return nil
+}
+
+// openSpentStore opens the spent store cfg names: today the file beside
+// the key (token.FileSpent). Another store (one several servers share)
+// is chosen here.
+func openSpentStore(cfg conf.Tokens, now func() time.Time) (token.SpentStore, error) {
+	return token.OpenFileSpent(token.SpentPath(cfg.KeyFile), now)
 }
 
 // signer returns the key that signs new tokens.
