@@ -42,6 +42,13 @@ func (t *ConnTable) SetIPv6Prefix(bits int) {
 	t.v6Bits = min(max(bits, 1), 128)
 }
 
+// ClientBlock is the block an address counts as for per-client limits:
+// the address itself for IPv4, its v6Bits prefix (clamped to 1-128) for
+// IPv6, as for bans and connection caps.
+func ClientBlock(ip netip.Addr, v6Bits int) netip.Prefix {
+	return clientBlock(ip, min(max(v6Bits, 1), 128))
+}
+
 // clientBlock is the block an address counts as: the address itself for
 // IPv4, its v6Bits prefix for IPv6.
 func clientBlock(ip netip.Addr, v6Bits int) netip.Prefix {

@@ -64,6 +64,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	d := newDecoder()
 	d.table("", tree, reflect.ValueOf(&cfg).Elem())
 	cfg.userDefaults(d.seen, pos)
+	if !d.seen["limits.max_passive_per_ip"] {
+		cfg.Limits.MaxPassivePerIP = PassivePerIPDefault(cfg.Server.PassivePorts)
+	}
 
 	errs := d.errs
 	for _, e := range cfg.validate(pos.line) {
@@ -107,11 +110,13 @@ func joinSorted(errs []*Error) error {
 func defaults() Config {
 	return Config{
 		Server: Server{
-			IdleTimeout:  Duration{5 * time.Minute},
-			Banner:       "ftpd ready",
-			TLS:          TLS{Mode: TLSOff, RequireDataSessionReuse: true},
-			LoginTimeout: Duration{30 * time.Second},
-			Umask:        0o022,
+			IdleTimeout:            Duration{5 * time.Minute},
+			DataTimeout:            Duration{2 * time.Minute},
+			PassiveListenerTimeout: Duration{30 * time.Second},
+			Banner:                 "ftpd ready",
+			TLS:                    TLS{Mode: TLSOff, RequireDataSessionReuse: true},
+			LoginTimeout:           Duration{30 * time.Second},
+			Umask:                  0o022,
 		},
 		Limits: Limits{
 			MaxConnections:      200,
@@ -119,6 +124,7 @@ func defaults() Config {
 			MaxLoginFailures:    5,
 			BanDuration:         Duration{15 * time.Minute},
 			BanIPv6Prefix:       64,
+			MaxPassivePerIP:     DefaultMaxPassivePerIP,
 		},
 		Log:    Log{Format: LogText, Level: LevelInfo},
 		Tokens: Tokens{MintBurst: 10, MintInterval: Duration{6 * time.Second}},

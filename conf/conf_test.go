@@ -43,13 +43,15 @@ func TestLoadFull(t *testing.T) {
 	}
 	want := &Config{
 		Server: Server{
-			Listen:           netip.MustParseAddrPort("127.0.0.2:2121"),
-			PublicHost:       netip.MustParseAddr("203.0.113.7"),
-			PassivePorts:     PortRange{40000, 40100},
-			IdleTimeout:      Duration{90 * time.Second},
-			Banner:           "welcome to ftpd",
-			FsyncUploads:     true,
-			DataSocketBuffer: 16 << 20,
+			Listen:                 netip.MustParseAddrPort("127.0.0.2:2121"),
+			PublicHost:             netip.MustParseAddr("203.0.113.7"),
+			PassivePorts:           PortRange{40000, 40100},
+			IdleTimeout:            Duration{90 * time.Second},
+			DataTimeout:            Duration{45 * time.Second},
+			PassiveListenerTimeout: Duration{10 * time.Second},
+			Banner:                 "welcome to ftpd",
+			FsyncUploads:           true,
+			DataSocketBuffer:       16 << 20,
 			TLS: TLS{
 				Mode:     TLSExplicit,
 				CertFile: "/etc/ftpd/cert.pem",
@@ -80,6 +82,7 @@ func TestLoadFull(t *testing.T) {
 			DownloadRate:        100 << 20,
 			UploadRate:          512 << 10,
 			BanIPv6Prefix:       56,
+			MaxPassivePerIP:     7,
 		},
 		Log:     Log{Format: LogJSON, Level: LevelDebug},
 		Metrics: Metrics{Listen: netip.MustParseAddrPort("127.0.0.1:9121")},
@@ -147,7 +150,8 @@ root = "/srv/pub"
 		t.Errorf("Parse =\n%+v\nwant\n%+v", *got, want)
 	}
 	if want.Server.IdleTimeout.Duration != 5*time.Minute || want.Server.Banner != "ftpd ready" ||
-		want.Limits != (Limits{200, 20, 5, Duration{15 * time.Minute}, 0, 0, 64}) ||
+		want.Limits != (Limits{200, 20, 5, Duration{15 * time.Minute}, 0, 0, 64, DefaultMaxPassivePerIP}) ||
+		want.Server.DataTimeout.Duration != 2*time.Minute || want.Server.PassiveListenerTimeout.Duration != 30*time.Second ||
 		want.Server.LoginTimeout.Duration != 30*time.Second || want.Server.Umask != 0o022 || !want.Server.RunAs.IsZero() ||
 		want.Log != (Log{LogText, LevelInfo}) || want.Server.TLS.Mode != TLSOff {
 		t.Errorf("defaults() = %+v", want)
@@ -458,3 +462,35 @@ func TestParseListenPortZero(t *testing.T) {
 		t.Fatalf("Parse = %+v, %v", cfg, err)
 	}
 }
+
+// TestMaxPassivePerIPDefault: left out, max_passive_per_ip is half of
+// passive_ports (at least 1), or DefaultMaxPassivePerIP without a range;
+// set, it is kept (0 = no cap); negative is an error.
+func TestMaxPassivePerIPDefault(t *testing.T) {
+	for _, c := range []struct {
+		extra string
+		want  int
+	}{
+		{`passive_ports = "40000-40100"`, 50},
+		{`passive_ports = "40000-40015"`, 8},
+		{`passive_ports = "40000-40000"`, 1},
+		{``, DefaultMaxPassivePerIP},
+		{"passive_ports = \"40000-40100\"\n[limits]\nmax_passive_per_ip = 0", 0},
+	} {
+		cfg, err := Parse("t.toml", []byte("[server]\nlisten = \"127.0.0.1:21\"\n"+c.extra+"\n"+oneUser))
+		if err != nil {
+			t.Fatalf("%q: %v", c.extra, err)
+		}
+		if got := cfg.Limits.MaxPassivePerIP; got != c.want {
+			t.Errorf("%q: max_passive_per_ip = %d, want %d", c.extra, got, c.want)
+		}
+	}
+	_, err := Parse("t.toml", []byte("[server]\nlisten = \"127.0.0.1:21\"\ndata_timeout = \"0s\"\n[limits]\nmax_passive_per_ip = -1\n"+oneUser))
+	for _, want := range []string{"t.toml:5: limits.max_passive_per_ip: must not be negative", "t.toml:3: server.data_timeout: must be above 0"} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("want %q in %v", want, err)
+		}
+	}
+}
+
+const oneUser = "\n[[users]]\nname = \"ftp\"\nroot = \"/srv/pub\"\n"

@@ -59,8 +59,16 @@ type Server struct {
 	PublicHost   netip.Addr     `toml:"public_host"`   // IPv4 announced in PASV; zero = listen IP
 	PassivePorts PortRange      `toml:"passive_ports"` // zero = kernel-chosen
 	IdleTimeout  Duration       `toml:"idle_timeout"`  // default 5m
-	Banner       string         `toml:"banner"`        // default "ftpd ready"
-	FsyncUploads bool           `toml:"fsync_uploads"` // flush each upload to disk before 226
+	// DataTimeout closes a data connection that moves no byte for this
+	// long (a client that sends nothing, or reads nothing); its transfer
+	// fails with 426. Default 2m.
+	DataTimeout Duration `toml:"data_timeout"`
+	// PassiveListenerTimeout closes a data port (PASV, EPSV, or the port a
+	// PORT holds) that no transfer has used this long after it was
+	// announced. Default 30s.
+	PassiveListenerTimeout Duration `toml:"passive_listener_timeout"`
+	Banner                 string   `toml:"banner"`        // default "ftpd ready"
+	FsyncUploads           bool     `toml:"fsync_uploads"` // flush each upload to disk before 226
 	// DataSocketBuffer sets the send buffer of every download's data
 	// connection (RETR, FXP source); 0 = the kernel's autotuning.
 	DataSocketBuffer Size `toml:"data_socket_buffer"`
@@ -120,6 +128,26 @@ type Limits struct {
 	// BanIPv6Prefix is the prefix length an IPv6 ban covers (default 64):
 	// one host usually owns a whole /64.
 	BanIPv6Prefix int `toml:"ban_ipv6_prefix"`
+	// MaxPassivePerIP is how many data ports one client (an IPv4 address,
+	// an IPv6 block of ban_ipv6_prefix) may hold at once, through PASV,
+	// EPSV or PORT. Default: half of passive_ports (at least 1), or
+	// DefaultMaxPassivePerIP when passive_ports is not set; 0 = no cap.
+	MaxPassivePerIP int `toml:"max_passive_per_ip"`
+}
+
+// DefaultMaxPassivePerIP is max_passive_per_ip's default when the kernel
+// picks passive ports.
+const DefaultMaxPassivePerIP = 64
+
+// PassivePerIPDefault is max_passive_per_ip's default for a passive port
+// range: half of it, at least one port. Half leaves the other half to
+// other clients, and still lets one client run a parallel copy (fxp copy
+// -j 8 holds 8 ports of a 16-port range).
+func PassivePerIPDefault(r PortRange) int {
+	if r.IsZero() {
+		return DefaultMaxPassivePerIP
+	}
+	return max(1, (int(r.End)-int(r.Start)+1)/2)
 }
 
 // Log is the [log] table.

@@ -91,6 +91,12 @@ func (s *Server) validate(v *validator) {
 	if s.IdleTimeout.Duration <= 0 {
 		v.errorf("server.idle_timeout", "must be above 0 (there is no \"never\")")
 	}
+	if s.DataTimeout.Duration <= 0 {
+		v.errorf("server.data_timeout", "must be above 0 (there is no \"never\")")
+	}
+	if s.PassiveListenerTimeout.Duration <= 0 {
+		v.errorf("server.passive_listener_timeout", "must be above 0 (there is no \"never\")")
+	}
 	if s.LoginTimeout.Duration <= 0 {
 		v.errorf("server.login_timeout", "must be above 0 (there is no \"never\")")
 	}
@@ -120,6 +126,7 @@ func (l *Limits) validate(v *validator) {
 		{"limits.max_connections", l.MaxConnections},
 		{"limits.max_connections_per_ip", l.MaxConnectionsPerIP},
 		{"limits.max_login_failures", l.MaxLoginFailures},
+		{"limits.max_passive_per_ip", l.MaxPassivePerIP},
 	} {
 		if f.n < 0 {
 			v.errorf(f.key, "must not be negative (0 = no limit), got %d", f.n)

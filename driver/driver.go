@@ -193,6 +193,9 @@ func (d *FS) Chtimes(name string, atime, mtime time.Time) error {
 // once the transfer is authorized and the sender has sent.
 func (d *FS) OpenTransfer(name string, flags int, offset int64) (*Handle, error) {
 	t := &Transfer{Path: name, Offset: offset, Size: -1}
+	if offset < 0 {
+		return nil, &RestError{Offset: offset}
+	}
 	if flags&(os.O_WRONLY|os.O_RDWR) == 0 {
 		t.Command, t.Direction = "RETR", acl.DirectionSend
 		f, err := d.Fs.Open(name)
@@ -207,7 +210,11 @@ func (d *FS) OpenTransfer(name string, flags int, offset int64) (*Handle, error)
 			}
 			return nil, err
 		}
-		t.Size = max(info.Size()-offset, 0)
+		if offset > info.Size() {
+			f.Close()
+			return nil, &RestError{Offset: offset, Size: info.Size()}
+		}
+		t.Size = info.Size() - offset
 		return d.newHandle(t, f, false), nil
 	}
 
@@ -224,6 +231,9 @@ func (d *FS) OpenTransfer(name string, flags int, offset int64) (*Handle, error)
 	}
 	if t.Command == "STOR" && offset == 0 {
 		return d.openAtomic(t)
+	}
+	if t.Command == "STOR" {
+		return d.openResume(t)
 	}
 	// Let the open decide whether the file is new (O_EXCL), not a Stat
 	// before it: that would race with other sessions and follow a dangling
@@ -242,6 +252,31 @@ func (d *FS) OpenTransfer(name string, flags int, offset int64) (*Handle, error)
 		return nil, err
 	}
 	return d.newHandle(t, f, created), nil
+}
+
+// openResume opens the file a REST+STOR continues: it must exist and
+// hold at least the offset (prepareUpload checks again before writing).
+func (d *FS) openResume(t *Transfer) (*Handle, error) {
+	f, err := d.Fs.OpenFile(t.Path, os.O_WRONLY, 0)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, &RestError{Offset: t.Offset, Missing: true}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := refuseDirectory(f, t.Path); err != nil {
+		f.Close()
+		return nil, err
+	}
+	info, err := f.Stat()
+	if err == nil && info.Size() < t.Offset {
+		err = &RestError{Offset: t.Offset, Size: info.Size()}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return d.newHandle(t, f, false), nil
 }
 
 // openAtomic opens a STOR's partial file next to its target.

@@ -29,3 +29,22 @@ func storageError(err error) error {
 	}
 	return err
 }
+
+// RestError refuses a REST offset beyond the end of the file: a download
+// would send nothing, and an upload would make a sparse file of any size
+// the client names.
+type RestError struct {
+	Offset, Size int64
+	Missing      bool // an upload to a file that does not exist
+}
+
+// RestErrorPrefix starts every RestError's text, so that the server can
+// tell it in the FTP library's reply and answer 554 (RFC 3659 5.5).
+const RestErrorPrefix = "REST offset "
+
+func (e *RestError) Error() string {
+	if e.Missing {
+		return fmt.Sprintf("%s%d refused: the file does not exist; resume an upload only within a file", RestErrorPrefix, e.Offset)
+	}
+	return fmt.Sprintf("%s%d is beyond the end of the file (%d bytes)", RestErrorPrefix, e.Offset, e.Size)
+}

@@ -235,6 +235,11 @@ func (h *Handle) prepareUpload() error {
 	if err != nil {
 		return fmt.Errorf("stat: %w", err)
 	}
+	if info.Size() < h.t.Offset {
+		// It shrank since it was opened: writing at the offset would
+		// leave a hole.
+		return &RestError{Offset: h.t.Offset, Size: info.Size()}
+	}
 	if info.Size() != h.t.Offset {
 		if err := h.file.Truncate(h.t.Offset); err != nil {
 			return fmt.Errorf("truncate: %w", err)

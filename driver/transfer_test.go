@@ -395,7 +395,6 @@ func TestSTORWithRestTruncatesAtOffset(t *testing.T) {
 		{"0123456789", 4, "abcdefghijkl", "0123abcdefghijkl"},
 		{"0123456789", 10, "abc", "0123456789abc"},
 		{"0123456789", 9, "", "012345678"},
-		{"01", 4, "abc", "01\x00\x00abc"},
 	}
 	for _, c := range cases {
 		d, hooks, root := newRootDriver(t, false)
@@ -1213,4 +1212,35 @@ func TestSTOROneByte(t *testing.T) {
 			t.Fatal(dc.err)
 		}
 	}
+}
+
+// TestRESTBeyondEndRefused: an offset past the end of the file is refused
+// at open for RETR and for STOR (no hole, no sparse file), and a STOR
+// offset on a file that does not exist creates nothing.
+func TestRESTBeyondEndRefused(t *testing.T) {
+	d, _, root := newRootDriver(t, false)
+	writeFile(t, filepath.Join(root, "f"), []byte("01"))
+	for _, c := range []struct {
+		name   string
+		flags  int
+		offset int64
+	}{
+		{"f", flagsRETR, 3},
+		{"f", flagsSTORRest, 4},
+		{"f", flagsSTORRest, -1},
+		{"new", flagsSTORRest, 1 << 40},
+	} {
+		h, err := d.OpenTransfer(c.name, c.flags, c.offset)
+		var re *RestError
+		if !errors.As(err, &re) || !strings.HasPrefix(err.Error(), RestErrorPrefix) {
+			if h != nil {
+				h.Close()
+			}
+			t.Errorf("OpenTransfer(%s, %#x, %d): %v, want a RestError", c.name, c.flags, c.offset, err)
+		}
+	}
+	if got := string(readFile(t, filepath.Join(root, "f"))); got != "01" {
+		t.Errorf("refused REST changed f: %q", got)
+	}
+	mustNotExist(t, filepath.Join(root, "new"))
 }

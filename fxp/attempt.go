@@ -60,16 +60,16 @@ func (a *Attempt) portRole() string {
 }
 
 // attempt runs one FXP copy of j: PASV on one side, PORT on the other,
-// REST on the source when resuming, STOR/APPE on the destination, RETR on
-// the source, then both final replies. watch runs while the data flows.
-// size is the source's size (-1 unknown), announced to the destination
-// with ALLO.
-func (w *worker) attempt(ctx context.Context, j job, pasvSrc bool, offset, size int64, watch func(context.Context)) Attempt {
+// REST on the source when resuming, store (STOR or APPE) of j.dst.Path on
+// the destination, RETR on the source, then both final replies. watch
+// runs while the data flows. size is the source's size (-1 unknown),
+// announced to the destination with ALLO.
+func (w *worker) attempt(ctx context.Context, j job, pasvSrc bool, offset, size int64, store string, watch func(context.Context)) Attempt {
 	pasv, port := w.dst, w.src
 	if pasvSrc {
 		pasv, port = w.src, w.dst
 	}
-	a := Attempt{Passive: pasv.role, Stage: stagePASV, Store: "STOR"}
+	a := Attempt{Passive: pasv.role, Stage: stagePASV, Store: store}
 	cpsv := false
 	if w.cl.opts.Secure {
 		var err error
@@ -95,7 +95,7 @@ func (w *worker) attempt(ctx context.Context, j job, pasvSrc bool, offset, size 
 		return a
 	}
 	if offset > 0 {
-		a.Stage, a.Store = stageREST, "APPE"
+		a.Stage = stageREST
 		if _, err := w.src.c.Expect(350, "REST %d", offset); err != nil {
 			a.Err = fmt.Errorf("%s: %w", w.src, err)
 			return a

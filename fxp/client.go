@@ -44,8 +44,16 @@ func (p Passive) String() string {
 // Options configure a Client. The zero value works: one file at a time,
 // PASV side chosen automatically, no resume, no verification.
 type Options struct {
-	Passive   Passive
-	Resume    bool // continue partial destination files (REST + APPE)
+	Passive Passive
+	// Resume continues the temporary file an interrupted copy left
+	// beside the target (REST + APPE); with InPlace, the target itself.
+	Resume bool
+	// InPlace writes the target directly instead of a temporary file
+	// renamed onto it (for destinations that refuse RNFR/RNTO, such as
+	// an ftpd receive token for a subtree). A destination that refuses
+	// to create the temporary file gets the target written directly
+	// anyway.
+	InPlace   bool
 	Verify    bool // compare HASH (or SIZE) of both ends after each file
 	Recursive bool // copy a directory tree (MLSD on the source, MKD on the destination)
 	Jobs      int  // files copied in parallel, each with its own connections; <1 means 1

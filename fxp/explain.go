@@ -18,6 +18,9 @@ type CopyError struct {
 	Src, Dst Endpoint
 	Err      error
 	Attempts []Attempt
+	// Partial is the temporary file on the destination that holds the
+	// bytes copied so far, when there may be some ("" otherwise).
+	Partial string
 }
 
 func (e *CopyError) Unwrap() error { return e.Err }
@@ -33,6 +36,9 @@ func (e *CopyError) Error() string {
 	}
 	for _, c := range Explain(e.Attempts) {
 		b.WriteString("\n  likely cause: " + c)
+	}
+	if e.Partial != "" {
+		b.WriteString("\n  the bytes so far are in " + e.Partial + " on the destination: --resume continues it")
 	}
 	return b.String()
 }

@@ -27,7 +27,7 @@ type Job struct {
 	Src              string    `toml:"src"`  // URL or SITE:PATH
 	Dst              string    `toml:"dst"`
 	Recursive        bool      `toml:"recursive"` // copy: a tree
-	Resume           bool      `toml:"resume"`    // copy: continue partial files
+	Resume           bool      `toml:"resume"`    // copy: continue the temporary file of an interrupted copy
 	Verify           bool      `toml:"verify"`
 	Delete           bool      `toml:"delete"` // mirror
 	AllowEmptySource bool      `toml:"allow_empty_source"`

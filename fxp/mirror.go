@@ -120,6 +120,15 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 	if err != nil {
 		return sum, err
 	}
+	// Temporary files of interrupted copies are neither copied, compared
+	// nor deleted: the destination's are listed in the plan (a copy of
+	// the same source continues or replaces its own).
+	dropTemps(srcTree)
+	temps := dropTemps(dstTree)
+	sort.Strings(temps)
+	for _, rel := range temps {
+		fmt.Fprintf(mo.Plan, "keep   %s (temporary file of an interrupted copy)\n", joinPath(dstRoot, rel))
+	}
 	if mo.Delete && len(srcTree) <= 1 && !mo.AllowEmptySource { // the root's own entry only
 		return sum, fmt.Errorf("%s: %q lists no entries: refusing to --delete everything in the destination (use --allow-empty-source if that is what you want)", s, src.Path)
 	}

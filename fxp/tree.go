@@ -115,6 +115,10 @@ func (p *planner) walk(ctx context.Context, srcDir, dstDir string, src, dst Endp
 				return err
 			}
 		case "file":
+			if IsTempName(e.name) {
+				p.c.log.Debug("skipped (temporary file of an interrupted copy)", "path", sp)
+				continue
+			}
 			p.jobs = append(p.jobs, job{id: len(p.jobs) + 1, src: src.WithPath(sp), dst: dst.WithPath(dp)})
 		default:
 			p.c.log.Debug("skipped (not a file or directory)", "path", sp, "type", e.typ)

@@ -89,7 +89,15 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 		return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Err: err}
 	}
 	t.setSize(size)
+	if w.cl.opts.InPlace {
+		return w.copyInPlace(ctx, j, t, size)
+	}
+	return w.copyViaTemp(ctx, j, t, size)
+}
 
+// copyInPlace writes the target itself (--in-place): STOR, or REST + APPE
+// to continue what the destination holds.
+func (w *worker) copyInPlace(ctx context.Context, j job, t *tracker, size int64) (fileResult, error) {
 	var attempts []Attempt
 	for i, pasvSrc := range w.cl.passiveOrder() {
 		if i > 0 {
@@ -99,6 +107,7 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 		}
 		var offset, oldSize int64
 		if w.cl.opts.Resume || j.resume && hasFeature(w.src.features(), "REST STREAM") {
+			var err error
 			if offset, err = w.resumeOffset(j, size); err != nil {
 				return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Err: err, Attempts: attempts}
 			}
@@ -110,14 +119,15 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 			}
 			if size >= 0 && offset == size {
 				t.start(offset)
-				return w.finish(ctx, j, t, fileResult{skipped: true})
+				return w.finish(ctx, j, t, fileResult{skipped: true}, nil)
 			}
 		}
 		if i == 0 {
 			t.start(offset)
 		}
+		store := "STOR"
 		if offset > 0 {
-			oldSize = offset
+			oldSize, store = offset, "APPE"
 		} else {
 			oldSize = w.dstSizeOr(j, 0) // a STOR over it shrinks it first
 		}
@@ -125,11 +135,11 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 			w.before = oldSize
 		}
 		ws := watchState{offset: offset, oldSize: oldSize}
-		a := w.attempt(ctx, j, pasvSrc, offset, size, func(ctx context.Context) { w.watch.run(ctx, w, j, &ws, t) })
+		a := w.attempt(ctx, j, pasvSrc, offset, size, store, func(ctx context.Context) { w.watch.run(ctx, w, j, &ws, t) })
 		attempts = append(attempts, a)
 		if a.ok() {
 			t.setPassive(a.Passive)
-			return w.finish(ctx, j, t, fileResult{passive: a.Passive, moved: t.final(w.dstSizeOr(j, -1)) - offset})
+			return w.finish(ctx, j, t, fileResult{passive: a.Passive, moved: t.final(w.dstSizeOr(j, -1)) - offset}, nil)
 		}
 		w.reset()
 		if ctx.Err() != nil {
@@ -140,8 +150,181 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 	return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Attempts: attempts}
 }
 
-// finish verifies (if asked) and reports the file done.
-func (w *worker) finish(ctx context.Context, j job, t *tracker, res fileResult) (fileResult, error) {
+// copyViaTemp copies j into its temporary file beside the target (see
+// tempPath) and renames that onto the target once its size (and, with
+// Verify, its digest) matches the source. A fresh start removes a stale
+// temporary file and writes with APPE, which ftpd (whose STOR is atomic)
+// and the others write in place, so that an interrupted copy leaves the
+// bytes so far; STOR is the fallback for a destination that refuses APPE.
+// --resume (or a retry, when the source has REST STREAM) continues the
+// temporary file from its size: REST on the source, APPE on the
+// destination. The target is not touched before the rename. A
+// destination that refuses both APPE and STOR of the temporary name gets
+// the target written directly (copyInPlace).
+func (w *worker) copyViaTemp(ctx context.Context, j job, t *tracker, size int64) (fileResult, error) {
+	mtime := j.mtime
+	if mtime.IsZero() {
+		mtime = mdtm(w.src, j.src.Path)
+	}
+	tmp := j
+	tmp.dst.Path = tempPath(j.dst.Path, j.src, size, mtime)
+	resuming := w.cl.opts.Resume || j.resume && hasFeature(w.src.features(), "REST STREAM")
+	if w.cl.opts.Resume && size >= 0 {
+		// Nothing to continue and the target has the source's size: it
+		// is complete already (as before temporary files). A target of
+		// another size is not continued: it is a complete file too (an
+		// older version, say), not this copy's beginning.
+		_, ok, err := w.dst.size(tmp.dst.Path)
+		if err != nil {
+			return fileResult{}, &CopyError{Src: j.src, Dst: j.dst, Err: err}
+		}
+		if !ok {
+			if m, ok, err := w.dst.size(j.dst.Path); err == nil && ok && m == size {
+				t.start(size)
+				return w.finish(ctx, j, t, fileResult{skipped: true}, nil)
+			}
+		}
+	}
+	storFresh := false // the destination refused APPE: start over with STOR
+	order := w.cl.passiveOrder()
+	var (
+		attempts []Attempt
+		offset   int64 // of the last attempt
+	)
+	fail := func(err error) (fileResult, error) {
+		ce := &CopyError{Src: j.src, Dst: j.dst, Err: err, Attempts: attempts}
+		if t.movedPastStart() || offset > 0 {
+			ce.Partial = tmp.dst.Path
+		}
+		return fileResult{}, ce
+	}
+	for i := 0; i < len(order); i++ {
+		pasvSrc := order[i]
+		if i > 0 {
+			if err := w.connect(ctx, j); err != nil {
+				return fail(err)
+			}
+			resuming = resuming || t.movedPastStart() && hasFeature(w.src.features(), "REST STREAM")
+		}
+		var err error
+		if offset, err = w.tempOffset(tmp, size, resuming); err != nil {
+			return fail(err)
+		}
+		t.start(offset)
+		if size >= 0 && offset == size {
+			w.cl.log.Debug("temporary file complete", "path", tmp.dst.Path)
+			return w.finish(ctx, tmp, t, fileResult{}, func() error { return w.commit(tmp, j) })
+		}
+		store := "APPE"
+		if offset == 0 && storFresh {
+			store = "STOR"
+		}
+		ws := watchState{offset: offset, oldSize: offset}
+		a := w.attempt(ctx, tmp, pasvSrc, offset, size, store, func(ctx context.Context) { w.watch.run(ctx, w, tmp, &ws, t) })
+		attempts = append(attempts, a)
+		if a.ok() {
+			t.setPassive(a.Passive)
+			got := w.dstSizeOr(tmp, -1)
+			if size >= 0 && got >= 0 && got != size {
+				return fail(fmt.Errorf("%s: %s holds %d bytes after the copy, the source %d: not renamed onto %s", w.dst, tmp.dst.Path, got, size, j.dst.Path))
+			}
+			res := fileResult{passive: a.Passive, moved: t.final(got) - offset}
+			return w.finish(ctx, tmp, t, res, func() error { return w.commit(tmp, j) })
+		}
+		w.reset()
+		if ctx.Err() != nil {
+			err := interrupted(ctx)
+			if t.movedPastStart() || offset > 0 {
+				err = fmt.Errorf("%w; the bytes so far are in %s: fxp copy --resume continues it", err, tmp.dst.Path)
+			}
+			return fileResult{}, err
+		}
+		w.cl.log.Debug("attempt failed", "passive", a.Passive, "stage", a.Stage)
+		refused := a.Err == nil && a.Dst.Code >= 400 && !a.Dst.Aborted && !t.movedPastStart()
+		switch {
+		case refused && store == "APPE" && !storFresh:
+			// The destination refused APPE on its own (ProFTPD without
+			// AllowStoreRestart: 451): the same side again, from byte 0
+			// with STOR.
+			w.cl.log.Debug("APPE refused; starting over with STOR", "reply", a.Dst.String())
+			storFresh, resuming = true, false
+			order = append(order[:i+1:i+1], order[i:]...)
+		case refused && store == "STOR" && a.Dst.Code >= 500:
+			// Neither APPE nor STOR of the temporary name: a login that
+			// may write only the target (an ftpd receive token). Write
+			// the target itself.
+			w.cl.log.Info("the destination refuses the temporary file; writing the target directly", "tmp", tmp.dst.Path, "reply", a.Dst.String())
+			if err := w.connect(ctx, j); err != nil {
+				return fail(err)
+			}
+			return w.copyInPlace(ctx, j, t, size)
+		}
+	}
+	return fail(nil)
+}
+
+// tempOffset is where a copy into tmp starts: the temporary file's size
+// when resuming and it is no larger than the source; otherwise 0, after
+// removing a stale temporary file (an earlier run's, never continued
+// without --resume).
+func (w *worker) tempOffset(tmp job, size int64, resuming bool) (int64, error) {
+	n, ok, err := w.dst.size(tmp.dst.Path)
+	switch {
+	case err != nil:
+		return 0, err
+	case !ok:
+		return 0, nil
+	case resuming && (size < 0 || n <= size):
+		return n, nil
+	}
+	w.cl.log.Debug("removing stale temporary file", "path", tmp.dst.Path, "size", n)
+	if _, err := w.dst.c.Expect(250, "DELE %s", tmp.dst.Path); err != nil {
+		return 0, fmt.Errorf("%s: remove stale temporary file: %w", w.dst, err)
+	}
+	return 0, nil
+}
+
+// commit renames the complete temporary file of j onto its target
+// (RNFR, RNTO). A destination that refuses to rename onto an existing
+// file (Pure-FTPd, ProFTPD without AllowOverwrite, some Windows servers)
+// gets the old target deleted (DELE) and the rename again: the new file
+// is complete and checked by then. If that second rename fails, the new
+// file stays under its temporary name, and the error says so.
+func (w *worker) commit(tmp, j job) error {
+	err := w.rename(tmp.dst.Path, j.dst.Path)
+	if err == nil {
+		return nil
+	}
+	var re *ftpclient.ReplyError
+	if errors.As(err, &re) {
+		if _, exists, serr := w.dst.size(j.dst.Path); serr == nil && exists {
+			w.cl.log.Debug("rename onto the target refused; deleting the old target", "path", j.dst.Path, "reply", re.Error())
+			if _, derr := w.dst.c.Expect(250, "DELE %s", j.dst.Path); derr != nil {
+				err = errors.Join(err, derr)
+			} else {
+				err = w.rename(tmp.dst.Path, j.dst.Path)
+			}
+		}
+	}
+	if err != nil {
+		return &CopyError{Src: j.src, Dst: j.dst, Err: fmt.Errorf("%s: the copy is complete in %s but was not renamed onto %s: %w", w.dst, tmp.dst.Path, j.dst.Path, err)}
+	}
+	return nil
+}
+
+func (w *worker) rename(from, to string) error {
+	if _, err := w.dst.c.Expect(350, "RNFR %s", from); err != nil {
+		return err
+	}
+	_, err := w.dst.c.Expect(250, "RNTO %s", to)
+	return err
+}
+
+// finish verifies (if asked), sets the time, runs commit (if any: the
+// rename of a temporary file) and reports the file done. A temporary file
+// that fails verification is removed: its bytes are wrong, not to be
+// continued.
+func (w *worker) finish(ctx context.Context, j job, t *tracker, res fileResult, commit func() error) (fileResult, error) {
 	if res.skipped {
 		t.final(t.size())
 	}
@@ -153,10 +336,21 @@ func (w *worker) finish(ctx context.Context, j job, t *tracker, res fileResult) 
 				w.reset()
 				return res, interrupted(ctx)
 			}
+			var ve *VerifyError
+			if commit != nil && errors.As(err, &ve) {
+				if _, derr := w.dst.c.Expect(250, "DELE %s", j.dst.Path); derr != nil {
+					err = errors.Join(err, fmt.Errorf("%s: remove %s: %w", w.dst, j.dst.Path, derr))
+				}
+			}
 			return res, err
 		}
 	}
 	w.setMtime(j)
+	if commit != nil {
+		if err := commit(); err != nil {
+			return res, err
+		}
+	}
 	t.done(res.skipped, verified)
 	return res, nil
 }

@@ -279,43 +279,45 @@ func TestFXPCmdTreeParallel(t *testing.T) {
 		t.Fatalf("empty directory not copied: %v", err)
 	}
 	// Four workers ran at once: four control connections at least from
-	// 127.0.0.10 to B were logged in concurrently, each storing files.
-	b.logs.waitFor(t, `"msg":"transfer"`, `"command":"STOR"`, `"path":"/copy/d1/deep/leaf1.bin"`)
+	// 127.0.0.10 to B were logged in concurrently, each storing files
+	// (into a temporary file, renamed onto the target).
+	b.logs.waitFor(t, `"msg":"transfer"`, `"command":"APPE"`, `"path":"/copy/d1/deep/.fxp-leaf1.bin.`)
 }
 
+// TestFXPCmdResume: --resume does not append to a target that is merely
+// shorter than the source (it is a complete file of its own, an older
+// version say): the copy starts over in a temporary file. With
+// --in-place, --resume continues the target itself (REST on A, APPE on
+// B). Resuming a complete file moves nothing. (The temporary file of an
+// interrupted copy: TestFXPResumeTempFile.)
 func TestFXPCmdResume(t *testing.T) {
 	a, b := fxpPair(t, fxpOn, fxpOn, slowSource, "")
-	data := randomBytes(t, 24<<20)
+	data := randomBytes(t, 12<<20)
 	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), data)
 	dstPath := filepath.Join(b.root("alice"), "big.bin")
-
-	// Interrupt once a few MiB have arrived.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	log := &eventLog{on: func(e fxp.Event) {
-		if e.Kind == fxp.EventProgress && e.Bytes >= 3<<20 {
-			cancel()
-		}
-	}}
-	_, err := fxp.New(fxpTestOptions(log)).Copy(ctx, fxpEP(a, "big.bin"), fxpEP(b, "big.bin"))
-	if !errors.Is(err, context.Canceled) || !strings.Contains(err.Error(), "interrupted") {
-		t.Fatalf("interrupted copy: %v", err)
-	}
-	// STOR is atomic: the interrupted copy left no file behind.
-	eventually(t, 5*time.Second, "interrupted STOR leaves nothing", func() bool {
-		entries, _ := os.ReadDir(b.root("alice"))
-		return len(entries) == 0
-	})
-	// A partial file (as an interrupted APPE leaves) is resumed.
 	partial := int64(5<<20 + 123)
-	writeFile(t, dstPath, data[:partial])
 
-	// Resume: REST on A, APPE on B, from where B stands.
-	log = &eventLog{}
+	// A shorter target is not continued.
+	writeFile(t, dstPath, data[:partial])
+	log := &eventLog{}
 	opts := fxpTestOptions(log)
 	opts.Resume, opts.Verify = true, true
 	sum, err := fxpCopyCtx(t, opts, fxpEP(a, "big.bin"), fxpEP(b, "big.bin"))
 	if err != nil {
+		t.Fatal(err)
+	}
+	if fileSHA(t, dstPath) != sha(data) {
+		t.Fatal("copy differs")
+	}
+	if events := log.all(); events[0].Offset != 0 || sum.Bytes != int64(len(data)) {
+		t.Fatalf("copy started at %d and moved %d bytes, want 0 and %d", events[0].Offset, sum.Bytes, len(data))
+	}
+
+	// --in-place --resume: the target is continued.
+	writeFile(t, dstPath, data[:partial])
+	log = &eventLog{}
+	opts.Reporter, opts.InPlace = log, true
+	if sum, err = fxpCopyCtx(t, opts, fxpEP(a, "big.bin"), fxpEP(b, "big.bin")); err != nil {
 		t.Fatal(err)
 	}
 	if fileSHA(t, dstPath) != sha(data) {
@@ -329,14 +331,15 @@ func TestFXPCmdResume(t *testing.T) {
 		t.Fatalf("moved %d bytes, want %d", sum.Bytes, int64(len(data))-events[0].Offset)
 	}
 	checkMonotonic(t, events)
-	b.logs.waitFor(t, `"msg":"transfer"`, `"command":"APPE"`, `"foreign":true`)
+	b.logs.waitFor(t, `"msg":"transfer"`, `"command":"APPE"`, `"foreign":true`, `"path":"/big.bin"`)
 
 	// Resuming a complete file moves nothing and still verifies.
-	log = &eventLog{}
-	opts.Reporter = log
-	sum, err = fxpCopyCtx(t, opts, fxpEP(a, "big.bin"), fxpEP(b, "big.bin"))
-	if err != nil || sum.Skipped != 1 || sum.Bytes != 0 {
-		t.Fatalf("second resume: %+v %v", sum, err)
+	for _, inPlace := range []bool{true, false} {
+		opts.Reporter, opts.InPlace = &eventLog{}, inPlace
+		sum, err = fxpCopyCtx(t, opts, fxpEP(a, "big.bin"), fxpEP(b, "big.bin"))
+		if err != nil || sum.Skipped != 1 || sum.Bytes != 0 {
+			t.Fatalf("resume of a complete file (in place %v): %+v %v", inPlace, sum, err)
+		}
 	}
 }
 
@@ -463,17 +466,21 @@ func TestFXPCmdSIGINT(t *testing.T) {
 	if d := time.Since(start); d > 10*time.Second {
 		t.Fatalf("took %v to stop", d)
 	}
-	if !strings.Contains(p.stderr.String(), "interrupted") {
+	if !strings.Contains(p.stderr.String(), "interrupted") || !regexp.MustCompile(`the bytes so far are in \.fxp-s\.bin\.[0-9a-f]{8}\.part: fxp copy --resume continues it`).MatchString(p.stderr.String()) {
 		t.Fatalf("stderr: %s", p.stderr.String())
 	}
-	if st, err := os.Stat(filepath.Join(b.root("alice"), "s.bin")); err == nil && st.Size() == int64(len(data)) {
-		t.Fatal("the copy was not interrupted")
+	if _, err := os.Stat(filepath.Join(b.root("alice"), "s.bin")); !os.IsNotExist(err) {
+		t.Fatalf("the interrupted copy created the target: %v", err)
 	}
-	// Both servers still serve: a new copy succeeds, and can resume.
-	opts := fxpTestOptions(nil)
+	// Both servers still serve: a new copy succeeds, and resumes.
+	log := &eventLog{}
+	opts := fxpTestOptions(log)
 	opts.Resume, opts.Verify = true, true
 	if _, err := fxpCopyCtx(t, opts, fxpEP(a, "s.bin"), fxpEP(b, "s.bin")); err != nil {
 		t.Fatalf("copy after SIGINT: %v", err)
+	}
+	if e := log.all()[0]; e.Kind != fxp.EventStart || e.Offset == 0 {
+		t.Fatalf("copy after SIGINT started at %d, want a resume (%+v)", e.Offset, e)
 	}
 	if fileSHA(t, filepath.Join(b.root("alice"), "s.bin")) != sha(data) {
 		t.Fatal("copy after SIGINT differs")

@@ -11,9 +11,11 @@ import (
 )
 
 // TestFXPSourceKilledKeepsDestination: the source ftpd is killed (-9) in
-// the middle of an FXP copy. fxp announced the size with ALLO, so the
+// the middle of an FXP copy that writes the target itself (--in-place:
+// ftpd's atomic STOR). fxp announced the size with ALLO, so the
 // destination answers 451 instead of 226, keeps its old file and removes
-// the partial one; fxp exits 1.
+// the partial one; fxp exits 1. (Without --in-place the bytes so far stay
+// in fxp's temporary file: TestFXPOpsRunRetryResume.)
 func TestFXPSourceKilledKeepsDestination(t *testing.T) {
 	dir := t.TempDir()
 	cfg := binWriteConfig(t, dir, `
@@ -36,7 +38,7 @@ download_rate = "8MiB"
 	old := randomBytes(t, 1<<20)
 	writeFile(t, dstPath, old)
 
-	cp := fxpStart(t, "copy", "--json", "--bind", client1,
+	cp := fxpStart(t, "copy", "--json", "--in-place", "--bind", client1,
 		"ftp://alice:"+testPass+"@"+srcAddr+"/big.bin", fxpURL(b, "big.bin"))
 	eventually(t, 20*time.Second, "a few MiB copied", func() bool {
 		return progressBytes(cp.stdout.String()) > 2<<20

@@ -436,11 +436,11 @@ func retrBytes(t *testing.T, src *binProc) int64 {
 
 // TestFXPOpsRunRetryResume: the source server is killed in the middle of
 // a job's file; fxp run retries with backoff and, once the server is
-// back, resumes the partial file (REST + APPE) on a destination that
-// keeps partial uploads (ProFTPD): the source's transfer log shows the
-// second RETR sent less than the file. On an ftpd destination, whose
-// STOR is atomic and keeps the old file, the retry starts over instead
-// of appending to the old file.
+// back, resumes the temporary file (REST + APPE) and renames it onto the
+// target: the source's transfer log shows the second RETR sent less than
+// the file. On an ftpd destination too (its STOR is atomic, but fxp
+// writes the temporary file with APPE, in place), and the old target
+// stays until the rename.
 func TestFXPOpsRunRetryResume(t *testing.T) {
 	data := randomBytes(t, 24<<20)
 	t.Run("pure-ftpd-keeps-partial", func(t *testing.T) {
@@ -467,7 +467,7 @@ func TestFXPOpsRunRetryResume(t *testing.T) {
 			t.Logf("ProFTPD allowed the append this time:\n%s", out)
 		}
 	})
-	t.Run("ftpd-keeps-old-file", func(t *testing.T) {
+	t.Run("ftpd-resumes-temp-file", func(t *testing.T) {
 		_, b := fxpPair(t, fxpOn, fxpOn, "", "")
 		dstFile := filepath.Join(b.root("alice"), "big.bin")
 		writeFile(t, dstFile, randomBytes(t, 1<<20)) // an older version
@@ -475,8 +475,11 @@ func TestFXPOpsRunRetryResume(t *testing.T) {
 		if fileSHA(t, dstFile) != sha(data) {
 			t.Fatal("retried copy differs: appended to the old file?")
 		}
-		if sent := retrBytes(t, src); sent != int64(len(data)) {
-			t.Fatalf("second attempt sent %d bytes, want the whole %d (start over)", sent, len(data))
+		if sent := retrBytes(t, src); sent <= 0 || sent >= int64(len(data)) {
+			t.Fatalf("second attempt sent %d bytes of %d: not a resume", sent, len(data))
+		}
+		if temps := fxpTemps(t, b.root("alice")); len(temps) != 0 {
+			t.Fatalf("temporary files left: %q", temps)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"io"
 
 	"log/slog"
 	"net"
@@ -98,6 +99,25 @@ func startServer(t testing.TB, host, tomlText string) *instance {
 // logger is the instance's own.
 func startServerWith(t testing.TB, host, tomlText string, opts server.Options) *instance {
 	t.Helper()
+	return startServerLogOpts(t, host, tomlText, slogJSON, opts)
+}
+
+// slogJSON is the tests' default log handler.
+func slogJSON(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
+	return slog.NewJSONHandler(w, opts)
+}
+
+// startServerLog is startServer with the server's log written by the
+// handler newHandler makes (the tests' default is JSON).
+func startServerLog(t testing.TB, host, tomlText string, newHandler func(io.Writer, *slog.HandlerOptions) slog.Handler) *instance {
+	t.Helper()
+	return startServerLogOpts(t, host, tomlText, newHandler, server.Options{})
+}
+
+// startServerLogOpts is startServer with a log handler and options; the
+// options' logger is the instance's own.
+func startServerLogOpts(t testing.TB, host, tomlText string, newHandler func(io.Writer, *slog.HandlerOptions) slog.Handler, opts server.Options) *instance {
+	t.Helper()
 	dir := t.TempDir()
 	text := strings.ReplaceAll(tomlText, "{{DIR}}", dir)
 	text = strings.ReplaceAll(text, "{{HOST}}", host)
@@ -111,8 +131,7 @@ func startServerWith(t testing.TB, host, tomlText string, opts server.Options) *
 		t.Fatalf("config: %v\n%s", err, text)
 	}
 	logs := &logBuffer{}
-	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	opts.Logger = logger
+	opts.Logger = slog.New(newHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	srv, err := server.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)

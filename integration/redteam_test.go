@@ -225,14 +225,7 @@ func TestRedteamFindingPassivePortReuseDeadlock(t *testing.T) {
 // data, so the transfer stays in progress until the test ends.
 func holdDownload(t *testing.T, c *ftpclient.Conn, clientIP, path string) {
 	t.Helper()
-	addr, err := c.Pasv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := c.Send("RETR %s", path); err != nil {
-		t.Fatal(err)
-	}
-	rawDial(t, clientIP, addr.String())
+	rawDial(t, clientIP, sendOnPassive(t, c, "RETR "+path))
 	if code, msg, err := c.ReadReply(); err != nil || code != 150 {
 		t.Fatalf("RETR %s: %d %s %v", path, code, msg, err)
 	}

@@ -438,7 +438,7 @@ func TestFXPCmdSecure(t *testing.T) {
 				roleA, roleB = "client", "server"
 			}
 			a.logs.waitFor(t, `"msg":"transfer"`, `"command":"RETR"`, `"foreign":true`, `"tls":"`+roleA+`"`)
-			b.logs.waitFor(t, `"msg":"transfer"`, `"path":"/`+out+`"`, `"foreign":true`, `"tls":"`+roleB+`"`)
+			b.logs.waitFor(t, `"msg":"transfer"`, `"path":"/.fxp-`+out+`.`, `"foreign":true`, `"tls":"`+roleB+`"`) // fxp's temporary file
 		})
 	}
 	// --secure needs TLS on both servers.

@@ -189,6 +189,23 @@ func (o dataOwner) Refused(r dataplane.Request, v acl.Verdict) { o.sess.logRefus
 
 func (o dataOwner) DataTLS() *dataplane.TLS { return o.sess.srv.state.Load().dataTLS }
 
+func (o dataOwner) ClientBlock() netip.Prefix {
+	return acl.ClientBlock(o.sess.clientIP, o.sess.srv.state.Load().cfg.Limits.BanIPv6Prefix)
+}
+
+// Warn logs a data plane event and counts it as a refusal under its
+// "reason" attribute.
+func (o dataOwner) Warn(msg string, args ...any) {
+	for i := 0; i+1 < len(args); i += 2 {
+		if k, ok := args[i].(string); ok && k == "reason" {
+			if r, ok := args[i+1].(string); ok {
+				o.sess.srv.metrics.refused(r)
+			}
+		}
+	}
+	o.sess.log.Warn(msg, args...)
+}
+
 func (o dataOwner) ResumesControlSession(ss *tls.SessionState) bool {
 	return o.sess.conn.ResumesThisSession(ss)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/controlconn"
 	"github.com/ftpd/ftpd/server/dataplane"
+	"github.com/ftpd/ftpd/server/logsafe"
 )
 
 // Options are a server's dependencies.
@@ -96,7 +97,9 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{
-		log:       opts.Logger,
+		// What clients send (names, command lines) reaches the log
+		// escaped, whatever the format (package logsafe).
+		log:       slog.New(logsafe.Wrap(opts.Logger.Handler())),
 		now:       opts.Now,
 		drop:      opts.DropPrivileges,
 		done:      make(chan struct{}),
@@ -121,8 +124,18 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	s.pinTicketKeys(st)
 	s.state.Store(st)
 	s.plane.SetActivePort20(cfg.Server.ActivePort20)
+	s.plane.SetLimits(planeLimits(cfg))
 	s.warnRisky(cfg)
 	return s, nil
+}
+
+// planeLimits are cfg's bounds on what a client holds of the data plane.
+func planeLimits(cfg *conf.Config) dataplane.Limits {
+	return dataplane.Limits{
+		DataTimeout:     cfg.Server.DataTimeout.Duration,
+		ListenerTimeout: cfg.Server.PassiveListenerTimeout.Duration,
+		MaxPerClient:    cfg.Limits.MaxPassivePerIP,
+	}
 }
 
 // warnRisky logs settings that are allowed but weaken the server.
@@ -250,6 +263,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	s.conns.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
 	s.pinTicketKeys(st)
 	s.state.Store(st)
+	s.plane.SetLimits(planeLimits(cfg))
 	s.revokeSessions(st)
 	if err := s.tokens.load(cfg.Tokens, s.now, s.log); err != nil {
 		s.log.Error("token key not reloaded; keeping the key in use", "key_file", cfg.Tokens.KeyFile, "err", err.Error())

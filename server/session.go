@@ -523,5 +523,15 @@ func (c *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserve
 	return h, nil
 }
 
+// Remove deletes a file (DELE) and logs it: a deletion is worth a line
+// in the log, with the name as the client sent it (escaped by the log).
+func (c *clientDriver) Remove(name string) error {
+	if err := c.FS.Remove(name); err != nil {
+		return err
+	}
+	c.sess.log.Info("deleted", "command", "DELE", "path", name)
+	return nil
+}
+
 // Site handles ftpd's own SITE commands.
 func (c *clientDriver) Site(param string) *ftpserver.AnswerCommand { return c.sess.site(param) }

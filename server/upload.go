@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,8 +28,20 @@ type outcome struct {
 }
 
 // screenUpload answers ALLO itself: the size becomes the next upload's
-// expected length (RFC 959 4.1.3), checked when its data stream ends.
+// expected length (RFC 959 4.1.3), checked when its data stream ends. It
+// also checks REST: the library takes a negative offset ("REST -5") and
+// answers a bad one with 550; an offset is a decimal number of bytes
+// (RFC 3659 5.2), anything else is 501 and leaves no offset set. An
+// offset beyond the file is refused by the transfer (driver.ErrRestBeyond).
 func (sess *session) screenUpload(verb, arg string) (string, bool) {
+	if verb == "REST" {
+		f := strings.TrimSpace(arg)
+		offset, err := strconv.ParseInt(f, 10, 64)
+		if !digits(f) || err != nil {
+			return sess.answer(501, fmt.Sprintf("REST %q: the offset must be a decimal number of bytes, 0 to %d", arg, int64(math.MaxInt64))), true
+		}
+		return fmt.Sprintf("REST %d", offset), true
+	}
 	if verb != "ALLO" {
 		return "", false
 	}
@@ -94,9 +107,11 @@ const (
 	replyTransferFailed     = "550 Issue during transfer"
 	replyTransferStorage    = "552 Issue during transfer"
 	replyTransferCloseError = "550 Issue during transfer close"
+	replyCannotOpen         = "550 Could not access file: "
 )
 
 // rewriteReply corrects library replies that clients rely on:
+//   - a REST offset beyond the file: 554 (RFC 3659 5.5), not 550;
 //   - MKD's 257 in RFC 959 form, the path first: 257 "/a ""b""" created;
 //   - a transfer's final reply from how ftpd saw it end: 451 for a transfer
 //     that ended short, 452 for a full disk, and 226 for an upload whose
@@ -111,6 +126,11 @@ func (sess *session) rewriteReply(line string) string {
 		sess.up.outcome = nil // a transfer starts: an older outcome is stale
 		sess.up.mu.Unlock()
 		return line
+	}
+	if strings.HasPrefix(line, replyCannotOpen) {
+		if _, rest, ok := strings.Cut(line, driver.RestErrorPrefix); ok {
+			return "554 " + driver.RestErrorPrefix + rest
+		}
 	}
 	if !strings.HasPrefix(line, replyTransferOK) && !strings.HasPrefix(line, replyTransferFailed) &&
 		!strings.HasPrefix(line, replyTransferStorage) {

@@ -186,6 +186,10 @@ type Options struct {
 	NetNS string
 	Port  int
 	Dial  func(addr string) (net.Conn, error)
+	// ProFTPDConfig, if set, is appended to ProFTPD's configuration
+	// ("AllowStoreRestart on", or "AllowOverwrite off", which replaces
+	// the default "on").
+	ProFTPDConfig string
 }
 
 // Server is one running third-party server.
@@ -548,6 +552,13 @@ TLSVerifyClient off
 TLSVerifyServer off
 </IfModule>
 `, modules, filepath.Join(s.dir, "tls.log"), opts.TLSCert, opts.TLSKey)
+	}
+	if opts.ProFTPDConfig != "" {
+		// ProFTPD takes the first of two equal directives: drop ours.
+		if strings.Contains(opts.ProFTPDConfig, "AllowOverwrite") {
+			text = strings.Replace(text, "AllowOverwrite on\n", "", 1)
+		}
+		text += opts.ProFTPDConfig + "\n"
 	}
 	path := filepath.Join(s.dir, "proftpd.conf")
 	s.Config = path

@@ -49,6 +49,21 @@ Paths are relative to the login directory (ftp://h//abs for an absolute
 one). A DST ending in "/" receives the file, or with -r the tree, under its
 own name. IPv6 hosts go in brackets: ftp://[::1]:2121/f.
 
+Each file is written to a temporary name beside its target,
+".fxp-<name>.<8 hex>.part" (the hex digits hash the source URL and its size
+and time), and renamed onto the target (RNFR/RNTO) only once its size, and
+with --verify its digest, match the source: the target is never seen half
+written. An interrupted copy leaves the temporary file; --resume continues
+it from its size (REST + APPE) when the source is unchanged. Without
+--resume a fresh copy removes it and starts over. If the destination
+refuses to rename onto an existing file, the old target is deleted (DELE)
+only after the new file was checked, then renamed again. mirror neither
+copies nor deletes temporary files and lists the destination's in its
+plan ("keep"); remove those of abandoned copies by hand. A destination
+that refuses to create the temporary file (5xx to APPE and STOR) gets the
+target written directly; --in-place always does that (--resume then
+continues the target).
+
 Credentials come from the URL, else --src-user/--dst-user with the
 password in the environment variable named by --src-pass-env/--dst-pass-env,
 else ~/.netrc ($NETRC, or --netrc), else anonymous. Passwords are never
@@ -69,6 +84,7 @@ type copyFlags struct {
 	insecure, secure          bool
 	sscn                      string
 	resume, verify, recursive bool
+	inPlace                   bool
 	jsonOut, debug            bool
 	jobs, retries             int
 	timeout, poll, backoff    time.Duration
@@ -102,7 +118,8 @@ func newCopyFlags(out io.Writer, f *copyFlags) *flag.FlagSet {
 	fs := flag.NewFlagSet("fxp copy", flag.ContinueOnError)
 	fs.SetOutput(out)
 	fs.StringVar(&f.passive, "passive", "auto", "side that gets PASV: src, dst, or auto (the destination, then the source)")
-	fs.BoolVar(&f.resume, "resume", false, "continue a partial destination file (REST on the source, APPE on the destination)")
+	fs.BoolVar(&f.resume, "resume", false, "continue the temporary file an interrupted copy left (REST on the source, APPE on the destination); a target of the source's size counts as done")
+	fs.BoolVar(&f.inPlace, "in-place", false, "write the target itself, not a temporary file renamed onto it (for destinations that refuse RNFR/RNTO); --resume then continues the target")
 	fs.BoolVar(&f.verify, "verify", false, "compare HASH (SHA-256, or XSHA256/XMD5/XCRC), else SIZE, of both ends; exit 1 on mismatch")
 	fs.BoolVar(&f.recursive, "r", false, "copy a directory tree (MLSD on the source, MKD on the destination)")
 	fs.IntVar(&f.jobs, "j", 1, "files copied in parallel, each with its own control connections")
@@ -312,6 +329,7 @@ func options(f *copyFlags, e env) (fxp.Options, error) {
 		o.TLS = cfg
 	}
 	o.Resume, o.Verify, o.Recursive, o.Jobs = f.resume, f.verify, f.recursive, f.jobs
+	o.InPlace = f.inPlace
 	side, err := fxp.ParseSSCNSide(f.sscn)
 	if err != nil {
 		return o, err

@@ -83,7 +83,8 @@ type handover struct {
 	conn    net.Conn
 	peer    netip.AddrPort
 	verdict acl.Verdict
-	tls     string // "", or ftpd's TLS role: "server" or "client"
+	tls     string     // "", or ftpd's TLS role: "server" or "client"
+	watch   *idleWatch // data_timeout, until the transfer's final reply
 }
 
 // NewChannel returns the data channel of a session.
@@ -136,6 +137,7 @@ func (ch *Channel) Cut() {
 	ch.mu.Lock()
 	c := ch.handed.conn
 	ch.handed.conn = nil
+	ch.handed.watch.end()
 	ch.abortLocked()
 	ch.mu.Unlock()
 	if c != nil {
@@ -148,6 +150,7 @@ func (ch *Channel) Close() {
 	ch.mu.Lock()
 	defer ch.mu.Unlock()
 	ch.closed = true
+	ch.handed.watch.end()
 	ch.abortLocked()
 	ch.pending = nil
 }
@@ -174,6 +177,9 @@ func (ch *Channel) Reply(line string) string {
 	if len(line) < 4 || line[3] == '-' {
 		return line
 	}
+	if out, ok := ch.idleReply(line); ok {
+		return out
+	}
 	switch line[:3] {
 	case "227", "229":
 		return ch.announced(line)
@@ -192,7 +198,11 @@ func (ch *Channel) Reply(line string) string {
 	case "425":
 		if strings.HasPrefix(line[4:], "failed to set deadline: ") {
 			// The library's handle on a data port ftpd already closed
-			// (a refused or failed data command cleared it).
+			// (a refused or failed data command cleared it, or it
+			// expired).
+			if d := ch.currentExpired(); d > 0 {
+				return "425 " + expiredText(d)
+			}
 			return "425 " + errNoData.Error()
 		}
 		msg := strings.TrimPrefix(line[4:], "failed to accept passive transfer connection: ")
@@ -213,9 +223,16 @@ func (ch *Channel) announced(line string) string {
 	s := ch.pending[0]
 	ch.pending = ch.pending[1:]
 	port, ok := ParsePassiveReply(line)
-	var l *Listener
+	var (
+		l    *Listener
+		held int
+	)
 	if ok && !ch.closed {
-		l = ch.plane.claim(port, ch, s.target, s.tlsClient())
+		l, held = ch.plane.claim(port, ch, s.target, s.tlsClient())
+	}
+	if held > 0 {
+		ch.sess.Warn("data port refused", "command", s.verb, "held", held, "reason", "max_passive_per_ip")
+		return fmt.Sprintf("425 %s refused: your address holds %d data ports already (max_passive_per_ip); end a transfer or a session first", s.verb, held)
 	}
 	if l == nil {
 		return "425 " + s.verb + " failed: no data port could be prepared"
@@ -226,6 +243,42 @@ func (ch *Channel) announced(line string) string {
 		return "200 " + s.verb + " command successful"
 	}
 	return line
+}
+
+// idleReply sees the final reply of the transfer on the data connection
+// handed over last: a failure after that connection's deadline passed
+// (it moved no byte for data_timeout) becomes 426.
+func (ch *Channel) idleReply(line string) (string, bool) {
+	code := line[:3]
+	if code[0] < '2' || code[0] > '5' || code == "211" || code == "212" || code == "213" {
+		return line, false // preliminary, or STAT during the transfer
+	}
+	ch.mu.Lock()
+	w := ch.handed.watch
+	ch.handed.watch = nil
+	ch.mu.Unlock()
+	if w == nil {
+		return line, false
+	}
+	w.end()
+	if (code[0] == '4' || code[0] == '5') && w.expired() {
+		ch.sess.Warn("data connection idle: closed", "timeout", w.timeout.String(), "reason", "data_timeout", "detail", line[4:])
+		return fmt.Sprintf("426 Data connection closed: no byte moved for %s (data_timeout); transfer aborted", w.timeout), true
+	}
+	return line, false
+}
+
+// currentExpired is how long the session's data port waited before it
+// expired unused; 0 if it did not.
+func (ch *Channel) currentExpired() time.Duration {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	if ch.current == nil {
+		return 0
+	}
+	ch.current.mu.Lock()
+	defer ch.current.mu.Unlock()
+	return ch.current.expiredAfter
 }
 
 // PendingTarget is the PORT/EPRT target the session's next transfer would
@@ -285,11 +338,42 @@ type Listener struct {
 	plane *Plane
 	port  int
 
-	mu        sync.Mutex
-	ch        *Channel       // the owner, once claimed
-	target    netip.AddrPort // valid: active, dial this
-	tlsClient bool           // CPSV: ftpd is the TLS client
-	closed    bool
+	mu           sync.Mutex
+	ch           *Channel       // the owner, once claimed
+	block        netip.Prefix   // the owner's client block (max_passive_per_ip)
+	target       netip.AddrPort // valid: active, dial this
+	tlsClient    bool           // CPSV: ftpd is the TLS client
+	closed       bool
+	used         bool          // a transfer called Accept: it no longer expires
+	released     bool          // passive port accepted on and closed: no longer held
+	timer        *time.Timer   // ListenerTimeout
+	expiredAfter time.Duration // closed by its timer after this long unused
+}
+
+// holds reports whether l holds a port for block, for another channel
+// than ch. The caller holds the plane's lock.
+func (l *Listener) holds(block netip.Prefix, ch *Channel) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.ch != nil && l.ch != ch && !l.closed && !l.released && l.block == block
+}
+
+// expire closes a data port no transfer has used (ListenerTimeout), so
+// that announcing ports and never connecting holds none for long.
+func (l *Listener) expire() {
+	d := l.plane.lim().ListenerTimeout
+	l.mu.Lock()
+	if l.closed || l.used {
+		l.mu.Unlock()
+		return
+	}
+	l.expiredAfter = max(d, time.Nanosecond)
+	ch := l.ch
+	l.mu.Unlock()
+	l.close()
+	if ch != nil {
+		ch.sess.Warn("data port expired unused", "passive_port", l.port, "timeout", d.String(), "reason", "passive_listener_timeout")
+	}
 }
 
 // Addr implements net.Listener.
@@ -305,6 +389,9 @@ func (l *Listener) close() {
 	l.mu.Lock()
 	already := l.closed
 	l.closed = true
+	if l.timer != nil {
+		l.timer.Stop()
+	}
 	l.mu.Unlock()
 	if !already {
 		_ = l.raw.Close()
@@ -316,9 +403,16 @@ func (l *Listener) close() {
 // connection, judged once, or an error the library puts in a 425 reply.
 func (l *Listener) Accept() (net.Conn, error) {
 	l.mu.Lock()
-	ch, target, closed := l.ch, l.target, l.closed
+	ch, target, closed, expired := l.ch, l.target, l.closed, l.expiredAfter
+	l.used = true
+	if l.timer != nil {
+		l.timer.Stop()
+	}
 	l.mu.Unlock()
 	if closed {
+		if expired > 0 {
+			return nil, errors.New(expiredText(expired))
+		}
 		return nil, errNoData
 	}
 	if ch == nil {
@@ -353,7 +447,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 		h.tls = role.String()
 	}
 	h.conn = c
+	h.watch = watchIdle(tcpOf(c), l.plane.lim().DataTimeout)
 	ch.mu.Lock()
+	ch.handed.watch.end()
 	ch.handed = h
 	ch.mu.Unlock()
 	return c, nil
@@ -417,6 +513,9 @@ func (l *Listener) accept(ctx context.Context, ch *Channel, req Request) (net.Co
 		if v.Allowed() {
 			// One connection per port: nobody else gets it from now on.
 			_ = l.raw.Close()
+			l.mu.Lock()
+			l.released = true
+			l.mu.Unlock()
 			return c, v, nil
 		}
 		resetClose(c)
@@ -427,4 +526,13 @@ func (l *Listener) accept(ctx context.Context, ch *Channel, req Request) (net.Co
 			_ = l.raw.SetDeadline(l.plane.opts.Now().Add(l.plane.opts.Grace))
 		}
 	}
+}
+
+// tcpOf is the TCP connection under a data connection (clear, or TLS).
+func tcpOf(c net.Conn) *net.TCPConn {
+	if nc, ok := c.(interface{ NetConn() net.Conn }); ok {
+		c = nc.NetConn()
+	}
+	tc, _ := c.(*net.TCPConn)
+	return tc
 }

@@ -37,4 +37,17 @@
 //     which copies between it and the driver's file handle; the driver
 //     asks Channel.Approved whether the peer it sees is the one this
 //     package handed over (a fail-closed assertion, not a second policy).
+//
+// What one client can hold is bounded (Limits, live across reloads):
+//   - a data port no transfer uses expires after ListenerTimeout
+//     (Listener.expire); the transfer that comes later gets 425;
+//   - one client block (Session.ClientBlock: an IPv4 address or an IPv6
+//     prefix) holds at most MaxPerClient ports at once, checked when the
+//     library's 227/229 reply binds a port (Plane.claim); past it the
+//     port is closed at once and the client gets 425;
+//   - a handed-over data connection that moves no byte for DataTimeout
+//     fails: idleWatch sets the connection's deadline and pushes it back
+//     whenever the socket's kernel byte counters move, without wrapping
+//     the connection (sendfile/splice stay); the library's failure reply
+//     then becomes 426 (Channel.idleReply).
 package dataplane

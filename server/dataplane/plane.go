@@ -37,6 +37,12 @@ type Session interface {
 	// WrapTicket issues a ticket on a data connection marked as the
 	// control session's, with base's keys.
 	WrapTicket(base *tls.Config, cs tls.ConnectionState, ss *tls.SessionState) ([]byte, error)
+	// ClientBlock is the client's address block for per-client limits:
+	// the IPv4 address, or the IPv6 block bans and connection caps use.
+	ClientBlock() netip.Prefix
+	// Warn logs (and counts, with a "reason" attribute) a refusal or an
+	// ended connection that is not a policy verdict.
+	Warn(msg string, args ...any)
 }
 
 // Request describes one data connection to be judged.
@@ -58,11 +64,26 @@ type Options struct {
 	Now         func() time.Time // nil = time.Now
 }
 
+// Limits bound what a client can hold of the data plane; a reload may
+// change them (SetLimits) for the connections and ports that follow.
+type Limits struct {
+	// DataTimeout ends a data connection that moves no byte for this
+	// long; 0 = never.
+	DataTimeout time.Duration
+	// ListenerTimeout closes a data port no transfer has used this long
+	// after it was opened; 0 = never.
+	ListenerTimeout time.Duration
+	// MaxPerClient is how many data ports one client block may hold
+	// (ClientBlock); 0 = no cap.
+	MaxPerClient int
+}
+
 // Plane is the server-wide part: the passive ports the library opened,
 // by port number, until a session claims them.
 type Plane struct {
 	opts   Options
 	port20 atomic.Bool
+	limits atomic.Pointer[Limits]
 
 	mu    sync.Mutex
 	ports map[int]*Listener
@@ -79,11 +100,18 @@ func New(opts Options) *Plane {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Plane{opts: opts, ports: map[int]*Listener{}}
+	p := &Plane{opts: opts, ports: map[int]*Listener{}}
+	p.limits.Store(&Limits{})
+	return p
 }
 
 // SetActivePort20 makes active connections leave from port 20.
 func (p *Plane) SetActivePort20(on bool) { p.port20.Store(on) }
+
+// SetLimits sets the data plane's limits.
+func (p *Plane) SetLimits(l Limits) { p.limits.Store(&l) }
+
+func (p *Plane) lim() Limits { return *p.limits.Load() }
 
 // Wrap takes over a passive listener the FTP library opened. It is
 // unowned until a session's Channel claims it from the library's reply.
@@ -94,6 +122,11 @@ func (p *Plane) Wrap(l net.Listener) (net.Listener, error) {
 	}
 	port := tl.Addr().(*net.TCPAddr).Port
 	wl := &Listener{raw: tl, plane: p, port: port}
+	if d := p.lim().ListenerTimeout; d > 0 {
+		wl.mu.Lock()
+		wl.timer = time.AfterFunc(d, wl.expire)
+		wl.mu.Unlock()
+	}
 	p.mu.Lock()
 	old := p.ports[port]
 	p.ports[port] = wl
@@ -106,21 +139,41 @@ func (p *Plane) Wrap(l net.Listener) (net.Listener, error) {
 	return wl, nil
 }
 
-// claim binds the listener registered under port to ch.
-func (p *Plane) claim(port int, ch *Channel, target netip.AddrPort, tlsClient bool) *Listener {
+// claim binds the listener registered under port to ch, unless ch's
+// client already holds MaxPerClient other ports (held > 0 is then how
+// many, and the listener is closed: its port is free for others).
+func (p *Plane) claim(port int, ch *Channel, target netip.AddrPort, tlsClient bool) (l *Listener, held int) {
+	block := ch.sess.ClientBlock()
+	limit := p.lim().MaxPerClient
 	p.mu.Lock()
-	defer p.mu.Unlock()
-	l := p.ports[port]
+	l = p.ports[port]
 	if l == nil {
-		return nil
+		p.mu.Unlock()
+		return nil, 0
+	}
+	if limit > 0 {
+		for _, o := range p.ports {
+			if o != l && o.holds(block, ch) {
+				held++
+			}
+		}
 	}
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	if l.ch != nil || l.closed {
-		return nil // never hand one port to two sessions
+		l.mu.Unlock()
+		p.mu.Unlock()
+		return nil, 0 // never hand one port to two sessions
 	}
-	l.ch, l.target, l.tlsClient = ch, target, tlsClient
-	return l
+	if limit > 0 && held >= limit {
+		l.mu.Unlock()
+		p.mu.Unlock()
+		l.close()
+		return nil, held
+	}
+	l.ch, l.target, l.tlsClient, l.block = ch, target, tlsClient, block
+	l.mu.Unlock()
+	p.mu.Unlock()
+	return l, 0
 }
 
 func (p *Plane) forget(l *Listener) {
@@ -186,6 +239,12 @@ const abortedText = "data connection aborted"
 
 // errNoData is what Accept returns on a listener no longer in use.
 var errNoData = errors.New("no data connection prepared: send PASV/EPSV or PORT/EPRT first")
+
+// expiredText is the reply to a transfer on a data port that expired
+// (Limits.ListenerTimeout).
+func expiredText(d time.Duration) string {
+	return fmt.Sprintf("data port expired: no transfer used it within %s; send PASV/EPSV or PORT/EPRT again", d)
+}
 
 // refusal is the error for a refused data connection; the library puts it
 // in its 425 reply.

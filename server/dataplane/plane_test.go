@@ -20,6 +20,7 @@ import (
 type fakeSession struct {
 	local netip.Addr
 	cmd   string
+	block netip.Prefix // zero: 127.0.0.10/32
 
 	mu      sync.Mutex
 	judged  []Request
@@ -49,6 +50,15 @@ func (f *fakeSession) Refused(r Request, _ acl.Verdict) {
 }
 
 func (f *fakeSession) DataTLS() *TLS { return nil }
+
+func (f *fakeSession) ClientBlock() netip.Prefix {
+	if f.block.IsValid() {
+		return f.block
+	}
+	return netip.MustParsePrefix("127.0.0.10/32")
+}
+
+func (f *fakeSession) Warn(string, ...any) {}
 
 func (f *fakeSession) ResumesControlSession(*tls.SessionState) bool { return false }
 
