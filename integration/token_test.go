@@ -539,8 +539,11 @@ func TestTokenReceiveReadsNothing(t *testing.T) {
 	}
 }
 
-// Issue 22: fxp copies to a receive token's URL although the token reads
-// nothing (fxp takes a 550 to SIZE on the destination as "no file yet").
+// Issue 22: fxp copies to a receive token for a subtree although the
+// token reads nothing: fxp takes a 550 to SIZE on the destination as "no
+// file yet". The token renames nothing, so fxp writes the target itself
+// (--in-place; TestFXPTempRefusedWritesTarget covers a token for one
+// file, where fxp falls back to that on its own).
 func TestTokenFXPToReceiveToken(t *testing.T) {
 	a := tokenServer(t, t.TempDir())
 	b := startServer(t, hostB, pairConfig(fxpOn, ""))
@@ -551,10 +554,10 @@ func TestTokenFXPToReceiveToken(t *testing.T) {
 	}
 	// fxp may log in to the destination more than once (a second
 	// connection watches the progress).
-	link := mintToken(t, a, "-user", "alice", "-path", "/incoming/x.iso", "-fxp", "receive", "-ttl", "1h", "-uses", "3")
-	out, errOut, code := fxpRun(t, nil, "copy", "--bind", client1, "--timeout", "10s", fxpURL(b, "x.iso"), link)
+	link := mintToken(t, a, "-user", "alice", "-path", "/incoming/", "-fxp", "receive", "-ttl", "1h", "-uses", "20")
+	out, errOut, code := fxpRun(t, nil, "copy", "--in-place", "--bind", client1, "--timeout", "10s", fxpURL(b, "x.iso"), link+"x.iso")
 	if code != 0 {
-		t.Fatalf("fxp copy to a receive token: exit %d\n%s\n%s", code, out, errOut)
+		t.Fatalf("fxp copy --in-place to a receive token: exit %d\n%s\n%s", code, out, errOut)
 	}
 	if fileSHA(t, filepath.Join(a.root("alice"), "incoming/x.iso")) != sha(data) {
 		t.Fatal("copy differs")
