@@ -126,7 +126,8 @@ func defaults() Config {
 			BanIPv6Prefix:       64,
 			MaxPassivePerIP:     DefaultMaxPassivePerIP,
 		},
-		Log: Log{Format: LogText, Level: LevelInfo},
+		Log:    Log{Format: LogText, Level: LevelInfo},
+		Tokens: Tokens{MintBurst: 10, MintInterval: Duration{6 * time.Second}},
 	}
 }
 

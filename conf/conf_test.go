@@ -86,6 +86,7 @@ func TestLoadFull(t *testing.T) {
 		},
 		Log:     Log{Format: LogJSON, Level: LevelDebug},
 		Metrics: Metrics{Listen: netip.MustParseAddrPort("127.0.0.1:9121")},
+		Tokens:  Tokens{KeyFile: "/etc/ftpd/token.key", PreviousKey: PreviousDrop, MintBurst: 3, MintInterval: Duration{time.Minute}},
 		Users: []User{
 			{
 				Name:         "alice",
@@ -223,6 +224,12 @@ func TestParseErrors(t *testing.T) {
 			`t.toml:3: server.run_as: invalid run_as "ftp:" (want "user" or "user:group")`},
 		{"bad umask", "[server]\nlisten = \"127.0.0.1:2121\"\numask = \"0999\"\n[[users]]\nname = \"a\"\npassword = \"x\"\nroot = \"/\"\n",
 			`t.toml:3: server.umask: invalid umask "0999" (want octal 000-777 like "022")`},
+		{"bad previous_key", base + "[tokens]\nprevious_key = \"keep\"\n",
+			`t.toml:9: tokens.previous_key: unknown value "keep" (want accept or drop)`},
+		{"zero mint_burst", base + "[tokens]\nmint_burst = 0\n",
+			`t.toml:9: tokens.mint_burst: must be 1 or more, got 0`},
+		{"zero mint_interval", base + "[tokens]\nmint_interval = \"0s\"\n",
+			`t.toml:9: tokens.mint_interval: must be above 0`},
 		{"bad ban_ipv6_prefix", base + "[limits]\nban_ipv6_prefix = 129\n",
 			`t.toml:9: limits.ban_ipv6_prefix: must be 1-128 (64 bans the /64 a host usually owns), got 129`},
 		{"bad log level", base + "[log]\nlevel = \"verbose\"\n",

@@ -19,6 +19,7 @@ var (
 	backends   = []enumName[Backend]{{"os", BackendOS}, {"memory", BackendMemory}}
 	logFormats = []enumName[LogFormat]{{"text", LogText}, {"json", LogJSON}}
 	logLevels  = []enumName[LogLevel]{{"debug", LevelDebug}, {"info", LevelInfo}, {"warn", LevelWarn}, {"error", LevelError}}
+	prevKeys   = []enumName[PreviousKey]{{"accept", PreviousAccept}, {"drop", PreviousDrop}}
 )
 
 // setEnum stores the value spelled text in *dst; on error *dst is unchanged.
@@ -133,3 +134,12 @@ func (l LogLevel) SlogLevel() slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// String returns accept or drop.
+func (p PreviousKey) String() string { return enumString(prevKeys, p, "PreviousKey") }
+
+// MarshalText returns the policy's name; an unknown one is an error.
+func (p PreviousKey) MarshalText() ([]byte, error) { return enumMarshal(prevKeys, p, "PreviousKey") }
+
+// UnmarshalText accepts accept or drop.
+func (p *PreviousKey) UnmarshalText(text []byte) error { return setEnum(prevKeys, p, text) }

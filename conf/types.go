@@ -29,7 +29,25 @@ type Tokens struct {
 	// 0600, when missing); its spent list is KeyFile + ".spent". "" = token
 	// logins off.
 	KeyFile string `toml:"key_file"`
+	// PreviousKey says what a reload that finds a new key in KeyFile does
+	// with the key it replaces: accept (default: its tokens keep working
+	// until they expire) or drop (they stop at once).
+	PreviousKey PreviousKey `toml:"previous_key"`
+	// MintBurst and MintInterval rate-limit SITE TOKEN per user: MintBurst
+	// tokens at once, then one per MintInterval (default 10, then one
+	// every 6s).
+	MintBurst    int      `toml:"mint_burst"`
+	MintInterval Duration `toml:"mint_interval"`
 }
+
+// PreviousKey is [tokens] previous_key.
+type PreviousKey int
+
+// What a key rotation does with the previous key.
+const (
+	PreviousAccept PreviousKey = iota // its tokens verify until they expire
+	PreviousDrop                      // its tokens stop at once
+)
 
 // MaxDataSocketBuffer is the largest [server] data_socket_buffer: the
 // kernel doubles the value and keeps it in an int.

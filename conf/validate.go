@@ -57,6 +57,15 @@ func (c *Config) validate(line func(key string) int) []*Error {
 		v.errorf("log.level", "invalid level %d (want %s)", c.Log.Level, enumChoices(logLevels))
 	}
 	// metrics.listen port 0 picks a free port, like server.listen.
+	if !enumValid(prevKeys, c.Tokens.PreviousKey) {
+		v.errorf("tokens.previous_key", "invalid value %d (want %s)", c.Tokens.PreviousKey, enumChoices(prevKeys))
+	}
+	if c.Tokens.MintBurst < 1 {
+		v.errorf("tokens.mint_burst", "must be 1 or more, got %d", c.Tokens.MintBurst)
+	}
+	if c.Tokens.MintInterval.Duration <= 0 {
+		v.errorf("tokens.mint_interval", "must be above 0")
+	}
 	c.validateUsers(v)
 	return v.errs
 }

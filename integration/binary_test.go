@@ -146,6 +146,23 @@ func binRun(t *testing.T, dir string, stdin string, args ...string) (stdout, std
 	return out.String(), errOut.String(), cmd.ProcessState.ExitCode()
 }
 
+// binRefused runs ftpd -check-config with the config at path, then ftpd
+// serving it, and fails the test unless both exit non-zero with every one
+// of want in their stderr.
+func binRefused(t *testing.T, dir, path string, want ...string) {
+	t.Helper()
+	for _, args := range [][]string{{"-check-config", "-config", path}, {"-config", path}} {
+		_, stderr, code := binRun(t, dir, "", args...)
+		ok := code != 0
+		for _, w := range want {
+			ok = ok && strings.Contains(stderr, w)
+		}
+		if !ok {
+			t.Fatalf("%v: exit %d, want non-zero naming %q; stderr:\n%s", args, code, want, stderr)
+		}
+	}
+}
+
 // binProc is a running ftpd.
 type binProc struct {
 	t      *testing.T

@@ -340,12 +340,7 @@ password = "`+testPass+`"
 backend = "memory"
 root = "/bob"
 `)
-	for _, args := range [][]string{{"-check-config", "-config", path}, {"-config", path}} {
-		_, stderr, code := binRun(t, dir, "", args...)
-		if code == 0 || !strings.Contains(stderr, "server.active_port20: cannot bind port 20") {
-			t.Fatalf("%v: exit %d, stderr:\n%s", args, code, stderr)
-		}
-	}
+	binRefused(t, dir, path, "server.active_port20: cannot bind port 20")
 }
 
 // TestShutdownCutsRunningTransfer: when the shutdown grace period is

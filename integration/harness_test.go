@@ -92,14 +92,31 @@ func (l *logBuffer) waitFor(t testing.TB, parts ...string) string {
 // TOML strings, /32 each). Port 0 picks a free port.
 func startServer(t testing.TB, host, tomlText string) *instance {
 	t.Helper()
-	return startServerLog(t, host, tomlText, func(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
-		return slog.NewJSONHandler(w, opts)
-	})
+	return startServerWith(t, host, tomlText, server.Options{})
+}
+
+// startServerWith is startServer with options (an injected clock); the
+// logger is the instance's own.
+func startServerWith(t testing.TB, host, tomlText string, opts server.Options) *instance {
+	t.Helper()
+	return startServerLogOpts(t, host, tomlText, slogJSON, opts)
+}
+
+// slogJSON is the tests' default log handler.
+func slogJSON(w io.Writer, opts *slog.HandlerOptions) slog.Handler {
+	return slog.NewJSONHandler(w, opts)
 }
 
 // startServerLog is startServer with the server's log written by the
 // handler newHandler makes (the tests' default is JSON).
 func startServerLog(t testing.TB, host, tomlText string, newHandler func(io.Writer, *slog.HandlerOptions) slog.Handler) *instance {
+	t.Helper()
+	return startServerLogOpts(t, host, tomlText, newHandler, server.Options{})
+}
+
+// startServerLogOpts is startServer with a log handler and options; the
+// options' logger is the instance's own.
+func startServerLogOpts(t testing.TB, host, tomlText string, newHandler func(io.Writer, *slog.HandlerOptions) slog.Handler, opts server.Options) *instance {
 	t.Helper()
 	dir := t.TempDir()
 	text := strings.ReplaceAll(tomlText, "{{DIR}}", dir)
@@ -114,8 +131,8 @@ func startServerLog(t testing.TB, host, tomlText string, newHandler func(io.Writ
 		t.Fatalf("config: %v\n%s", err, text)
 	}
 	logs := &logBuffer{}
-	logger := slog.New(newHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(cfg, server.Options{Logger: logger})
+	opts.Logger = slog.New(newHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+
+	"github.com/ftpd/ftpd/token"
 )
 
 // The command guard: what every command of a logged-in session passes
@@ -61,6 +63,11 @@ func (sess *session) guard(verb, arg string) (out string, done bool) {
 		return sess.answer(503, "Already logged in: one login per connection (open a new connection for another user)"), true
 	case "SITE":
 		return sess.guardSite(st, a, arg)
+	}
+	if c := sess.tokenClaims(); c != nil {
+		if msg := tokenRefusal(c, verb, arg); msg != "" {
+			return sess.answer(550, msg), true
+		}
 	}
 	if a.readOnly && writeVerbs[verb] {
 		return sess.answer(550, "Permission denied: this account is read-only"), true
@@ -168,4 +175,33 @@ func (s *Server) revokeSessions(st *state) {
 			sess.revoke(reason)
 		}
 	}
+}
+
+// tokenDeleteVerbs rename or delete: no token allows them.
+var tokenDeleteVerbs = map[string]bool{"RNFR": true, "RNTO": true, "DELE": true, "RMD": true, "XRMD": true, "RMDA": true}
+
+// tokenReadVerbs read a file, a listing or a file's facts: a token that
+// cannot send (receive only) reads nothing. STAT reads only with a path.
+var tokenReadVerbs = map[string]bool{
+	"SIZE": true, "DSIZ": true, "MDTM": true, "MLST": true, "MLSD": true, "LIST": true, "NLST": true, "RETR": true,
+	"HASH": true, "XCRC": true, "MD5": true, "XMD5": true, "XSHA": true, "XSHA1": true, "XSHA256": true, "XSHA512": true,
+}
+
+// tokenRefusal is why a token login may not run verb (a 550), or "": no
+// token renames or deletes, a send token writes nothing, and a receive
+// token reads nothing, not even the size or date of the file it receives
+// (so it cannot resume: REST other than 0).
+func tokenRefusal(c *token.Claims, verb, arg string) string {
+	switch {
+	case tokenDeleteVerbs[verb]:
+		return "Permission denied: a token login cannot rename or delete"
+	case c.Dir&token.Receive == 0 && writeVerbs[verb]:
+		return "Permission denied: a send token writes nothing"
+	case c.Dir&token.Send == 0 && (tokenReadVerbs[verb] || verb == "STAT" && strings.TrimSpace(arg) != ""):
+		return "Permission denied: a receive token reads nothing"
+	case c.Dir&token.Send == 0 && verb == "REST" && strings.TrimSpace(arg) != "0":
+		// Which offsets STOR accepts would tell the file's size.
+		return "Permission denied: a receive token cannot resume (it reads nothing, not even a size)"
+	}
+	return ""
 }

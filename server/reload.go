@@ -113,8 +113,9 @@ func creatable(dir string) error {
 func (s *Server) dropAndPrepare(cfg *conf.Config) error { return asServing(cfg, s.drop, true) }
 
 // asServing drops privileges (drop may be nil), then checks, as the
-// account ftpd serves as, what depends on it: the port-20 privilege and
-// the roots (created when create is set, else only checked). A start and
+// account ftpd serves as, what depends on it: the port-20 privilege, the
+// roots (created when create is set, else only checked) and the token
+// key (outside every root, readable; tokenfiles.go). A start and
 // -check-config both go through it.
 func asServing(cfg *conf.Config, drop func() error, create bool) error {
 	if drop != nil {
@@ -125,7 +126,10 @@ func asServing(cfg *conf.Config, drop func() error, create bool) error {
 	if err := checkActivePort20(cfg); err != nil {
 		return err
 	}
-	return checkRoots(cfg, create)
+	if err := checkRoots(cfg, create); err != nil {
+		return err
+	}
+	return checkTokenFiles(cfg, create)
 }
 
 // checkActivePort20 makes sure that, with active_port20, this process (as

@@ -186,7 +186,13 @@ func (s *Server) Start() error {
 		}
 		s.metricsSrv = ms
 	}
-	if err := s.dropAndPrepare(st.cfg); err != nil {
+	err = s.dropAndPrepare(st.cfg)
+	if err == nil {
+		if err = s.tokens.load(st.cfg.Tokens, s.now, s.log); err != nil {
+			err = fmt.Errorf("%s: tokens.key_file: %w", st.cfg.Source, err)
+		}
+	}
+	if err != nil {
 		raw.Close()
 		if s.metricsSrv != nil {
 			_ = s.metricsSrv.close(context.Background())
@@ -236,6 +242,11 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	if err := prepareRoots(cfg); err != nil {
 		return err
 	}
+	if cfg.Tokens.KeyFile != "" {
+		if err := tokenFilesOutsideRoots(cfg); err != nil {
+			return err
+		}
+	}
 	old := s.state.Load()
 	for _, key := range restartOnlyChanges(old.cfg, cfg) {
 		s.log.Warn("config change needs a restart to take effect; keeping the running value", "key", key)
@@ -254,6 +265,10 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	s.state.Store(st)
 	s.plane.SetLimits(planeLimits(cfg))
 	s.revokeSessions(st)
+	if err := s.tokens.load(cfg.Tokens, s.now, s.log); err != nil {
+		s.log.Error("token key not reloaded; keeping the key in use", "key_file", cfg.Tokens.KeyFile, "err", err.Error())
+	}
+	s.tokens.forgetUsers(st.accounts)
 	s.warnRisky(cfg)
 	s.log.Info("configuration reloaded", "config", cfg.Source, "users", len(cfg.Users), "fxp", cfg.FXP.Enabled)
 	return nil

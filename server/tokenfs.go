@@ -106,15 +106,8 @@ func (f tokenFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, 
 	if f.partial(p) {
 		return f.Fs.OpenFile(name, flag, perm)
 	}
-	if !f.covers(p) {
-		return nil, deny("open", name)
-	}
-	st, err := f.Fs.Stat(name)
-	if err != nil {
-		return nil, err
-	}
-	if !st.IsDir() && f.c.Dir&token.Send == 0 {
-		return nil, deny("open", name) // a receiving token does not read files
+	if !f.covers(p) || f.c.Dir&token.Send == 0 {
+		return nil, deny("open", name) // a receiving token reads no file and lists no directory
 	}
 	return f.Fs.OpenFile(name, flag, perm)
 }

@@ -1,58 +1,157 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
+	"golang.org/x/time/rate"
 
+	"github.com/ftpd/ftpd/conf"
 	"github.com/ftpd/ftpd/token"
 )
 
-// tokenKeys holds the token key and spent list of the configured key file,
-// (re)opened when the file named by the config changes.
+// tokenKeys is the token key ring and spent store of the configured key
+// file. The current key signs; the current and the previous key (kept
+// across a rotation unless [tokens] previous_key = "drop") verify. A
+// reload re-reads the key file; one it cannot read leaves the ring as it
+// was. Every key shares one spent store: token ids are random.
 type tokenKeys struct {
-	mu      sync.Mutex
-	keyFile string
-	key     []byte
-	spent   *token.Spent
+	mu       sync.Mutex
+	keyFile  string
+	current  []byte
+	previous []byte // nil: none, or dropped
+	spent    token.SpentStore
+	mints    map[string]*rate.Limiter // SITE TOKEN budget per user
+	mintRate conf.Tokens              // the budget's settings
 }
 
-// load returns the key and spent list of keyFile, creating the key when
-// missing.
-func (k *tokenKeys) load(keyFile string, now time.Time) ([]byte, *token.Spent, error) {
+// load (re)reads cfg's key file, at start (an error fails it) and at a
+// reload (an error keeps the ring as it was and is only logged by the
+// caller). A missing key is created at start, and at a reload when no key
+// of that file is in use yet.
+func (k *tokenKeys) load(cfg conf.Tokens, now func() time.Time, log *slog.Logger) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	if k.keyFile == keyFile && k.key != nil {
-		return k.key, k.spent, nil
+	if k.mintRate.MintBurst != cfg.MintBurst || k.mintRate.MintInterval != cfg.MintInterval {
+		k.mints = nil // new settings: new budgets
 	}
-	key, err := token.LoadKey(keyFile, true)
+	k.mintRate = cfg
+	if cfg.KeyFile == "" {
+		k.closeLocked()
+		return nil
+	}
+	sameFile := k.keyFile == cfg.KeyFile && k.current != nil
+	key, err := token.LoadKey(cfg.KeyFile, !sameFile)
 	if err != nil {
-		return nil, nil, err
+		return err
 	}
-	spent, err := token.OpenSpent(token.SpentPath(keyFile), now)
-	if err != nil {
-		return nil, nil, err
+	spent := k.spent
+	if !sameFile {
+		if spent, err = openSpentStore(cfg, now); err != nil {
+			return err
+		}
+		k.closeLocked()
 	}
-	if k.spent != nil {
-		_ = k.spent.Close()
+	rotated := sameFile && !bytes.Equal(key, k.current)
+	switch {
+	case !sameFile:
+		// Another file: the previous key's tokens would find their
+		// spend records in the other file's .spent; they stop.
+		k.previous = nil
+	case rotated:
+		k.previous = k.current
 	}
-	k.keyFile, k.key, k.spent = keyFile, key, spent
-	return key, spent, nil
+	if cfg.PreviousKey == conf.PreviousDrop {
+		k.previous = nil
+	}
+	k.keyFile, k.current, k.spent = cfg.KeyFile, key, spent
+	log.Info("token key loaded", "key_file", cfg.KeyFile, "rotated", rotated,
+		"previous_key", cfg.PreviousKey.String(), "previous_key_in_use", k.previous != nil)
+	return nil
 }
 
-// close releases the spent file.
+// openSpentStore opens the spent store cfg names: today the file beside
+// the key (token.FileSpent). Another store (one several servers share)
+// is chosen here.
+func openSpentStore(cfg conf.Tokens, now func() time.Time) (token.SpentStore, error) {
+	return token.OpenFileSpent(token.SpentPath(cfg.KeyFile), now)
+}
+
+// signer returns the key that signs new tokens.
+func (k *tokenKeys) signer() ([]byte, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.current == nil {
+		return nil, errTokensUnavailable
+	}
+	return k.current, nil
+}
+
+// verify checks a token against the ring and returns its claims and the
+// spent store.
+func (k *tokenKeys) verify(login, secret string) (token.Claims, token.SpentStore, error) {
+	k.mu.Lock()
+	current, previous, spent := k.current, k.previous, k.spent
+	k.mu.Unlock()
+	if current == nil {
+		return token.Claims{}, nil, errTokensUnavailable
+	}
+	c, err := token.Verify(current, login, secret)
+	if err != nil && previous != nil {
+		c, err = token.Verify(previous, login, secret)
+	}
+	return c, spent, err
+}
+
+// errTokensUnavailable: token logins are on but no key could be loaded.
+var errTokensUnavailable = errors.New("no token key loaded")
+
+// allowMint takes one SITE TOKEN from user's budget at now.
+func (k *tokenKeys) allowMint(user string, now time.Time) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.mints == nil {
+		k.mints = map[string]*rate.Limiter{}
+	}
+	l := k.mints[user]
+	if l == nil {
+		l = rate.NewLimiter(rate.Every(k.mintRate.MintInterval.Duration), k.mintRate.MintBurst)
+		k.mints[user] = l
+	}
+	return l.AllowN(now, 1)
+}
+
+// forgetUsers drops the budgets of users no longer configured (they
+// cannot log in to mint), so the map is bounded by the users configured.
+func (k *tokenKeys) forgetUsers(accounts map[string]*account) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	for name := range k.mints {
+		if accounts[name] == nil {
+			delete(k.mints, name)
+		}
+	}
+}
+
+// close releases the spent store.
 func (k *tokenKeys) close() {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	k.closeLocked()
+}
+
+func (k *tokenKeys) closeLocked() {
 	if k.spent != nil {
 		_ = k.spent.Close()
-		k.spent, k.key, k.keyFile = nil, nil, ""
 	}
+	k.spent, k.current, k.previous, k.keyFile = nil, nil, nil, ""
 }
 
 // tokenClaims returns the session's token, nil for a password login.
@@ -70,13 +169,12 @@ func (sess *session) tokenLogin(st *state, user, pass string) (*account, *token.
 		return nil, nil, "" // a real user always wins over the token form
 	}
 	now := sess.srv.now()
-	key, spent, err := sess.srv.tokens.load(keyFile, now)
-	if err != nil {
+	c, spent, err := sess.srv.tokens.verify(user, pass)
+	if errors.Is(err, errTokensUnavailable) {
 		sess.log.Error("token logins unavailable", "err", err)
 		st.cost.pay(pass)
 		return nil, nil, reasonTokenUnavailable
 	}
-	c, err := token.Verify(key, user, pass)
 	if err != nil {
 		st.cost.pay(pass)
 		return nil, nil, reasonBadPassword
@@ -102,13 +200,15 @@ func (sess *session) tokenLogin(st *state, user, pass string) (*account, *token.
 		st.cost.pay(pass)
 		return nil, nil, reasonMaxSessions
 	}
-	if err := spent.Use(c); err != nil {
+	granted, err := spent.Spend(sess.ctx, c.ID, c.Uses, time.Unix(c.Expires, 0))
+	if err != nil {
 		sess.srv.releaseSessionSlot(a.user.Name)
-		if errors.As(err, &r) {
-			return refuse(r.Reason, r.Detail)
-		}
-		sess.log.Error("token spent file", "err", err)
+		sess.log.Error("token spent store", "err", err)
 		return nil, nil, reasonTokenUnavailable
+	}
+	if !granted {
+		sess.srv.releaseSessionSlot(a.user.Name)
+		return refuse(token.ReasonSpent, fmt.Sprintf("used %d times", c.Uses))
 	}
 	narrowed := *a
 	narrowed.readOnly = a.readOnly || c.Dir&token.Receive == 0
@@ -171,7 +271,12 @@ func (sess *session) siteToken(param string) *ftpserver.AnswerCommand {
 	if a.readOnly && c.Dir&token.Receive != 0 {
 		return answer(550, "SITE TOKEN: %s is read-only: cannot mint a receiving token", a.user.Name)
 	}
-	key, _, err := sess.srv.tokens.load(st.cfg.Tokens.KeyFile, sess.srv.now())
+	if !sess.srv.tokens.allowMint(a.user.Name, sess.srv.now()) {
+		sess.log.Warn("SITE TOKEN rate-limited", "burst", st.cfg.Tokens.MintBurst, "interval", st.cfg.Tokens.MintInterval.String())
+		return answer(450, "SITE TOKEN: rate limit: %d tokens, then one every %s; try again later",
+			st.cfg.Tokens.MintBurst, st.cfg.Tokens.MintInterval)
+	}
+	key, err := sess.srv.tokens.signer()
 	if err != nil {
 		sess.log.Error("token logins unavailable", "err", err)
 		return answer(451, "SITE TOKEN: token logins unavailable")

@@ -1,6 +1,7 @@
 package token
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"os"
@@ -75,10 +76,21 @@ func TestClaimsCheckAndScope(t *testing.T) {
 	}
 }
 
+// spend is Spend with c's id, uses and expiry.
+func spend(t *testing.T, s *FileSpent, c Claims) bool {
+	t.Helper()
+	ok, err := s.Spend(context.Background(), c.ID, c.Uses, time.Unix(c.Expires, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
 func TestSpentSurvivesReopen(t *testing.T) {
 	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
 	file := filepath.Join(t.TempDir(), "key.spent")
-	s, err := OpenSpent(file, now)
+	s, err := OpenFileSpent(file, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,26 +99,79 @@ func TestSpentSurvivesReopen(t *testing.T) {
 	old := testClaims(now)
 	old.Expires = now.Add(time.Minute).Unix()
 	for _, cl := range []Claims{c, c, old} {
-		if err := s.Use(cl); err != nil {
-			t.Fatal(err)
+		if !spend(t, s, cl) {
+			t.Fatal("refused")
 		}
 	}
-	var r *Refused
-	if err := s.Use(c); !errors.As(err, &r) || r.Reason != ReasonSpent {
-		t.Fatalf("third use of a 2-use token: %v", err)
+	if spend(t, s, c) {
+		t.Fatal("third use of a 2-use token granted")
 	}
 	s.Close()
-	s, err = OpenSpent(file, now.Add(2*time.Minute)) // a restart, after old expired
+	now = now.Add(2 * time.Minute) // a restart, after old expired
+	s, err = OpenFileSpent(file, clock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if err := s.Use(c); !errors.As(err, &r) || r.Reason != ReasonSpent {
-		t.Fatalf("spent token revived by a restart: %v", err)
+	if spend(t, s, c) {
+		t.Fatal("spent token revived by a restart")
 	}
 	data, _ := os.ReadFile(file)
 	if strings.Contains(string(data), old.ID) {
 		t.Fatal("expired token not compacted away")
+	}
+	if s.Len() != 1 {
+		t.Fatalf("%d entries in memory, want 1", s.Len())
+	}
+}
+
+// The file and the memory stay bounded while tokens come and expire:
+// compaction at CompactLines lines drops the expired ones, a live token
+// keeps its count through compactions, and a torn line is never glued to
+// the next.
+func TestSpentCompacts(t *testing.T) {
+	now := time.Unix(1_700_000_000, 0)
+	file := filepath.Join(t.TempDir(), "key.spent")
+	s, err := OpenFileSpent(file, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	live := testClaims(now)
+	live.Expires = now.Add(72 * time.Hour).Unix() // past the loop's 2000 minutes
+	live.Uses = 2
+	if !spend(t, s, live) {
+		t.Fatal("refused")
+	}
+	for i := range 1000 {
+		c := testClaims(now)
+		c.Expires = now.Add(time.Minute).Unix()
+		if !spend(t, s, c) {
+			t.Fatal("refused")
+		}
+		now = now.Add(2 * time.Minute)
+		data, _ := os.ReadFile(file)
+		if n := strings.Count(string(data), "\n"); n > CompactLines {
+			t.Fatalf("after %d spends: %d lines", i+1, n)
+		}
+		if s.Len() > CompactLines {
+			t.Fatalf("after %d spends: %d entries in memory", i+1, s.Len())
+		}
+	}
+	if !spend(t, s, live) || spend(t, s, live) {
+		t.Fatal("a live token's count was lost by compaction")
+	}
+	// A torn last line (a crash mid-append) is skipped on reading.
+	s.Close()
+	f, _ := os.OpenFile(file, os.O_WRONLY|os.O_APPEND, 0)
+	f.WriteString("deadbeef")
+	f.Close()
+	s, err = OpenFileSpent(file, func() time.Time { return now })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if spend(t, s, live) {
+		t.Fatal("spent token revived by a torn line")
 	}
 }
 

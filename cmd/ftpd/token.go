@@ -16,7 +16,11 @@ const tokenUsage = `usage: ftpd token -config ftpd.toml -user NAME -path /file (
 Prints a one-time FXP link: an ftp:// URL that logs in as NAME, narrowed to
 the path (a trailing "/" allows the subtree) and the direction, from
 -client only if given, at most -uses times and until -ttl passes. The
-server checks it with the key in [tokens] key_file (created if missing).
+server checks it with the key in [tokens] key_file (created if missing;
+keep it outside every user's root, readable by the account the server
+runs as). After replacing key_file's contents, send the server SIGHUP so
+that it accepts tokens of the new key ([tokens] previous_key says
+whether the old key's tokens keep working).
 
 `
 
