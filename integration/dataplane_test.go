@@ -161,7 +161,9 @@ func TestAborWhileWaitingForData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := time.Since(start); d > 2*time.Second {
+		// The alternative is the library's 30 s data timeout; 15 s keeps a
+		// 2x margin from it while no loaded machine takes 15 s to answer.
+		if d := time.Since(start); d > 15*time.Second {
 			t.Fatalf("%s: ABOR answered after %v", cmd, d)
 		}
 		if code1 != 426 || code2 != 226 || !strings.Contains(msg2, "ABOR") {
@@ -195,7 +197,8 @@ func TestAborWhileWaitingForData(t *testing.T) {
 			break
 		}
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	// As for ABOR: far below the library's 30 s data timeout it replaces.
+	if d := time.Since(start); d > 15*time.Second {
 		t.Fatalf("QUIT answered after %v", d)
 	}
 }
@@ -382,20 +385,18 @@ func TestShutdownCutsRunningTransfer(t *testing.T) {
 			time.Sleep(300 * time.Millisecond)
 			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 			defer cancel()
-			start := time.Now()
 			if err := a.srv.Shutdown(ctx); err == nil {
 				t.Fatal("Shutdown reported no cut transfer")
 			}
 			select {
 			case n := <-got:
+				// The cut is shown by what did not go out, not by a time:
+				// left alone, the reader would take the whole file.
 				if n >= size {
 					t.Fatalf("the whole file went out (%d bytes) after the grace period", n)
 				}
-				if d := time.Since(start); d > 3*time.Second {
-					t.Fatalf("data connection closed %v after Shutdown", d)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("data connection still open 5 s after the grace period")
+			case <-time.After(60 * time.Second):
+				t.Fatal("data connection still open 60 s after the grace period")
 			}
 		})
 	}

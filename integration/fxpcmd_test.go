@@ -407,7 +407,9 @@ func TestFXPCmdDestinationFXPDisabled(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(b.root("alice"), "f.bin")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("refused copy left a file: %v", err)
 	}
-	if d := time.Since(start); d > 20*time.Second {
+	// Only a hang would take this long: the refusal is a few commands on
+	// loopback (well under 1 s idle), so 60 s is no speed bound.
+	if d := time.Since(start); d > 60*time.Second {
 		t.Fatalf("the refusal took %v", d)
 	}
 }
@@ -458,14 +460,12 @@ func TestFXPCmdSIGINT(t *testing.T) {
 
 	p := fxpStart(t, "copy", "--json", "--poll", "50ms", "--bind", client1, fxpURL(a, "s.bin"), fxpURL(b, "s.bin"))
 	p.waitMatch(p.stdout, regexp.MustCompile(`"event":"progress".*"bytes":[1-9]`))
-	start := time.Now()
 	p.signal(syscall.SIGINT)
-	if code := p.waitExit(15 * time.Second); code != 1 {
+	if code := p.waitExit(30 * time.Second); code != 1 {
 		t.Fatalf("exit %d after SIGINT, want 1\n%s", code, p.stderr.String())
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Fatalf("took %v to stop", d)
-	}
+	// No clock on the stop: a copy that ignored SIGINT would finish (exit
+	// 0) and fail the exit-code check; the 30 s only stops a hang.
 	if !strings.Contains(p.stderr.String(), "interrupted") || !regexp.MustCompile(`the bytes so far are in \.fxp-s\.bin\.[0-9a-f]{8}\.part: fxp copy --resume continues it`).MatchString(p.stderr.String()) {
 		t.Fatalf("stderr: %s", p.stderr.String())
 	}

@@ -547,10 +547,11 @@ dst = %q
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
+	// "At once" is shown by what it did not do (no RETR below), not by a
+	// time a loaded machine could exceed.
 	_, errOut, code = fxpRun(t, nil, args...)
-	if code != 3 || !strings.Contains(errOut, "holds the lock") || time.Since(start) > 5*time.Second {
-		t.Fatalf("locked run: exit %d after %s\n%s", code, time.Since(start), errOut)
+	if code != 3 || !strings.Contains(errOut, "holds the lock") {
+		t.Fatalf("locked run: exit %d\n%s", code, errOut)
 	}
 	if n := retrs(); n != 4 {
 		t.Fatal("a locked run copied")

@@ -66,7 +66,9 @@ func (l *logBuffer) String() string {
 // waitFor polls the log until it contains every part, or fails the test.
 func (l *logBuffer) waitFor(t testing.TB, parts ...string) string {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	// Polls: returns as soon as the line is there. The deadline only
+	// bounds a failing test, so it is wide enough for a loaded machine.
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		for _, line := range strings.Split(l.String(), "\n") {
 			ok := true

@@ -250,7 +250,6 @@ func TestAbortEndsAWaitAtOnce(t *testing.T) {
 			if mode == "active" {
 				ch.Abort()
 			}
-			start := time.Now()
 			go func() {
 				c, err := l.Accept()
 				if c != nil {
@@ -267,11 +266,12 @@ func TestAbortEndsAWaitAtOnce(t *testing.T) {
 				if err == nil {
 					t.Fatal("Accept succeeded after Abort")
 				}
-				if d := time.Since(start); d > time.Second {
-					t.Fatalf("Abort took %v", d)
-				}
-			case <-time.After(3 * time.Second):
-				t.Fatal("Accept still waiting after Abort")
+			// Without the Abort this Accept has nothing to end it (no
+			// client, no listener timeout in Options{}), so its return at
+			// all is the proof; the 30 s only stops a broken test and is
+			// no speed bound a loaded machine could break.
+			case <-time.After(30 * time.Second):
+				t.Fatal("Accept still waiting 30 s after Abort")
 			}
 			if r := ch.Reply("425 failed to accept passive transfer connection: " + abortedText); !strings.HasPrefix(r, "426 ") {
 				t.Fatalf("abort reply %q", r)
