@@ -66,11 +66,12 @@ func (t *Transfer) Bytes() int64 {
 // its ReadFrom (uploads) and WriteTo (downloads), which see the data
 // connection itself.
 type Handle struct {
-	fs      *FS
-	file    afero.File
-	t       *Transfer
-	created bool   // the upload created the file: remove it if refused
-	partial string // atomic STOR: the partial file, renamed over t.Path on success
+	fs       *FS
+	file     afero.File
+	t        *Transfer
+	created  bool   // the upload created the file: remove it if refused
+	partial  string // atomic STOR: the partial file, renamed over t.Path on success
+	onClosed func() // runs once Close is done with the storage
 
 	mu         sync.Mutex
 	prepared   bool // an upload has truncated or moved: it owns the file now
@@ -83,6 +84,11 @@ type Handle struct {
 func (d *FS) newHandle(t *Transfer, f afero.File, created bool) *Handle {
 	return &Handle{fs: d, file: f, t: t, created: created}
 }
+
+// OnClosed sets f to run once Close has finished with the storage (the
+// partial file renamed or removed, the hooks told): the owner of the
+// storage keeps it open until then, even if its session has ended.
+func (h *Handle) OnClosed(f func()) { h.onClosed = f }
 
 // Transfer returns the transfer this handle carries.
 func (h *Handle) Transfer() *Transfer { return h.t }
@@ -412,6 +418,9 @@ func (h *Handle) Close() error {
 		result = err
 	}
 	h.fs.opts.Hooks.Done(h.t, result)
+	if h.onClosed != nil {
+		h.onClosed()
+	}
 	return err
 }
 
