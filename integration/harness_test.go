@@ -91,6 +91,12 @@ func (l *logBuffer) waitFor(t testing.TB, parts ...string) string {
 // TOML strings, /32 each). Port 0 picks a free port.
 func startServer(t testing.TB, host, tomlText string) *instance {
 	t.Helper()
+	return startServerOpts(t, host, tomlText, server.Options{})
+}
+
+// startServerOpts is startServer with options (its Logger is the test's).
+func startServerOpts(t testing.TB, host, tomlText string, opts server.Options) *instance {
+	t.Helper()
 	dir := t.TempDir()
 	text := strings.ReplaceAll(tomlText, "{{DIR}}", dir)
 	text = strings.ReplaceAll(text, "{{HOST}}", host)
@@ -105,7 +111,8 @@ func startServer(t testing.TB, host, tomlText string) *instance {
 	}
 	logs := &logBuffer{}
 	logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	srv, err := server.New(cfg, server.Options{Logger: logger})
+	opts.Logger = logger
+	srv, err := server.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
