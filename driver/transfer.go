@@ -74,6 +74,7 @@ type Handle struct {
 	onClosed func() // runs once Close is done with the storage
 
 	mu         sync.Mutex
+	conn       any  // the data connection, once authorized
 	prepared   bool // an upload has truncated or moved: it owns the file now
 	authorized bool
 	refused    error
@@ -89,6 +90,20 @@ func (d *FS) newHandle(t *Transfer, f afero.File, created bool) *Handle {
 // partial file renamed or removed, the hooks told): the owner of the
 // storage keeps it open until then, even if its session has ended.
 func (h *Handle) OnClosed(f func()) { h.onClosed = f }
+
+// SenderDone reports whether this is an upload whose sender has ended
+// the data connection cleanly (its FIN arrived; Linux only): all of the
+// file is in the socket, and the transfer ends by itself once it has read
+// it. A reset, or a connection still open, reports false.
+func (h *Handle) SenderDone() bool {
+	if h.t.Direction != acl.DirectionReceive {
+		return false
+	}
+	h.mu.Lock()
+	conn := h.conn
+	h.mu.Unlock()
+	return conn != nil && peerEnded(conn)
+}
 
 // Transfer returns the transfer this handle carries.
 func (h *Handle) Transfer() *Transfer { return h.t }
@@ -255,6 +270,7 @@ func (h *Handle) authorize(conn any) error {
 	if h.authorized || h.refused != nil {
 		return errors.New("transfer handle used twice")
 	}
+	h.conn = conn
 	h.t.Peer = PeerOf(conn)
 	h.t.Started = h.fs.opts.Now()
 	if err := h.fs.opts.Hooks.Authorize(h.t); err != nil {

@@ -148,3 +148,35 @@ func waitSessionEnds(t *testing.T, a *instance, n int) {
 			strings.Count(log, `"msg":"transfer failed"`) >= n
 	})
 }
+
+// TestStorCompleteThenHangup: a client sends a whole file, ends the data
+// connection cleanly (FIN) and hangs up the control connection without
+// waiting for the 226. The upload is complete, so it is kept. A client
+// that announced a size with ALLO and ends the data connection cleanly
+// short of it, then hangs up, did not complete: the old file stays and no
+// partial file is left.
+func TestStorCompleteThenHangup(t *testing.T) {
+	t.Run("complete", func(t *testing.T) {
+		a := startServer(t, hostA, basicConfig("", ""))
+		path, _ := precious(t, a)
+		body := randomBytes(t, 64<<20)
+		h := startHangupStor(t, a, "precious.bin", 0, body)
+		h.data.Close() // FIN after every byte
+		h.ctrl.Close() // no wait for the 226
+		eventually(t, 20*time.Second, "session end and transfer logged", func() bool {
+			log := a.logs.String()
+			return strings.Contains(log, `"msg":"disconnected"`) &&
+				(strings.Contains(log, `"msg":"transfer"`) || strings.Contains(log, `"msg":"transfer failed"`))
+		})
+		noPartial(t, path, body, "a complete upload whose client hung up before the 226")
+	})
+	t.Run("short of ALLO", func(t *testing.T) {
+		a := startServer(t, hostA, basicConfig("", ""))
+		path, old := precious(t, a)
+		h := startHangupStor(t, a, "precious.bin", 8<<20, randomBytes(t, 4<<20))
+		h.data.Close()
+		h.ctrl.Close()
+		waitSessionEnds(t, a, 1)
+		noPartial(t, path, old, "an upload short of its ALLO size whose client hung up")
+	})
+}

@@ -52,7 +52,8 @@ type session struct {
 	preAnswers   []answer     // replies queued before login, given for NOOP
 	closeStorage func() error // releases the user's storage once ended and no transfer holds it
 	storageHolds int          // running transfers (their handles clean up through the storage)
-	ended        bool         // end() has run
+	running      *runningTransfer
+	ended        bool // end() has run
 
 	up uploadState // ALLO and final-reply corrections (upload.go)
 
@@ -233,7 +234,42 @@ type sharedRoot struct {
 	refs int
 }
 
+// runningTransfer is a session's transfer between GetHandle and the
+// handle's Close; done is closed then.
+type runningTransfer struct {
+	h    *driver.Handle
+	done chan struct{}
+}
+
+// completeUploadGrace bounds how long a session's end waits for an upload
+// whose sender has already ended its data connection cleanly to take the
+// bytes left in the socket (a few MiB at most: local work, unless a
+// bandwidth limit slows it).
+const completeUploadGrace = 30 * time.Second
+
+// finishCompleteUpload lets a running upload whose data connection the
+// client ended cleanly (all bytes sent, FIN) finish before the session's
+// end cuts it: a client that hangs up without waiting for the 226 still
+// gets a complete file stored. Any other running transfer is cut by the
+// library once end returns, and fails.
+func (sess *session) finishCompleteUpload() {
+	sess.mu.Lock()
+	r := sess.running
+	sess.mu.Unlock()
+	if r == nil || !r.h.SenderDone() {
+		return
+	}
+	t := time.NewTimer(completeUploadGrace)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C:
+		sess.log.Warn("complete upload not stored in time after the client hung up", "path", r.h.Transfer().Path)
+	}
+}
+
 func (sess *session) end() {
+	sess.finishCompleteUpload()
 	sess.cancel()
 	sess.data.Close()
 	if name := sess.userName(); name != "" {
@@ -569,7 +605,19 @@ func (c *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserve
 		return nil, err
 	}
 	h.Transfer().Expect = expect
-	h.OnClosed(release)
+	r := &runningTransfer{h: h, done: make(chan struct{})}
+	c.sess.mu.Lock()
+	c.sess.running = r
+	c.sess.mu.Unlock()
+	h.OnClosed(func() {
+		c.sess.mu.Lock()
+		if c.sess.running == r {
+			c.sess.running = nil
+		}
+		c.sess.mu.Unlock()
+		close(r.done)
+		release()
+	})
 	return h, nil
 }
 
