@@ -66,13 +66,15 @@ func (t *Transfer) Bytes() int64 {
 // its ReadFrom (uploads) and WriteTo (downloads), which see the data
 // connection itself.
 type Handle struct {
-	fs      *FS
-	file    afero.File
-	t       *Transfer
-	created bool   // the upload created the file: remove it if refused
-	partial string // atomic STOR: the partial file, renamed over t.Path on success
+	fs       *FS
+	file     afero.File
+	t        *Transfer
+	created  bool   // the upload created the file: remove it if refused
+	partial  string // atomic STOR: the partial file, renamed over t.Path on success
+	onClosed func() // runs once Close is done with the storage
 
 	mu         sync.Mutex
+	conn       any  // the data connection, once authorized
 	prepared   bool // an upload has truncated or moved: it owns the file now
 	authorized bool
 	refused    error
@@ -82,6 +84,25 @@ type Handle struct {
 
 func (d *FS) newHandle(t *Transfer, f afero.File, created bool) *Handle {
 	return &Handle{fs: d, file: f, t: t, created: created}
+}
+
+// OnClosed sets f to run once Close has finished with the storage (the
+// partial file renamed or removed, the hooks told): the owner of the
+// storage keeps it open until then, even if its session has ended.
+func (h *Handle) OnClosed(f func()) { h.onClosed = f }
+
+// SenderDone reports whether this is an upload whose sender has ended
+// the data connection cleanly (its FIN arrived; Linux only): all of the
+// file is in the socket, and the transfer ends by itself once it has read
+// it. A reset, or a connection still open, reports false.
+func (h *Handle) SenderDone() bool {
+	if h.t.Direction != acl.DirectionReceive {
+		return false
+	}
+	h.mu.Lock()
+	conn := h.conn
+	h.mu.Unlock()
+	return conn != nil && peerEnded(conn)
 }
 
 // Transfer returns the transfer this handle carries.
@@ -254,6 +275,7 @@ func (h *Handle) authorize(conn any) error {
 	if h.authorized || h.refused != nil {
 		return errors.New("transfer handle used twice")
 	}
+	h.conn = conn
 	h.t.Peer = PeerOf(conn)
 	h.t.Started = h.fs.opts.Now()
 	if err := h.fs.opts.Hooks.Authorize(h.t); err != nil {
@@ -417,6 +439,9 @@ func (h *Handle) Close() error {
 		result = err
 	}
 	h.fs.opts.Hooks.Done(h.t, result)
+	if h.onClosed != nil {
+		h.onClosed()
+	}
 	return err
 }
 

@@ -73,6 +73,10 @@ func TestStorKilledServerKeepsOldFile(t *testing.T) {
 	if !strings.Contains(p2.stderr.String(), "removed partial uploads left by an earlier run") {
 		t.Errorf("sweep not logged:\n%s", p2.stderr.String())
 	}
+	// The start says how many it removed in all (issue 22).
+	if !strings.Contains(p2.stderr.String(), `msg="partial uploads swept at start" removed=1 `) {
+		t.Errorf("the sweep's count is not logged:\n%s", p2.stderr.String())
+	}
 	if _, err := os.Stat(filepath.Join(root, "sub", ".ftpd-upload-keep")); err != nil {
 		t.Fatalf("the sweep removed a file that is not ftpd's: %v", err)
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -17,6 +18,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ftpd/ftpd/ftpclient"
+	"github.com/ftpd/ftpd/server"
 )
 
 // Issue 13, item 1: SITE CHMOD takes permission bits only and obeys
@@ -294,14 +296,50 @@ func TestBanCheckedAtPass(t *testing.T) {
 	a.dial(client2, "alice", testPass)
 }
 
-// Issue 13, item 4: every refusal after PASS gives the same answer in the
-// same time, and the log keeps the true reason.
+// bcryptLog is a bcrypt check that records the cost of every hash it
+// checks, injected into the server (server.Options.CompareHash).
+type bcryptLog struct {
+	mu    sync.Mutex
+	costs []int
+}
+
+func (l *bcryptLog) compare(hash, password []byte) error {
+	c, err := bcrypt.Cost(hash)
+	if err != nil {
+		c = -1
+	}
+	l.mu.Lock()
+	l.costs = append(l.costs, c)
+	l.mu.Unlock()
+	return bcrypt.CompareHashAndPassword(hash, password)
+}
+
+// take returns the costs checked since the last take, sorted.
+func (l *bcryptLog) take() []int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	out := l.costs
+	l.costs = nil
+	slices.Sort(out)
+	return out
+}
+
+// Issue 13, item 4 and issue 22 ("one login cost, whatever the stored
+// hash"): every refusal after PASS gives the same answer, and does the
+// same bcrypt work whatever the user, the user's hash cost or the reason,
+// and the log keeps the true reason. Users have hashes at cost 4 and 8;
+// every refusal must run exactly one bcrypt check at cost 4 and one at
+// cost 8, nothing else. That is counted through an injected bcrypt check,
+// which machine load cannot change. Before, a wrong password for the
+// cost-4 user ran one check at cost 4 (a sixteenth of an unknown user's
+// check at cost 8): the user list could be read by timing.
 func TestLoginAnswerAndCost(t *testing.T) {
-	hash, err := bcrypt.GenerateFromPassword([]byte(testPass), 10)
+	hash8, err := bcrypt.GenerateFromPassword([]byte(testPass), 8)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startServer(t, hostA, `
+	var checks bcryptLog
+	a := startServerWith(t, hostA, `
 [server]
 listen = "{{HOST}}:0"
 login_timeout = "10m" # the banned connections wait through the whole test
@@ -314,18 +352,23 @@ ban_duration = "1h"
 
 [[users]]
 name = "alice"
-password_hash = "`+string(hash)+`"
+password_hash = "`+testHash+`" # cost 4
 root = "{{DIR}}/alice"
 
 [[users]]
+name = "heidi"
+password_hash = "`+string(hash8)+`"
+root = "{{DIR}}/heidi"
+
+[[users]]
 name = "dave"
-password_hash = "`+string(hash)+`"
+password_hash = "`+testHash+`"
 root = "{{DIR}}/dave"
 allowed_ips = ["127.0.0.10/32"]
 
 [[users]]
 name = "gina"
-password_hash = "`+string(hash)+`"
+password_hash = "`+string(hash8)+`"
 root = "{{DIR}}/gina"
 max_sessions = 1
 
@@ -333,11 +376,11 @@ max_sessions = 1
 name = "plain"
 password = "`+testPass+`"
 root = "{{DIR}}/plain"
-`)
-	const tries = 30
+`, server.Options{CompareHash: checks.compare})
+	const tries = 9                   // timed cases; the others run 3 tries (a fresh and a cached password)
 	a.dial(client1, "gina", testPass) // gina's one session
 	// Banned-after-connect: connections from .20 opened before its ban.
-	banned := make([]*ftpclient.Conn, tries)
+	banned := make([]*ftpclient.Conn, 3)
 	for i := range banned {
 		banned[i] = a.dial("127.0.0.20", "", "")
 	}
@@ -349,6 +392,7 @@ root = "{{DIR}}/plain"
 	type attempt struct {
 		name, user, pass string
 		from             func(i int) string // client address of try i
+		timed            bool
 	}
 	// Failures count towards bans: spread those over addresses.
 	spread := func(base int) func(int) string {
@@ -356,16 +400,21 @@ root = "{{DIR}}/plain"
 	}
 	fixed := func(ip string) func(int) string { return func(int) string { return ip } }
 	cases := []attempt{
-		{"unknown user", "nosuchuser", testPass, spread(1)},
-		{"wrong password", "alice", "wrong-password", spread(2)},
-		{"plain wrong password", "plain", "wrong-password", spread(3)},
-		{"outside allowed_ips", "dave", testPass, fixed(client2)},
-		{"max_sessions", "gina", testPass, fixed(client2)},
-		{"banned after connect", "alice", testPass, nil},
+		{"unknown user", "nosuchuser", testPass, spread(1), true},
+		{"wrong password, cost 4", "alice", "wrong-password", spread(2), true},
+		{"wrong password, cost 8", "heidi", "wrong-password", spread(4), false},
+		{"plain wrong password", "plain", "wrong-password", spread(3), false},
+		{"outside allowed_ips", "dave", testPass, fixed(client2), false},
+		{"max_sessions", "gina", testPass, fixed(client2), false},
+		{"banned after connect", "alice", testPass, nil, false},
 	}
+	want := []int{4, 8}
 	times := make([][]time.Duration, len(cases))
 	for i := 0; i < tries; i++ {
 		for ci, tc := range cases {
+			if !tc.timed && i >= 3 {
+				continue
+			}
 			var c *ftpclient.Conn
 			if tc.from == nil {
 				c = banned[i]
@@ -375,26 +424,34 @@ root = "{{DIR}}/plain"
 			if _, err := c.Expect(331, "USER %s", tc.user); err != nil {
 				t.Fatalf("%s: USER: %v", tc.name, err)
 			}
+			checks.take()
 			start := time.Now()
 			code, msg, err := c.Cmd("PASS %s", tc.pass)
 			elapsed := time.Since(start)
 			if err != nil || code != 530 || msg != "login incorrect" {
 				t.Fatalf("%s: PASS answered %d %q %v, want 530 \"login incorrect\"", tc.name, code, msg, err)
 			}
+			// The reply follows the checks: they are all counted.
+			if got := checks.take(); !slices.Equal(got, want) {
+				t.Errorf("%s (try %d): bcrypt checks at costs %v, want exactly %v", tc.name, i, got, want)
+			}
 			times[ci] = append(times[ci], elapsed)
 			c.Close()
 		}
 	}
-	var medians []time.Duration
-	for ci, tc := range cases {
-		slices.Sort(times[ci])
-		m := times[ci][tries/2]
-		medians = append(medians, m)
-		t.Logf("%-22s median %v", tc.name, m.Round(100*time.Microsecond))
+	// One wall-clock comparison, with a margin load cannot break: the two
+	// timed cases alternate, so load slows both alike, and their medians
+	// must be within a factor 3 of each other. Before the fix the cost-4
+	// refusal did a sixteenth of the unknown user's bcrypt work.
+	median := func(d []time.Duration) time.Duration {
+		d = slices.Clone(d)
+		slices.Sort(d)
+		return d[len(d)/2]
 	}
-	lo, hi := slices.Min(medians), slices.Max(medians)
-	if float64(hi) > 1.2*float64(lo) {
-		t.Errorf("login refusal medians differ by more than 20%%: %v .. %v", lo, hi)
+	unknown, cheap := median(times[0]), median(times[1])
+	t.Logf("medians: unknown user %v, wrong password at cost 4 %v", unknown, cheap)
+	if 3*cheap < unknown || 3*unknown < cheap {
+		t.Errorf("refusal medians differ by more than 3x: unknown user %v, wrong password at cost 4 %v", unknown, cheap)
 	}
 	for _, reason := range []string{"unknown_user", "bad_password", "allowed_ips", "max_sessions", "banned"} {
 		a.logs.waitFor(t, `"reason":"`+reason+`"`)

@@ -8,11 +8,11 @@ const (
 
 // checkLogin decides a PASS. It returns the account and "" when the login
 // may go on (a session slot is then taken), or the reason it may not. Every
-// refusal costs at least one bcrypt run at the highest configured cost, so
-// that an unknown name, a wrong password, an address outside allowed_ips, a
-// ban and a full max_sessions take the same time: a refusal that did not
-// pay for a bcrypt check (unknown user, plain-text password, a cached
-// correct password, anonymous) pays the dummy one.
+// refusal costs the same bcrypt work (see loginCost), so that an unknown
+// name, a wrong password whatever the user's hash cost, a plain-text
+// password, an address outside allowed_ips, a ban and a full max_sessions
+// take the same time: a refusal pays, with dummy hashes, every configured
+// cost level that the user's own check did not.
 func (sess *session) checkLogin(st *state, user, pass string) (*account, string) {
 	a := st.accounts[user]
 	if a == nil {
@@ -31,8 +31,8 @@ func (sess *session) checkLogin(st *state, user, pass string) (*account, string)
 	case !sess.srv.takeSessionSlot(a.user.Name, a.user.MaxSessions):
 		reason = reasonMaxSessions
 	}
-	if reason != "" && !paid {
-		st.cost.pay(pass)
+	if reason != "" {
+		st.cost.padAfter(paid, pass)
 	}
 	return a, reason
 }

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"sync"
+
+	"golang.org/x/crypto/bcrypt"
 )
 
 // verifiedPasswords remembers, per user, a keyed digest of the last
@@ -14,13 +16,19 @@ import (
 // always pays for bcrypt. The key is random per process and the digest
 // covers the bcrypt hash, so a changed password_hash invalidates it.
 type verifiedPasswords struct {
-	key [32]byte
-	mu  sync.Mutex
-	ok  map[string][sha256.Size]byte
+	key     [32]byte
+	compare CompareFunc
+	mu      sync.Mutex
+	ok      map[string][sha256.Size]byte
 }
 
-func newVerifiedPasswords() *verifiedPasswords {
-	v := &verifiedPasswords{ok: map[string][sha256.Size]byte{}}
+// newVerifiedPasswords returns an empty cache that checks with compare
+// (nil = bcrypt.CompareHashAndPassword).
+func newVerifiedPasswords(compare CompareFunc) *verifiedPasswords {
+	if compare == nil {
+		compare = bcrypt.CompareHashAndPassword
+	}
+	v := &verifiedPasswords{ok: map[string][sha256.Size]byte{}, compare: compare}
 	_, _ = rand.Read(v.key[:]) // crypto/rand.Read does not fail on Linux
 	return v
 }
@@ -44,24 +52,24 @@ func (v *verifiedPasswords) check(user string, sec secret, password string) bool
 	return ok
 }
 
-// verify is check that also says whether a bcrypt run was paid (false for
-// a cache hit, a plain-text password or an anonymous login).
-func (v *verifiedPasswords) verify(user string, sec secret, password string) (ok, paid bool) {
+// verify is check that also says the cost of the bcrypt run it paid (0
+// for none: a cache hit, a plain-text password or an anonymous login).
+func (v *verifiedPasswords) verify(user string, sec secret, password string) (ok bool, paid int) {
 	if sec.hash == nil {
-		return sec.check(password), false
+		return sec.check(v.compare, password), 0
 	}
 	d := v.digest(user, sec.cacheKey(), password)
 	v.mu.Lock()
 	cached, hit := v.ok[user]
 	v.mu.Unlock()
 	if hit && hmac.Equal(cached[:], d[:]) {
-		return true, false
+		return true, 0
 	}
-	if !sec.check(password) {
-		return false, true
+	if !sec.check(v.compare, password) {
+		return false, sec.cost
 	}
 	v.mu.Lock()
 	v.ok[user] = d
 	v.mu.Unlock()
-	return true, true
+	return true, sec.cost
 }

@@ -19,6 +19,7 @@ import (
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
+	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ftpd/ftpd/acl"
 	"github.com/ftpd/ftpd/conf"
@@ -36,6 +37,9 @@ type Options struct {
 	// anything else (roots are created after it, as the account it drops
 	// to). An error stops the start.
 	DropPrivileges func() error
+	// CompareHash is the bcrypt check of logins; nil =
+	// bcrypt.CompareHashAndPassword. Tests inject one that counts.
+	CompareHash CompareFunc
 }
 
 // Server is one ftpd instance.
@@ -77,7 +81,7 @@ type Server struct {
 // root opens (or, when missing, could be created). ftpd -check-config uses
 // it, so a config it passes does not fail at start for these reasons.
 func Check(cfg *conf.Config, dropPrivileges func() error) error {
-	if _, err := compile(cfg, nil); err != nil {
+	if _, err := compile(cfg, nil, bcrypt.CompareHashAndPassword); err != nil {
 		return err
 	}
 	return asServing(cfg, dropPrivileges, false)
@@ -92,7 +96,10 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	st, err := compile(cfg, nil)
+	if opts.CompareHash == nil {
+		opts.CompareHash = bcrypt.CompareHashAndPassword
+	}
+	st, err := compile(cfg, nil, opts.CompareHash)
 	if err != nil {
 		return nil, err
 	}
@@ -110,7 +117,7 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		userSlots: map[string]int{},
 		xfers:     map[*driver.Transfer]xferEntry{},
 
-		passwords: newVerifiedPasswords(),
+		passwords: newVerifiedPasswords(opts.CompareHash),
 		conns:     acl.NewConnTable(),
 		bans:      acl.NewBanList(),
 		bandwidth: newBandwidth(),
@@ -235,7 +242,7 @@ func (s *Server) MetricsAddr() net.Addr {
 // address, passive ports, public host, TLS mode, idle timeout, banner) keep
 // their old values until a restart; Reload says so in the log.
 func (s *Server) Reload(cfg *conf.Config) error {
-	st, err := compile(cfg, s.state.Load())
+	st, err := compile(cfg, s.state.Load(), s.passwords.compare)
 	if err != nil {
 		return err
 	}

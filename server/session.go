@@ -48,9 +48,12 @@ type session struct {
 	data *dataplane.Channel // the session's side of the data plane
 
 	mu           sync.Mutex
-	answers      []answer // replies queued by Screen for Site
-	preAnswers   []answer // replies queued before login, given for NOOP
-	closeStorage func() error
+	answers      []answer     // replies queued by Screen for Site
+	preAnswers   []answer     // replies queued before login, given for NOOP
+	closeStorage func() error // releases the user's storage once ended and no transfer holds it
+	storageHolds int          // running transfers (their handles clean up through the storage)
+	running      *runningTransfer
+	ended        bool // end() has run
 
 	up uploadState // ALLO and final-reply corrections (upload.go)
 
@@ -231,7 +234,42 @@ type sharedRoot struct {
 	refs int
 }
 
+// runningTransfer is a session's transfer between GetHandle and the
+// handle's Close; done is closed then.
+type runningTransfer struct {
+	h    *driver.Handle
+	done chan struct{}
+}
+
+// completeUploadGrace bounds how long a session's end waits for an upload
+// whose sender has already ended its data connection cleanly to take the
+// bytes left in the socket (a few MiB at most: local work, unless a
+// bandwidth limit slows it).
+const completeUploadGrace = 30 * time.Second
+
+// finishCompleteUpload lets a running upload whose data connection the
+// client ended cleanly (all bytes sent, FIN) finish before the session's
+// end cuts it: a client that hangs up without waiting for the 226 still
+// gets a complete file stored. Any other running transfer is cut by the
+// library once end returns, and fails.
+func (sess *session) finishCompleteUpload() {
+	sess.mu.Lock()
+	r := sess.running
+	sess.mu.Unlock()
+	if r == nil || !r.h.SenderDone() {
+		return
+	}
+	t := time.NewTimer(completeUploadGrace)
+	defer t.Stop()
+	select {
+	case <-r.done:
+	case <-t.C:
+		sess.log.Warn("complete upload not stored in time after the client hung up", "path", r.h.Transfer().Path)
+	}
+}
+
 func (sess *session) end() {
+	sess.finishCompleteUpload()
 	sess.cancel()
 	sess.data.Close()
 	if name := sess.userName(); name != "" {
@@ -239,15 +277,57 @@ func (sess *session) end() {
 		sess.srv.releaseSessionSlot(name)
 	}
 	sess.mu.Lock()
-	closeStorage := sess.closeStorage
-	sess.closeStorage = nil
+	sess.ended = true
+	closeStorage := sess.takeCloseStorageLocked()
 	sess.mu.Unlock()
-	if closeStorage != nil {
-		if err := closeStorage(); err != nil {
-			sess.log.Warn("close storage", "err", err)
-		}
-	}
+	sess.releaseStorage(closeStorage)
 	sess.log.Debug("disconnected")
+}
+
+// holdStorage keeps the session's storage open for a transfer until the
+// returned release runs (when the transfer's handle has closed, i.e. has
+// renamed or removed its partial file). The FTP library ends a session
+// (end) before it closes the session's running transfer, and the storage
+// of a user's last session is closed with it: without the hold, the
+// transfer could no longer remove its partial file. ok is false once the
+// session has ended.
+func (sess *session) holdStorage() (release func(), ok bool) {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if sess.ended {
+		return nil, false
+	}
+	sess.storageHolds++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			sess.mu.Lock()
+			sess.storageHolds--
+			closeStorage := sess.takeCloseStorageLocked()
+			sess.mu.Unlock()
+			sess.releaseStorage(closeStorage)
+		})
+	}, true
+}
+
+// takeCloseStorageLocked returns the storage's close function when the
+// session has ended and no transfer holds the storage (once), else nil.
+func (sess *session) takeCloseStorageLocked() func() error {
+	if !sess.ended || sess.storageHolds > 0 {
+		return nil
+	}
+	c := sess.closeStorage
+	sess.closeStorage = nil
+	return c
+}
+
+func (sess *session) releaseStorage(closeStorage func() error) {
+	if closeStorage == nil {
+		return
+	}
+	if err := closeStorage(); err != nil {
+		sess.log.Warn("close storage", "err", err)
+	}
 }
 
 // close drops the control connection. It closes the socket under the
@@ -515,11 +595,29 @@ func (c *clientDriver) ComputeHash(name string, algo ftpserver.HASHAlgo, start, 
 // when the file cannot be opened.
 func (c *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserver.FileTransfer, error) {
 	expect := c.sess.takeAllo()
+	release, ok := c.sess.holdStorage()
+	if !ok {
+		return nil, errors.New("session ended")
+	}
 	h, err := c.FS.OpenTransfer(name, flags, offset)
 	if err != nil {
+		release()
 		return nil, err
 	}
 	h.Transfer().Expect = expect
+	r := &runningTransfer{h: h, done: make(chan struct{})}
+	c.sess.mu.Lock()
+	c.sess.running = r
+	c.sess.mu.Unlock()
+	h.OnClosed(func() {
+		c.sess.mu.Lock()
+		if c.sess.running == r {
+			c.sess.running = nil
+		}
+		c.sess.mu.Unlock()
+		close(r.done)
+		release()
+	})
 	return h, nil
 }
 

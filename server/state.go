@@ -44,13 +44,14 @@ func prefixes(in []conf.Prefix) acl.Networks {
 }
 
 // compile compiles cfg; prev is the state it replaces (nil at start),
-// whose dummy password hash is reused when the cost is unchanged.
-func compile(cfg *conf.Config, prev *state) (*state, error) {
+// whose dummy password hashes are reused for unchanged costs; compare is
+// the bcrypt check refused logins pay with.
+func compile(cfg *conf.Config, prev *state, compare CompareFunc) (*state, error) {
 	var prevCost *loginCost
 	if prev != nil {
 		prevCost = prev.cost
 	}
-	cost, err := newLoginCost(cfg, prevCost)
+	cost, err := newLoginCost(cfg, prevCost, compare)
 	if err != nil {
 		return nil, err
 	}

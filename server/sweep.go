@@ -11,16 +11,21 @@ import (
 
 // sweepPartials removes, under every os-backed user root, the partial
 // upload files that a previous ftpd left behind when it was killed during a
-// STOR. It runs at start, before the first connection is accepted, so no
+// STOR, and logs how many in all. It runs at start, before the first connection is accepted, so no
 // upload of this process can be mistaken for a leftover.
 func (s *Server) sweepPartials(cfg *conf.Config, cutoff time.Time) {
 	seen := map[string]bool{}
+	total := 0
+	defer func() {
+		s.log.Info("partial uploads swept at start", "removed", total, "roots", len(seen))
+	}()
 	for _, u := range cfg.Users {
 		if u.Backend == conf.BackendMemory || seen[u.Root] {
 			continue
 		}
 		seen[u.Root] = true
 		n, err := driver.SweepPartials(u.Root, cutoff)
+		total += n
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
