@@ -31,7 +31,8 @@ type server struct {
 
 // dial connects and logs in (TYPE I; under TLS, PBSZ 0 and PROT C).
 func (c *Client) dial(ctx context.Context, role string, ep Endpoint) (*server, error) {
-	opts := ftpclient.Options{LocalAddr: c.opts.Bind, Timeout: c.opts.Timeout}
+	opts := ftpclient.Options{LocalAddr: c.opts.Bind, Timeout: c.opts.Timeout,
+		DataTimeout: c.opts.DataTimeout, MaxListing: c.opts.MaxListing}
 	if c.opts.Secure && !ep.TLS {
 		return nil, fmt.Errorf("%s %s: --secure needs TLS on both servers (ftps:// URLs, or tls in the sites file)", role, ep)
 	}

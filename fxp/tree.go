@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ftpd/ftpd/ftpclient"
 )
 
 // entry is one line of an MLSD listing.
@@ -40,6 +42,38 @@ func parseMLSD(line string) (entry, bool) {
 	return e, e.typ != ""
 }
 
+// listDir lists dir (MLSD) and returns its entries whose names pass
+// checkName; the others come back as refusals. Lines are parsed as they
+// arrive, and *count (entries listed by the whole walk) may not pass max.
+func listDir(s *server, dir string, count *int, max int) ([]entry, []error, error) {
+	var (
+		out     []entry
+		refused []error
+	)
+	err := s.c.ListFunc("MLSD", dir, func(l []byte) error {
+		e, ok := parseMLSD(string(l))
+		if !ok || e.typ == "cdir" || e.typ == "pdir" {
+			return nil
+		}
+		if err := checkName(e.name); err != nil {
+			refused = append(refused, fmt.Errorf("%s: in %s: %w", s, ftpclient.Printable(dir), err))
+			if len(refused) > max {
+				return fmt.Errorf("more than %d refused names", max)
+			}
+			return nil
+		}
+		if *count++; *count > max {
+			return fmt.Errorf("more than %d entries (the entry cap, --max-entries): refused", max)
+		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, refused, fmt.Errorf("%s: list %s: %w", s, strconv.Quote(ftpclient.Printable(dir)), err)
+	}
+	return out, refused, nil
+}
+
 func joinPath(dir, name string) string {
 	if dir == "" {
 		return name
@@ -51,15 +85,15 @@ func joinPath(dir, name string) string {
 // destination (MKD) and returns the files to copy. The destination path
 // becomes the copy of the source directory; one ending in "/" (or empty)
 // receives it under its own name.
-func (c *Client) plan(ctx context.Context, src, dst Endpoint) ([]job, error) {
+func (c *Client) plan(ctx context.Context, src, dst Endpoint) (jobs []job, refused []error, err error) {
 	s, err := c.dialRetrying(ctx, roleSrc, src)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer s.close()
 	d, err := c.dialRetrying(ctx, roleDst, dst)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer d.close()
 
@@ -71,19 +105,21 @@ func (c *Client) plan(ctx context.Context, src, dst Endpoint) ([]job, error) {
 	p := planner{c: c, src: s, dst: d}
 	if dstRoot != "" {
 		if err := p.mkdir(dstRoot); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := p.walk(ctx, srcRoot, dstRoot, src, dst, 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return p.jobs, nil
+	return p.jobs, p.refused, nil
 }
 
 type planner struct {
 	c        *Client
 	src, dst *server
 	jobs     []job
+	refused  []error // listed names that are not one plain path element
+	entries  int     // listed so far, against MaxEntries
 }
 
 // maxDepth stops symlink loops a server might list as directories.
@@ -96,15 +132,12 @@ func (p *planner) walk(ctx context.Context, srcDir, dstDir string, src, dst Endp
 	if depth > maxDepth {
 		return fmt.Errorf("%s: %s: deeper than %d levels", p.src, srcDir, maxDepth)
 	}
-	lines, err := p.src.c.List("MLSD", srcDir)
+	entries, refused, err := listDir(p.src, srcDir, &p.entries, p.c.opts.MaxEntries)
+	p.refused = append(p.refused, refused...)
 	if err != nil {
-		return fmt.Errorf("%s: list %q: %w", p.src, srcDir, err)
+		return err
 	}
-	for _, l := range lines {
-		e, ok := parseMLSD(l)
-		if !ok || e.name == "." || e.name == ".." || strings.Contains(e.name, "/") {
-			continue
-		}
+	for _, e := range entries {
 		sp, dp := joinPath(srcDir, e.name), joinPath(dstDir, e.name)
 		switch e.typ {
 		case "dir":
