@@ -267,3 +267,49 @@ func TestHostileNamesMirror(t *testing.T) {
 		})
 	}
 }
+
+// TestForeignPasvRefused: a passive server whose 227 names an address
+// other than its control connection's (here 127.0.0.5) is not obeyed: the
+// other server never gets a PORT to it and the copy fails saying why;
+// with AllowForeignPasv (--allow-foreign-pasv) the address is passed on.
+func TestForeignPasvRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		passive Passive
+		allow   bool
+	}{
+		{"evil source", PassiveSrc, false},
+		{"evil destination", PassiveDst, false},
+		{"allowed", PassiveSrc, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			evil := &evilFTP{pasvHost: "127,0,0,5"}
+			src, dst := &evilFTP{}, &evilFTP{}
+			if tc.passive == PassiveSrc {
+				src = evil
+			} else {
+				dst = evil
+			}
+			startEvil(t, "127.0.0.2", src)
+			startEvil(t, "127.0.0.3", dst)
+			_, err := hostileClient(Options{Passive: tc.passive, AllowForeignPasv: tc.allow}).Copy(context.Background(),
+				mustEndpoint(t, src.addr, "f"), mustEndpoint(t, dst.addr, "f"))
+			other := dst
+			if evil == dst {
+				other = src
+			}
+			sentForeign := false
+			for _, c := range other.got() {
+				if strings.HasPrefix(c, "PORT 127,0,0,5,") {
+					sentForeign = true
+				}
+			}
+			if sentForeign != tc.allow {
+				t.Fatalf("PORT to the foreign address sent: %v, want %v (commands %q)", sentForeign, tc.allow, other.got())
+			}
+			if !tc.allow && (err == nil || !strings.Contains(err.Error(), "--allow-foreign-pasv")) {
+				t.Fatalf("err %v, want a refusal naming --allow-foreign-pasv", err)
+			}
+		})
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ftpd/ftpd/ftpclient"
 	"github.com/ftpd/ftpd/fxp"
 )
 
@@ -72,6 +73,10 @@ type copyFlags struct {
 	jsonOut, debug            bool
 	jobs, retries             int
 	timeout, poll, backoff    time.Duration
+	dataTimeout               time.Duration
+	allowForeignPasv          bool
+	maxListing                int64
+	maxEntries                int
 }
 
 func run(ctx context.Context, args []string, e env) int {
@@ -121,6 +126,10 @@ func newCopyFlags(out io.Writer, f *copyFlags) *flag.FlagSet {
 	fs.BoolVar(&f.secure, "secure", false, "secure FXP: protect the data between the servers with TLS (PROT P on both, SSCN ON or CPSV on one); needs ftps:// on both")
 	fs.StringVar(&f.sscn, "sscn", "passive", "with --secure, the server that is the TLS client: passive, active, src or dst (the other one if it lacks SSCN/CPSV)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "connect and reply timeout (not the transfer itself)")
+	fs.DurationVar(&f.dataTimeout, "data-timeout", 0, "a listing's data connection that moves no byte this long fails (default: --timeout)")
+	fs.BoolVar(&f.allowForeignPasv, "allow-foreign-pasv", false, "hand the other server a PASV address that is not the passive server's control address (a server behind NAT); refused by default (also allow_foreign_pasv per site)")
+	fs.Int64Var(&f.maxListing, "max-listing", ftpclient.DefaultMaxListing, "bytes one directory listing may have; past it the listing fails")
+	fs.IntVar(&f.maxEntries, "max-entries", fxp.DefaultMaxEntries, "entries a tree listing (-r, mirror) may hold; past it the listing fails")
 	fs.DurationVar(&f.poll, "poll", 250*time.Millisecond, "progress poll interval")
 	fs.BoolVar(&f.debug, "debug", false, "log protocol steps on stderr")
 	return fs
@@ -297,6 +306,10 @@ func options(f *copyFlags, e env) (fxp.Options, error) {
 	if f.timeout <= 0 || f.poll <= 0 {
 		return o, errors.New("--timeout and --poll must be positive")
 	}
+	if f.dataTimeout < 0 || f.maxListing < 0 || f.maxEntries < 0 {
+		return o, errors.New("--data-timeout, --max-listing and --max-entries must not be negative")
+	}
+	o.DataTimeout, o.AllowForeignPasv, o.MaxListing, o.MaxEntries = f.dataTimeout, f.allowForeignPasv, f.maxListing, f.maxEntries
 	if f.caFile != "" || f.insecure {
 		cfg := &tls.Config{InsecureSkipVerify: f.insecure} //nolint:gosec // asked for with --insecure
 		if f.caFile != "" {
