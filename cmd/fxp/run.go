@@ -281,6 +281,16 @@ func loadNetrc(flagPath string, e env) (*fxp.Netrc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	// As ftp(1) does: passwords in a file others can read are refused.
+	if n.HasPasswords() {
+		st, err := os.Stat(path)
+		if err != nil {
+			return nil, fmt.Errorf("netrc: %w", err)
+		}
+		if perm := st.Mode().Perm(); perm&0o077 != 0 {
+			return nil, fmt.Errorf("netrc %s holds passwords and has mode %04o: group and others must have no access (chmod 600 %s)", path, perm, path)
+		}
+	}
 	return n, nil
 }
 
