@@ -71,7 +71,7 @@ type ReplyError struct {
 }
 
 func (e *ReplyError) Error() string {
-	return fmt.Sprintf("%s: server replied %d %s", Printable(e.Command), e.Code, Printable(e.Msg))
+	return fmt.Sprintf("%s: server replied %d %s", Printable(e.Command), e.Code, Printable(strings.ReplaceAll(e.Msg, "\n", " | ")))
 }
 
 // Dial connects to addr and reads the greeting.

@@ -217,3 +217,29 @@ func drain(r *bufio.Reader) {
 		}
 	}
 }
+
+// TestPrintable: controls, C1 (CSI), bidi overrides and isolates, and
+// invalid UTF-8 become visible escapes; plain text is unchanged; applying
+// it twice changes nothing more.
+func TestPrintable(t *testing.T) {
+	for in, want := range map[string]string{
+		"plain name.txt":            "plain name.txt",
+		"caf\u00e9 \u65e5\u672c":    "caf\u00e9 \u65e5\u672c",
+		"a\x1b[2Jb":                 `a\x1b[2Jb`,
+		"\x00\r\n\x7f":              `\x00\x0d\x0a\x7f`,
+		"csi\u009b31m":              `csi\u009b31m`,
+		"\u202etxt.exe":             `\u202etxt.exe`,
+		"\u2066x\u2069\u200f":       `\u2066x\u2069\u200f`,
+		"bad\xff\xfe":               `bad\xff\xfe`,
+		`already \x1b escaped`:      `already \x1b escaped`,
+		"\xc2\x9b (raw C1 in utf8)": `\u009b (raw C1 in utf8)`,
+	} {
+		got := Printable(in)
+		if got != want {
+			t.Errorf("Printable(%q) = %q, want %q", in, got, want)
+		}
+		if again := Printable(got); again != got {
+			t.Errorf("not idempotent: %q -> %q", got, again)
+		}
+	}
+}

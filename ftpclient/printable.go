@@ -10,9 +10,10 @@ import (
 // disguise text made visible: C0 and C1 control characters (ESC, CSI
 // 0x9B...), DEL, bidi overrides and isolates (U+202A–U+202E,
 // U+2066–U+2069, and the marks U+200E, U+200F, U+061C) become \xNN or
-// \uNNNN, and each byte of invalid UTF-8 becomes \xNN. A backslash is
-// doubled, so the result reads back unambiguously. Printable text is
-// returned unchanged (no copy). fxp prints every name and every piece of
+// \uNNNN, and each byte of invalid UTF-8 becomes \xNN. A backslash is kept
+// as it is, so that Printable is idempotent: text escaped once (an error
+// that wraps another) is not escaped again at the place it is printed.
+// Printable text is returned unchanged (no copy). fxp prints every name and every piece of
 // server text through it.
 func Printable(s string) string {
 	if isPlain(s) {
@@ -24,8 +25,6 @@ func Printable(s string) string {
 		switch {
 		case r == utf8.RuneError && size <= 1:
 			fmt.Fprintf(&b, `\x%02x`, s[i])
-		case r == '\\':
-			b.WriteString(`\\`)
 		case r < 0x20 || r == 0x7f:
 			fmt.Fprintf(&b, `\x%02x`, r)
 		case unsafeRune(r):
@@ -40,7 +39,7 @@ func Printable(s string) string {
 
 func isPlain(s string) bool {
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '\\' {
+		if c := s[i]; c < 0x20 || c >= 0x7f {
 			return false
 		}
 	}

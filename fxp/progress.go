@@ -138,7 +138,7 @@ func (t *tracker) emit(kind string, n int64) {
 			e.Rate = float64(n-t.ev.Offset) / s
 		}
 	}
-	t.rep.Report(e)
+	t.rep.Report(e.printable())
 }
 
 // Progress sources.

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ftpd/ftpd/ftpclient"
@@ -215,7 +216,7 @@ func runCopy(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stdout, "%s\n", summary(sum))
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "fxp: %v\n", err)
+		fmt.Fprintf(e.stderr, "fxp: %v\n", printable(err))
 		return exitFail
 	}
 	return exitOK
@@ -345,4 +346,15 @@ func options(f *copyFlags, e env) (fxp.Options, error) {
 		o.Log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return o, nil
+}
+
+// printable is an error's text as fxp prints it: whatever a server or a
+// listing put in it escaped (ftpclient.Printable), so it cannot drive the
+// terminal or disguise a path. Line breaks between joined errors stay.
+func printable(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = ftpclient.Printable(l)
+	}
+	return strings.Join(lines, "\n")
 }
