@@ -181,12 +181,12 @@ type job struct {
 // goes on with the other files unless ctx is cancelled.
 func (c *Client) Copy(ctx context.Context, src, dst Endpoint) (Summary, error) {
 	var (
-		jobs    []job
-		refused []error
+		jobs   []job
+		budget *listBudget
 	)
 	if c.opts.Recursive {
 		var err error
-		if jobs, refused, err = c.plan(ctx, src, dst); err != nil {
+		if jobs, budget, err = c.plan(ctx, src, dst); err != nil {
 			return Summary{}, err
 		}
 	} else {
@@ -203,11 +203,14 @@ func (c *Client) Copy(ctx context.Context, src, dst Endpoint) (Summary, error) {
 	}
 	// Refused names are skipped with an error each: the rest of the tree
 	// is copied, and the copy ends as failed (exit 1) all the same.
+	refused := budget.errs()
 	for _, err := range refused {
 		c.log.Warn("skipped", "error", err.Error())
 	}
 	sum, err := c.run(ctx, jobs, runHooks{})
-	sum.Refused = len(refused)
+	if budget != nil {
+		sum.Refused = budget.refused
+	}
 	return sum, errors.Join(append(refused, err)...)
 }
 

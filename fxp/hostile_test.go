@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -21,6 +22,7 @@ type evilFTP struct {
 	listings map[string]string // directory -> MLSD text
 	pasvHost string            // "127,0,0,5": the address a PASV reply names; "" = its own
 	flood    int               // bytes of listing to send instead of listings
+	line     string            // what the flood repeats
 	mu       sync.Mutex
 	cmds     []string
 }
@@ -119,7 +121,7 @@ func (e *evilFTP) serve(t *testing.T, c net.Conn, host string) {
 				return
 			}
 			if e.flood > 0 {
-				chunk := bytes.Repeat([]byte("type=file;size=1; same\r\n"), 4096)
+				chunk := bytes.Repeat([]byte(e.line), max(1, (64<<10)/len(e.line)))
 				for n := 0; n < e.flood; n += len(chunk) {
 					if _, err := d.Write(chunk); err != nil {
 						break
@@ -193,7 +195,7 @@ func TestHostileNamesCopyTree(t *testing.T) {
 	}})
 	dst := startEvil(t, "127.0.0.3", &evilFTP{})
 	c := hostileClient(Options{Recursive: true})
-	p := planner{c: c}
+	p := planner{c: c, budget: &listBudget{max: DefaultMaxEntries}}
 	s, err := c.dial(context.Background(), roleSrc, mustEndpoint(t, src.addr, "src"))
 	if err != nil {
 		t.Fatal(err)
@@ -218,10 +220,10 @@ func TestHostileNamesCopyTree(t *testing.T) {
 	}
 	checkPaths(t, dst.got(), "dst", "ok.txt", "sub", "deep.txt")
 	// Every hostile name, twice in src and once in src/sub, is reported.
-	if want := 3 * len(hostileNames); len(p.refused) != want {
-		t.Errorf("%d names refused, want %d: %v", len(p.refused), want, p.refused)
+	if want := 3 * len(hostileNames); p.budget.refused != want {
+		t.Errorf("%d names refused, want %d: %v", p.budget.refused, want, p.budget.errs())
 	}
-	for _, e := range p.refused {
+	for _, e := range p.budget.errs() {
 		if msg := e.Error(); strings.ContainsAny(msg, "\x00\x1b\r\x7f\xff") || strings.Contains(msg, "\u009b") {
 			t.Errorf("refusal message carries a control byte: %q", msg)
 		}
@@ -309,6 +311,46 @@ func TestForeignPasvRefused(t *testing.T) {
 			}
 			if !tc.allow && (err == nil || !strings.Contains(err.Error(), "--allow-foreign-pasv")) {
 				t.Fatalf("err %v, want a refusal naming --allow-foreign-pasv", err)
+			}
+		})
+	}
+}
+
+// heapSys is the memory the Go heap holds from the OS: it grows only when
+// something needs it, so its growth bounds what fxp held at its peak.
+func heapSys() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapSys
+}
+
+// TestHostileListingBounded: a 200 MiB listing (of hostile names, or one
+// endless line) fails at a cap without growing fxp's heap by more than a
+// few MiB; a listing of more entries than --max-entries fails too.
+func TestHostileListingBounded(t *testing.T) {
+	for _, tc := range []struct {
+		name, line string
+		maxEntries int
+		want       string
+	}{
+		{"200 MiB of hostile names", "type=file;size=1; ..\xff\xf1\r\n", 0, "listing longer than"},
+		{"a 200 MiB line", "type=file;size=1; aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0, "listing line longer than"},
+		{"200 MiB of entries, cap 1000", "type=file;size=1; same\r\n", 1000, "entry cap"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			src := startEvil(t, "127.0.0.2", &evilFTP{flood: 200 << 20, line: tc.line})
+			dst := startEvil(t, "127.0.0.3", &evilFTP{listings: map[string]string{"dst": ""}})
+			before := heapSys()
+			_, err := New(Options{Timeout: time.Minute, MaxEntries: tc.maxEntries}).Mirror(context.Background(),
+				mustEndpoint(t, src.addr, "src"), mustEndpoint(t, dst.addr, "dst"), MirrorOptions{DryRun: true})
+			grew := int64(heapSys()) - int64(before)
+			t.Logf("heap grew %d KiB", grew>>10)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("err %v, want %q", err, tc.want)
+			}
+			if grew > 8<<20 {
+				t.Fatalf("heap grew %d MiB on a hostile listing", grew>>20)
 			}
 		})
 	}

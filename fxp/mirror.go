@@ -115,16 +115,16 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 	// Names that are not one plain path element, on either side, are
 	// skipped with an error each (the mirror ends as failed): nothing is
 	// created, copied or deleted through them.
-	srcTree, refused, err := listTree(ctx, s, srcRoot, true, c.opts.MaxEntries)
+	srcTree, srcB, err := listTree(ctx, s, srcRoot, true, c.opts.MaxEntries)
 	if err != nil {
 		return sum, err
 	}
-	dstTree, dstRefused, err := listTree(ctx, d, dstRoot, false, c.opts.MaxEntries)
+	dstTree, dstB, err := listTree(ctx, d, dstRoot, false, c.opts.MaxEntries)
 	if err != nil {
 		return sum, err
 	}
-	refused = append(refused, dstRefused...)
-	sum.Failed += len(refused)
+	refused := append(srcB.errs(), dstB.errs()...)
+	sum.Failed += srcB.refused + dstB.refused
 	for _, err := range refused {
 		fmt.Fprintf(mo.Plan, "skip   %v\n", err)
 	}
@@ -382,10 +382,9 @@ func (c *Client) digests(ctx context.Context, s, d *server, sp, dp string) (stri
 // relative to dir ("" is dir itself, when it exists). A destination
 // directory that does not exist is an empty tree; a source that does not
 // exist is an error.
-func listTree(ctx context.Context, s *server, dir string, must bool, max int) (map[string]node, []error, error) {
+func listTree(ctx context.Context, s *server, dir string, must bool, max int) (map[string]node, *listBudget, error) {
 	tree := map[string]node{}
-	var refused []error
-	count := 0
+	b := &listBudget{max: max}
 	var walk func(rel string, depth int) error
 	walk = func(rel string, depth int) error {
 		if err := ctx.Err(); err != nil {
@@ -394,8 +393,7 @@ func listTree(ctx context.Context, s *server, dir string, must bool, max int) (m
 		if depth > maxDepth {
 			return fmt.Errorf("%s: %s: deeper than %d levels", s, joinPath(dir, rel), maxDepth)
 		}
-		entries, bad, err := listDir(s, rooted(dir, rel), &count, max)
-		refused = append(refused, bad...)
+		entries, err := listDir(s, rooted(dir, rel), b)
 		var re *ftpclient.ReplyError
 		if err != nil && rel == "" && !must && errors.As(err, &re) && re.Code == 550 {
 			return nil // no destination directory yet
@@ -422,7 +420,7 @@ func listTree(ctx context.Context, s *server, dir string, must bool, max int) (m
 		return nil
 	}
 	if err := walk("", 0); err != nil {
-		return nil, refused, err
+		return nil, b, err
 	}
-	return tree, refused, nil
+	return tree, b, nil
 }

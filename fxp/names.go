@@ -43,5 +43,49 @@ func checkName(name string) error {
 	if why == "" {
 		return nil
 	}
-	return fmt.Errorf("%q: %w (%s): skipped", ftpclient.Printable(name), errNotPlain, why)
+	return refusedName{name: name, why: why}
+}
+
+// refusedName is checkName's error; its text is built only when shown.
+type refusedName struct{ name, why string }
+
+func (r refusedName) Error() string {
+	return fmt.Sprintf("%q: %v (%s): skipped", ftpclient.Printable(r.name), errNotPlain, r.why)
+}
+
+func (r refusedName) Unwrap() error { return errNotPlain }
+
+
+
+// maxRefusalsKept is how many refused names a walk reports one by one;
+// the rest are counted, so that a listing of millions of hostile names
+// costs no memory.
+const maxRefusalsKept = 100
+
+// listBudget is what one tree walk may take from a server's listings: at
+// most max entries, and the refusals it reports.
+type listBudget struct {
+	entries, max int
+	kept         []error
+	refused      int
+}
+
+// refuse counts a refused name; the error is built (by mk) only for the
+// ones reported one by one.
+func (b *listBudget) refuse(mk func() error) {
+	b.refused++
+	if len(b.kept) < maxRefusalsKept {
+		b.kept = append(b.kept, mk())
+	}
+}
+
+// errs are the refusals to report: the first ones, then how many more.
+func (b *listBudget) errs() []error {
+	if b == nil {
+		return nil
+	}
+	if more := b.refused - len(b.kept); more > 0 {
+		return append(b.kept[:len(b.kept):len(b.kept)], fmt.Errorf("%d more names %w: skipped", more, errNotPlain))
+	}
+	return b.kept
 }

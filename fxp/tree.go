@@ -43,35 +43,29 @@ func parseMLSD(line string) (entry, bool) {
 }
 
 // listDir lists dir (MLSD) and returns its entries whose names pass
-// checkName; the others come back as refusals. Lines are parsed as they
-// arrive, and *count (entries listed by the whole walk) may not pass max.
-func listDir(s *server, dir string, count *int, max int) ([]entry, []error, error) {
-	var (
-		out     []entry
-		refused []error
-	)
+// checkName; the others are refusals in b. Lines are parsed as they
+// arrive, and the walk's entries may not pass b.max.
+func listDir(s *server, dir string, b *listBudget) ([]entry, error) {
+	var out []entry
 	err := s.c.ListFunc("MLSD", dir, func(l []byte) error {
 		e, ok := parseMLSD(string(l))
 		if !ok || e.typ == "cdir" || e.typ == "pdir" {
 			return nil
 		}
 		if err := checkName(e.name); err != nil {
-			refused = append(refused, fmt.Errorf("%s: in %s: %w", s, ftpclient.Printable(dir), err))
-			if len(refused) > max {
-				return fmt.Errorf("more than %d refused names", max)
-			}
+			b.refuse(func() error { return fmt.Errorf("%s: in %s: %w", s, ftpclient.Printable(dir), err) })
 			return nil
 		}
-		if *count++; *count > max {
-			return fmt.Errorf("more than %d entries (the entry cap, --max-entries): refused", max)
+		if b.entries++; b.entries > b.max {
+			return fmt.Errorf("more than %d entries (the entry cap, --max-entries): refused", b.max)
 		}
 		out = append(out, e)
 		return nil
 	})
 	if err != nil {
-		return nil, refused, fmt.Errorf("%s: list %s: %w", s, strconv.Quote(ftpclient.Printable(dir)), err)
+		return nil, fmt.Errorf("%s: list %s: %w", s, strconv.Quote(ftpclient.Printable(dir)), err)
 	}
-	return out, refused, nil
+	return out, nil
 }
 
 func joinPath(dir, name string) string {
@@ -85,7 +79,7 @@ func joinPath(dir, name string) string {
 // destination (MKD) and returns the files to copy. The destination path
 // becomes the copy of the source directory; one ending in "/" (or empty)
 // receives it under its own name.
-func (c *Client) plan(ctx context.Context, src, dst Endpoint) (jobs []job, refused []error, err error) {
+func (c *Client) plan(ctx context.Context, src, dst Endpoint) (jobs []job, refused *listBudget, err error) {
 	s, err := c.dialRetrying(ctx, roleSrc, src)
 	if err != nil {
 		return nil, nil, err
@@ -102,7 +96,7 @@ func (c *Client) plan(ctx context.Context, src, dst Endpoint) (jobs []job, refus
 	if (dst.Path == "" || strings.HasSuffix(dst.Path, "/")) && srcRoot != "" && path.Base(srcRoot) != "/" {
 		dstRoot = joinPath(dstRoot, path.Base(srcRoot))
 	}
-	p := planner{c: c, src: s, dst: d}
+	p := planner{c: c, src: s, dst: d, budget: &listBudget{max: c.opts.MaxEntries}}
 	if dstRoot != "" {
 		if err := p.mkdir(dstRoot); err != nil {
 			return nil, nil, err
@@ -111,15 +105,14 @@ func (c *Client) plan(ctx context.Context, src, dst Endpoint) (jobs []job, refus
 	if err := p.walk(ctx, srcRoot, dstRoot, src, dst, 0); err != nil {
 		return nil, nil, err
 	}
-	return p.jobs, p.refused, nil
+	return p.jobs, p.budget, nil
 }
 
 type planner struct {
 	c        *Client
 	src, dst *server
 	jobs     []job
-	refused  []error // listed names that are not one plain path element
-	entries  int     // listed so far, against MaxEntries
+	budget   *listBudget // entries listed, names refused
 }
 
 // maxDepth stops symlink loops a server might list as directories.
@@ -132,8 +125,7 @@ func (p *planner) walk(ctx context.Context, srcDir, dstDir string, src, dst Endp
 	if depth > maxDepth {
 		return fmt.Errorf("%s: %s: deeper than %d levels", p.src, srcDir, maxDepth)
 	}
-	entries, refused, err := listDir(p.src, srcDir, &p.entries, p.c.opts.MaxEntries)
-	p.refused = append(p.refused, refused...)
+	entries, err := listDir(p.src, srcDir, p.budget)
 	if err != nil {
 		return err
 	}
