@@ -55,8 +55,6 @@ func (r refusedName) Error() string {
 
 func (r refusedName) Unwrap() error { return errNotPlain }
 
-
-
 // maxRefusalsKept is how many refused names a walk reports one by one;
 // the rest are counted, so that a listing of millions of hostile names
 // costs no memory.
