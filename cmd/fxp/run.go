@@ -56,8 +56,17 @@ password in the environment variable named by --src-pass-env/--dst-pass-env,
 else ~/.netrc ($NETRC, or --netrc), else anonymous. Passwords are never
 printed.
 
+Servers are treated as hostile: a listed name that is not one plain path
+element (".", "..", "/", "\\", control bytes, 0xFF, invalid UTF-8, edge
+spaces) is skipped with an error and the run exits 1 (the rest is copied);
+a PASV address other than the passive server's control address is refused
+(--allow-foreign-pasv); replies (64 KiB a line, 1 MiB in all) and
+listings (--max-listing, --max-entries) are bounded; silent servers and
+data connections time out (--timeout, --data-timeout); server text is
+printed escaped; a netrc with passwords must be mode 0600.
+
 Exit status: 0 done, 1 a transfer failed or was refused (or was
-interrupted), 2 usage error.
+interrupted, or names were skipped), 2 usage error.
 
 Flags:
 `
