@@ -23,6 +23,7 @@ type evilFTP struct {
 	pasvHost string            // "127,0,0,5": the address a PASV reply names; "" = its own
 	flood    int               // bytes of listing to send instead of listings
 	line     string            // what the flood repeats
+	stall    bool              // accept transfers (150), then say and move nothing
 	mu       sync.Mutex
 	cmds     []string
 }
@@ -34,8 +35,19 @@ func startEvil(t *testing.T, host string, e *evilFTP) *evilFTP {
 		t.Fatal(err)
 	}
 	e.addr = ln.Addr().String()
-	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	var (
+		wg    sync.WaitGroup
+		conns []net.Conn
+	)
+	t.Cleanup(func() {
+		ln.Close()
+		e.mu.Lock()
+		for _, c := range conns {
+			c.Close()
+		}
+		e.mu.Unlock()
+		wg.Wait()
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -44,6 +56,9 @@ func startEvil(t *testing.T, host string, e *evilFTP) *evilFTP {
 			if err != nil {
 				return
 			}
+			e.mu.Lock()
+			conns = append(conns, c)
+			e.mu.Unlock()
 			wg.Add(1)
 			go func() { defer wg.Done(); defer c.Close(); e.serve(t, c, host) }()
 		}
@@ -92,6 +107,14 @@ func (e *evilFTP) serve(t *testing.T, c net.Conn, host string) {
 			reply(`257 "` + arg + `" created`)
 		case "DELE", "RMD":
 			reply("250 deleted")
+		case "SIZE":
+			reply("213 0") // never grows
+		case "STOR", "RETR", "APPE":
+			if !e.stall {
+				reply("502 not here")
+				continue
+			}
+			reply("150 go ahead") // and then nothing, ever
 		case "PASV":
 			if dl != nil {
 				dl.Close()
@@ -353,5 +376,28 @@ func TestHostileListingBounded(t *testing.T) {
 				t.Fatalf("heap grew %d MiB on a hostile listing", grew>>20)
 			}
 		})
+	}
+}
+
+// TestStalledTransferFails: an FXP transfer both servers accept (150) and
+// then neither moves a byte of (the destination's SIZE stays 0) fails after
+// DataTimeout instead of waiting for final replies that never come.
+func TestStalledTransferFails(t *testing.T) {
+	src := startEvil(t, "127.0.0.2", &evilFTP{stall: true})
+	dst := startEvil(t, "127.0.0.3", &evilFTP{stall: true})
+	opts := Options{Timeout: 10 * time.Second, DataTimeout: 300 * time.Millisecond, PollInterval: 20 * time.Millisecond,
+		AbortWait: 300 * time.Millisecond, Passive: PassiveDst}
+	done := make(chan error, 1)
+	go func() {
+		_, err := New(opts).Copy(context.Background(), mustEndpoint(t, src.addr, "f"), mustEndpoint(t, dst.addr, "f"))
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "no data for") {
+			t.Fatalf("err %v, want a stall", err)
+		}
+	case <-time.After(60 * time.Second): // generous: a loaded machine is slow, a hang is forever
+		t.Fatal("a stalled FXP transfer still running after 60s")
 	}
 }

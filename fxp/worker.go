@@ -125,7 +125,16 @@ func (w *worker) copyOne(ctx context.Context, j job, t *tracker) (fileResult, er
 			w.before = oldSize
 		}
 		ws := watchState{offset: offset, oldSize: oldSize}
-		a := w.attempt(ctx, j, pasvSrc, offset, size, func(ctx context.Context) { w.watch.run(ctx, w, j, &ws, t) })
+		// A transfer whose progress stands still for DataTimeout is
+		// aborted like an interrupted one, but only this attempt.
+		actx, stall := context.WithCancelCause(ctx)
+		a := w.attempt(actx, j, pasvSrc, offset, size, func(ctx context.Context) {
+			w.watch.run(ctx, w, j, &ws, t, func(err error) { stall(err) })
+		})
+		if cause := context.Cause(actx); ctx.Err() == nil && errors.Is(cause, errStalled) && a.Err == nil {
+			a.Err = cause
+		}
+		stall(nil)
 		attempts = append(attempts, a)
 		if a.ok() {
 			t.setPassive(a.Passive)

@@ -136,7 +136,7 @@ func newCopyFlags(out io.Writer, f *copyFlags) *flag.FlagSet {
 	fs.BoolVar(&f.secure, "secure", false, "secure FXP: protect the data between the servers with TLS (PROT P on both, SSCN ON or CPSV on one); needs ftps:// on both")
 	fs.StringVar(&f.sscn, "sscn", "passive", "with --secure, the server that is the TLS client: passive, active, src or dst (the other one if it lacks SSCN/CPSV)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "connect and reply timeout (not the transfer itself)")
-	fs.DurationVar(&f.dataTimeout, "data-timeout", 0, "a listing's data connection that moves no byte this long fails (default: --timeout)")
+	fs.DurationVar(&f.dataTimeout, "data-timeout", 0, "a listing's data connection, or an FXP transfer whose destination size stands still, that moves no byte this long fails (default: --timeout)")
 	fs.BoolVar(&f.allowForeignPasv, "allow-foreign-pasv", false, "hand the other server a PASV address that is not the passive server's control address (a server behind NAT); refused by default (also allow_foreign_pasv per site)")
 	fs.Int64Var(&f.maxListing, "max-listing", ftpclient.DefaultMaxListing, "bytes one directory listing may have; past it the listing fails")
 	fs.IntVar(&f.maxEntries, "max-entries", fxp.DefaultMaxEntries, "entries a tree listing (-r, mirror) may hold; past it the listing fails")
