@@ -280,11 +280,20 @@ func loadNetrc(flagPath string, e env) (*fxp.Netrc, error) {
 		}
 		path = filepath.Join(home, ".netrc")
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		if !explicit && errors.Is(err, os.ErrNotExist) {
 			return nil, nil
 		}
+		return nil, fmt.Errorf("netrc: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat() // the mode of the file read, not of a name
+	if err != nil {
+		return nil, fmt.Errorf("netrc: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	if err != nil {
 		return nil, fmt.Errorf("netrc: %w", err)
 	}
 	n, err := fxp.ParseNetrc(string(data))
@@ -293,10 +302,6 @@ func loadNetrc(flagPath string, e env) (*fxp.Netrc, error) {
 	}
 	// As ftp(1) does: passwords in a file others can read are refused.
 	if n.HasPasswords() {
-		st, err := os.Stat(path)
-		if err != nil {
-			return nil, fmt.Errorf("netrc: %w", err)
-		}
 		if perm := st.Mode().Perm(); perm&0o077 != 0 {
 			return nil, fmt.Errorf("netrc %s holds passwords and has mode %04o: group and others must have no access (chmod 600 %s)", path, perm, path)
 		}
