@@ -292,9 +292,12 @@ func loadNetrc(flagPath string, e env) (*fxp.Netrc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("netrc: %w", err)
 	}
-	data, err := io.ReadAll(io.LimitReader(f, 1<<20))
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
 	if err != nil {
 		return nil, fmt.Errorf("netrc: %w", err)
+	}
+	if len(data) > 1<<20 {
+		return nil, fmt.Errorf("netrc %s: larger than 1 MiB", path)
 	}
 	n, err := fxp.ParseNetrc(string(data))
 	if err != nil {
