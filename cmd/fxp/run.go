@@ -243,6 +243,9 @@ func summary(s fxp.Summary) string {
 	if s.Failed > 0 {
 		msg += fmt.Sprintf(", %d failed", s.Failed)
 	}
+	if s.Refused > 0 {
+		msg += fmt.Sprintf(", %d listed name(s) skipped (not plain path elements)", s.Refused)
+	}
 	return msg
 }
 
