@@ -411,3 +411,19 @@ func hasByte(s, set string) bool {
 	}
 	return false
 }
+
+// TestSiteAllowForeignPasv: a site's allow_foreign_pasv reaches its
+// endpoint (the per-site form of --allow-foreign-pasv); off by default.
+func TestSiteAllowForeignPasv(t *testing.T) {
+	s, err := ParseSites("s.toml", "[site.nat]\nhost = \"127.0.0.2\"\nallow_foreign_pasv = true\n[site.plain]\nhost = \"127.0.0.3\"\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{"nat": true, "plain": false} {
+		st, _ := s.Get(name)
+		ep, err := st.Endpoint("f", SiteEnv{LookupEnv: func(string) (string, bool) { return "", false }})
+		if err != nil || ep.AllowForeignPasv != want {
+			t.Errorf("%s: AllowForeignPasv %v (%v), want %v", name, ep.AllowForeignPasv, err, want)
+		}
+	}
+}
