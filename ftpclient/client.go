@@ -5,6 +5,8 @@
 package ftpclient
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -12,7 +14,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"net/textproto"
 	"strconv"
 	"strings"
 	"time"
@@ -32,14 +33,31 @@ type Options struct {
 	// ClearData keeps data connections unencrypted (PROT C) under TLS, as
 	// FXP needs.
 	ClearData bool
+	// DataTimeout bounds how long a data connection (listing, RETR,
+	// STOR) may move no byte; zero means Timeout.
+	DataTimeout time.Duration
+	// MaxListing caps the bytes of one listing; zero means
+	// DefaultMaxListing.
+	MaxListing int64
 }
+
+// Bounds on what a server can make this client hold.
+const (
+	// MaxLine is the longest reply line (or listing line) accepted.
+	MaxLine = 64 << 10
+	// MaxReply is the longest reply, all lines of a multi-line reply
+	// together.
+	MaxReply = 1 << 20
+	// DefaultMaxListing is the default cap on one listing's bytes.
+	DefaultMaxListing = 128 << 20
+)
 
 // Conn is one control connection.
 type Conn struct {
 	opts   Options
 	raw    net.Conn
 	conn   net.Conn // raw or TLS
-	text   *textproto.Conn
+	r      *bufio.Reader
 	Banner string
 	tlsOn  bool
 	protP  bool
@@ -53,13 +71,19 @@ type ReplyError struct {
 }
 
 func (e *ReplyError) Error() string {
-	return fmt.Sprintf("%s: server replied %d %s", e.Command, e.Code, e.Msg)
+	return fmt.Sprintf("%s: server replied %d %s", Printable(e.Command), e.Code, Printable(strings.ReplaceAll(e.Msg, "\n", " | ")))
 }
 
 // Dial connects to addr and reads the greeting.
 func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 	if opts.Timeout == 0 {
 		opts.Timeout = 30 * time.Second
+	}
+	if opts.DataTimeout <= 0 {
+		opts.DataTimeout = opts.Timeout
+	}
+	if opts.MaxListing <= 0 {
+		opts.MaxListing = DefaultMaxListing
 	}
 	d := net.Dialer{Timeout: opts.Timeout}
 	if opts.LocalAddr.IsValid() {
@@ -79,7 +103,7 @@ func Dial(ctx context.Context, addr string, opts Options) (*Conn, error) {
 		c.conn = tls.Client(raw, opts.TLS)
 		c.tlsOn = true
 	}
-	c.text = textproto.NewConn(c.conn)
+	c.r = bufio.NewReader(c.conn)
 	code, msg, err := c.readReply()
 	if err != nil {
 		raw.Close()
@@ -108,7 +132,7 @@ func (c *Conn) authTLS() error {
 		return fmt.Errorf("TLS handshake: %w", err)
 	}
 	c.conn = tc
-	c.text = textproto.NewConn(tc)
+	c.r = bufio.NewReader(tc)
 	c.tlsOn = true
 	return nil
 }
@@ -151,22 +175,26 @@ func (c *Conn) LocalAddr() net.Addr { return c.raw.LocalAddr() }
 func (c *Conn) readReply() (int, string, error) {
 	_ = c.raw.SetReadDeadline(time.Now().Add(c.opts.Timeout))
 	defer c.raw.SetReadDeadline(time.Time{})
-	code, msg, err := c.text.ReadResponse(0)
-	var perr *textproto.Error
-	if errors.As(err, &perr) {
-		return perr.Code, perr.Msg, nil
-	}
-	return code, msg, err
+	return c.readResponse()
 }
 
 // ReadReply reads one (possibly multi-line) reply.
 func (c *Conn) ReadReply() (int, string, error) { return c.readReply() }
 
-// Send writes a command line without reading a reply.
+// Send writes a command line without reading a reply. A 0xFF byte (Telnet
+// IAC) goes out doubled, as RFC 854 and 959 want, so that a server which
+// strips Telnet commands gets the name as sent; a CR, LF or NUL, which
+// would end the command early or smuggle a second one, is refused.
 func (c *Conn) Send(format string, args ...any) error {
+	line := fmt.Sprintf(format, args...)
+	if strings.ContainsAny(line, "\r\n\x00") {
+		return fmt.Errorf("%s: refused: a line break or NUL in a command", Printable(maskPass(line)))
+	}
+	wire := strings.ReplaceAll(line, "\xff", "\xff\xff") + "\r\n"
 	_ = c.raw.SetWriteDeadline(time.Now().Add(c.opts.Timeout))
 	defer c.raw.SetWriteDeadline(time.Time{})
-	return c.text.PrintfLine(format, args...)
+	_, err := io.WriteString(c.conn, wire)
+	return err
 }
 
 // Cmd sends a command and reads its reply.
@@ -394,13 +422,18 @@ func (c *Conn) transfer(cmd string, move func(net.Conn) (int64, error)) (int64, 
 	if code != 150 && code != 125 {
 		return 0, &ReplyError{Command: cmd, Code: code, Msg: msg}
 	}
-	data := c.wrapData(conn)
+	data := c.wrapData(&idleConn{Conn: conn, idle: c.opts.DataTimeout})
 	n, moveErr := move(data)
 	if tc, ok := data.(*tls.Conn); ok {
 		_ = tc.CloseWrite()
 	}
 	data.Close()
 	code, msg, err = c.readReply()
+	if moveErr != nil && (err != nil || code == 226 || code == 250) {
+		// The data failed (a cap, a silent connection): that is the
+		// news, whatever the server says or does not say after it.
+		return n, fmt.Errorf("%s: data: %w", Printable(cmd), moveErr)
+	}
 	if err != nil {
 		return n, err
 	}
@@ -408,7 +441,7 @@ func (c *Conn) transfer(cmd string, move func(net.Conn) (int64, error)) (int64, 
 		return n, &ReplyError{Command: cmd, Code: code, Msg: msg}
 	}
 	if moveErr != nil {
-		return n, fmt.Errorf("%s: data: %w", cmd, moveErr)
+		return n, fmt.Errorf("%s: data: %w", Printable(cmd), moveErr)
 	}
 	return n, nil
 }
@@ -430,20 +463,47 @@ func (c *Conn) Appe(path string, r io.Reader) (int64, error) {
 
 // List runs a listing command (LIST, NLST, MLSD) and returns its lines.
 func (c *Conn) List(cmd, path string) ([]string, error) {
-	var sb strings.Builder
+	var out []string
+	err := c.ListFunc(cmd, path, func(l []byte) error {
+		out = append(out, string(l))
+		return nil
+	})
+	return out, err
+}
+
+// ListFunc runs a listing command and hands each non-empty line, without
+// its line end, to fn as it arrives; the slice is valid only during the
+// call. A line longer than MaxLine or a listing longer than MaxListing
+// stops the listing with an error, as does an error from fn.
+func (c *Conn) ListFunc(cmd, path string, fn func(line []byte) error) error {
 	line := cmd
 	if path != "" {
 		line += " " + path
 	}
-	_, err := c.transfer(line, func(conn net.Conn) (int64, error) { return io.Copy(&sb, conn) })
-	if err != nil {
-		return nil, err
-	}
-	var out []string
-	for _, l := range strings.Split(sb.String(), "\n") {
-		if l = strings.TrimRight(l, "\r"); l != "" {
-			out = append(out, l)
+	_, err := c.transfer(line, func(conn net.Conn) (int64, error) {
+		r := bufio.NewReader(&capReader{r: conn, left: c.opts.MaxListing})
+		var n int64
+		for {
+			l, err := readLine(r, MaxLine)
+			n += int64(len(l))
+			if errors.Is(err, errCapped) {
+				return n, fmt.Errorf("listing longer than %d bytes (the listing cap): refused", c.opts.MaxListing)
+			}
+			if errors.Is(err, errLineTooLong) {
+				return n, fmt.Errorf("listing line longer than %d bytes: refused", MaxLine)
+			}
+			if l = bytes.TrimRight(l, "\r\n"); len(l) > 0 {
+				if ferr := fn(l); ferr != nil {
+					return n, ferr
+				}
+			}
+			if err == io.EOF {
+				return n, nil
+			}
+			if err != nil {
+				return n, err
+			}
 		}
-	}
-	return out, nil
+	})
+	return err
 }

@@ -2,8 +2,6 @@ package ftpclient
 
 import (
 	"context"
-	"errors"
-	"net/textproto"
 	"strings"
 	"time"
 )
@@ -19,13 +17,9 @@ func (c *Conn) WaitReply(ctx context.Context) (int, string, error) {
 	_ = c.raw.SetReadDeadline(time.Time{})
 	stop := context.AfterFunc(ctx, func() { _ = c.raw.SetReadDeadline(time.Now()) })
 	defer stop()
-	code, msg, err := c.text.ReadResponse(0)
+	code, msg, err := c.readResponse()
 	if err != nil && ctx.Err() != nil {
 		return 0, "", ctx.Err()
-	}
-	var perr *textproto.Error
-	if errors.As(err, &perr) {
-		return perr.Code, perr.Msg, nil
 	}
 	return code, msg, err
 }

@@ -96,7 +96,24 @@ type Options struct {
 	Settle time.Duration
 	// AbortWait bounds the wait for replies after ABOR; 0 = 3s.
 	AbortWait time.Duration
+
+	// AllowForeignPasv hands the destination a PASV address other than
+	// the passive server's control address (a NATed server announcing
+	// its inside address, or one pointing elsewhere). Off: refused.
+	AllowForeignPasv bool
+	// MaxEntries caps the entries a tree listing (copy -r, mirror) may
+	// hold; 0 = DefaultMaxEntries.
+	MaxEntries int
+	// MaxListing caps the bytes of one directory listing; 0 =
+	// ftpclient.DefaultMaxListing.
+	MaxListing int64
+	// DataTimeout bounds how long a listing's data connection may move
+	// no byte; 0 = Timeout.
+	DataTimeout time.Duration
 }
+
+// DefaultMaxEntries is the default cap on a tree listing's entries.
+const DefaultMaxEntries = 4_000_000
 
 // Client copies between FTP servers.
 type Client struct {
@@ -128,6 +145,9 @@ func New(opts Options) *Client {
 	if opts.MaxBackoff <= 0 {
 		opts.MaxBackoff = 5 * time.Minute
 	}
+	if opts.MaxEntries <= 0 {
+		opts.MaxEntries = DefaultMaxEntries
+	}
 	if opts.AbortWait <= 0 {
 		opts.AbortWait = 3 * time.Second
 	}
@@ -146,6 +166,7 @@ type Summary struct {
 	Files   int   // copied (or found complete)
 	Skipped int   // of Files, already complete (--resume)
 	Failed  int   // files that failed
+	Refused int   // listed names skipped: not one plain path element
 	Bytes   int64 // moved by the copies
 	// Passive is the side that got PASV in the last successful copy
 	// ("source" or "destination").
@@ -167,10 +188,13 @@ type job struct {
 // Every file's failure is in the returned error (errors.Join); the copy
 // goes on with the other files unless ctx is cancelled.
 func (c *Client) Copy(ctx context.Context, src, dst Endpoint) (Summary, error) {
-	var jobs []job
+	var (
+		jobs   []job
+		budget *listBudget
+	)
 	if c.opts.Recursive {
 		var err error
-		if jobs, err = c.plan(ctx, src, dst); err != nil {
+		if jobs, budget, err = c.plan(ctx, src, dst); err != nil {
 			return Summary{}, err
 		}
 	} else {
@@ -185,7 +209,17 @@ func (c *Client) Copy(ctx context.Context, src, dst Endpoint) (Summary, error) {
 		}
 		jobs = []job{{id: 1, src: src, dst: dst, size: -1}}
 	}
-	return c.run(ctx, jobs, runHooks{})
+	// Refused names are skipped with an error each: the rest of the tree
+	// is copied, and the copy ends as failed (exit 1) all the same.
+	refused := budget.errs()
+	for _, err := range refused {
+		c.log.Warn("skipped", "error", err.Error())
+	}
+	sum, err := c.run(ctx, jobs, runHooks{})
+	if budget != nil {
+		sum.Refused = budget.refused
+	}
+	return sum, errors.Join(append(refused, err)...)
 }
 
 // makeParent creates the directory that will hold dst's file, and its

@@ -39,6 +39,9 @@ type Endpoint struct {
 	// UserFromURL and PassFromURL record what the URL itself carried;
 	// credentials from other sources fill the rest (see Login).
 	UserFromURL, PassFromURL bool
+	// AllowForeignPasv (a site's allow_foreign_pasv) lets this server's
+	// PASV reply name an address other than its control address.
+	AllowForeignPasv bool
 }
 
 // Addr is host:port for dialing.

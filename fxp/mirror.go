@@ -112,11 +112,14 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 	defer d.close()
 
 	srcRoot, dstRoot := strings.TrimSuffix(src.Path, "/"), strings.TrimSuffix(dst.Path, "/")
-	srcTree, err := listTree(ctx, s, srcRoot, true)
+	// Names that are not one plain path element, on either side, are
+	// skipped with an error each (the mirror ends as failed): nothing is
+	// created, copied or deleted through them.
+	srcTree, srcB, err := listTree(ctx, s, srcRoot, true, c.opts.MaxEntries)
 	if err != nil {
 		return sum, err
 	}
-	dstTree, err := listTree(ctx, d, dstRoot, false)
+	dstTree, dstB, err := listTree(ctx, d, dstRoot, false, c.opts.MaxEntries)
 	if err != nil {
 		return sum, err
 	}
@@ -128,6 +131,11 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 	sort.Strings(temps)
 	for _, rel := range temps {
 		fmt.Fprintf(mo.Plan, "keep   %s (temporary file of an interrupted copy)\n", joinPath(dstRoot, rel))
+	}
+	refused := append(srcB.errs(), dstB.errs()...)
+	sum.Failed += srcB.refused + dstB.refused
+	for _, err := range refused {
+		fmt.Fprintf(mo.Plan, "skip   %v\n", err)
 	}
 	if mo.Delete && len(srcTree) <= 1 && !mo.AllowEmptySource { // the root's own entry only
 		return sum, fmt.Errorf("%s: %q lists no entries: refusing to --delete everything in the destination (use --allow-empty-source if that is what you want)", s, src.Path)
@@ -145,7 +153,7 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 	}
 	sort.Strings(dirs)
 	sort.Strings(files)
-	var errs []error
+	errs := refused
 	// conflicts are paths whose type differs between source and
 	// destination: not copied, so --delete must not touch them either (a
 	// source listing one name with the wrong type would otherwise wipe a
@@ -153,7 +161,7 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 	conflicts := map[string]bool{}
 	mkdir := func(rel string) error {
 		p := rooted(dstRoot, rel)
-		fmt.Fprintf(mo.Plan, "mkdir  %s\n", p)
+		fmt.Fprintf(mo.Plan, "mkdir  %s\n", ftpclient.Printable(p))
 		sum.Dirs++
 		if mo.DryRun {
 			return nil
@@ -199,7 +207,7 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 			sum.Skipped++
 			continue
 		}
-		fmt.Fprintf(mo.Plan, "copy   %s -> %s (%s)\n", joinPath(srcRoot, rel), joinPath(dstRoot, rel), why)
+		fmt.Fprintf(mo.Plan, "copy   %s -> %s (%s)\n", ftpclient.Printable(joinPath(srcRoot, rel)), ftpclient.Printable(joinPath(dstRoot, rel)), why)
 		jobs = append(jobs, job{id: len(jobs) + 1, src: src.WithPath(joinPath(srcRoot, rel)), dst: dst.WithPath(joinPath(dstRoot, rel)), size: sn.size, mtime: sn.mtime})
 	}
 
@@ -264,7 +272,7 @@ func (c *Client) Mirror(ctx context.Context, src, dst Endpoint, mo MirrorOptions
 		if dstTree[rel].dir {
 			verb = "RMD"
 		}
-		fmt.Fprintf(mo.Plan, "delete %s\n", p)
+		fmt.Fprintf(mo.Plan, "delete %s\n", ftpclient.Printable(p))
 		if mo.DryRun {
 			sum.Deleted++
 			continue
@@ -383,8 +391,9 @@ func (c *Client) digests(ctx context.Context, s, d *server, sp, dp string) (stri
 // relative to dir ("" is dir itself, when it exists). A destination
 // directory that does not exist is an empty tree; a source that does not
 // exist is an error.
-func listTree(ctx context.Context, s *server, dir string, must bool) (map[string]node, error) {
+func listTree(ctx context.Context, s *server, dir string, must bool, max int) (map[string]node, *listBudget, error) {
 	tree := map[string]node{}
+	b := &listBudget{max: max}
 	var walk func(rel string, depth int) error
 	walk = func(rel string, depth int) error {
 		if err := ctx.Err(); err != nil {
@@ -393,21 +402,17 @@ func listTree(ctx context.Context, s *server, dir string, must bool) (map[string
 		if depth > maxDepth {
 			return fmt.Errorf("%s: %s: deeper than %d levels", s, joinPath(dir, rel), maxDepth)
 		}
-		lines, err := s.c.List("MLSD", rooted(dir, rel))
+		entries, err := listDir(s, rooted(dir, rel), b)
 		var re *ftpclient.ReplyError
 		if err != nil && rel == "" && !must && errors.As(err, &re) && re.Code == 550 {
 			return nil // no destination directory yet
 		}
 		if err != nil {
-			return fmt.Errorf("%s: list %q: %w", s, joinPath(dir, rel), err)
+			return err
 		}
 		tree[rel] = node{dir: true}
 		var subdirs []string
-		for _, l := range lines {
-			e, ok := parseMLSD(l)
-			if !ok || e.name == "." || e.name == ".." || strings.Contains(e.name, "/") || e.name == "" {
-				continue
-			}
+		for _, e := range entries {
 			r := joinPath(rel, e.name)
 			switch e.typ {
 			case "dir":
@@ -424,7 +429,7 @@ func listTree(ctx context.Context, s *server, dir string, must bool) (map[string
 		return nil
 	}
 	if err := walk("", 0); err != nil {
-		return nil, err
+		return nil, b, err
 	}
-	return tree, nil
+	return tree, b, nil
 }

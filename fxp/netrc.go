@@ -120,3 +120,16 @@ func (n *Netrc) Lookup(host, user string) (login, password string, ok bool) {
 	}
 	return "", "", false
 }
+
+// HasPasswords reports whether any entry (or the default) holds a password.
+func (n *Netrc) HasPasswords() bool {
+	if n.def != nil && n.def.password != "" {
+		return true
+	}
+	for _, m := range n.machines {
+		if m.password != "" {
+			return true
+		}
+	}
+	return false
+}

@@ -138,7 +138,7 @@ func (t *tracker) emit(kind string, n int64) {
 			e.Rate = float64(n-t.ev.Offset) / s
 		}
 	}
-	t.rep.Report(e)
+	t.rep.Report(e.printable())
 }
 
 // Progress sources.
@@ -186,13 +186,24 @@ func (p *prober) close() {
 	p.conn, p.mode = nil, probeUnknown
 }
 
-// run polls until ctx ends.
-func (p *prober) run(ctx context.Context, w *worker, j job, ws *watchState, t *tracker) {
+// errStalled marks a transfer aborted because it moved no byte for the
+// data timeout.
+var errStalled = errors.New("transfer stalled")
+
+// run polls until ctx ends. When the progress it sees stands still for
+// the data timeout (DataTimeout, else Timeout), it calls stalled and
+// returns; without SIZE on the destination it cannot tell.
+func (p *prober) run(ctx context.Context, w *worker, j job, ws *watchState, t *tracker, stalled func(error)) {
 	if p.mode == probeNone && p.conn == nil {
 		p.mode = probeUnknown // the last file lost it: probe again
 	}
 	tick := time.NewTicker(w.cl.opts.PollInterval)
 	defer tick.Stop()
+	idle := w.cl.opts.DataTimeout
+	if idle <= 0 {
+		idle = w.cl.opts.Timeout
+	}
+	last, since := int64(-1), w.cl.opts.Now()
 	for {
 		select {
 		case <-ctx.Done():
@@ -207,8 +218,19 @@ func (p *prober) run(ctx context.Context, w *worker, j job, ws *watchState, t *t
 		}
 		t.setSource(probeNames[p.mode])
 		n, ok := p.poll(w.cl, j, ws)
+		now := w.cl.opts.Now()
 		if ok {
 			t.progress(n)
+			if n != last {
+				last, since = n, now
+			}
+		}
+		// Only SIZE on the destination sees every byte: SITE XFERS on
+		// the source alone counts in chunks of up to 16 MiB, which a slow
+		// link may take longer than idle to move.
+		if (p.mode == probeSize || p.mode == probeXfersDst) && now.Sub(since) >= idle {
+			stalled(fmt.Errorf("%w: no data for %s (--data-timeout): %d bytes on the destination", errStalled, idle, max(last, 0)))
+			return
 		}
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/ftpd/ftpd/ftpclient"
 )
 
 // Event kinds.
@@ -37,6 +39,15 @@ type Event struct {
 	Err      string        `json:"error,omitempty"`
 	Retry    int           `json:"retry,omitempty"` // retry: the how-manieth
 	Secure   bool          `json:"secure"`          // data protected between the servers (--secure)
+}
+
+// printable is e with every text a server or a listing can shape (paths,
+// errors with reply text) escaped by ftpclient.Printable, so that no
+// reporter (text, bars, JSON) passes on a control or bidi character.
+func (e Event) printable() Event {
+	e.Src, e.Dst, e.Err = ftpclient.Printable(e.Src), ftpclient.Printable(e.Dst), ftpclient.Printable(e.Err)
+	e.Verified, e.Progress, e.Passive = ftpclient.Printable(e.Verified), ftpclient.Printable(e.Progress), ftpclient.Printable(e.Passive)
+	return e
 }
 
 // Reporter receives events from all of a copy's workers, concurrently.

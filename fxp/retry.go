@@ -44,7 +44,7 @@ func (w *worker) copyRetrying(ctx context.Context, j job) (fileResult, error) {
 			j.resume = false
 		}
 		w.cl.log.Info("retrying", "src", j.src.String(), "dst", j.dst.String(), "try", try+2, "in", wait.String(), "err", err.Error())
-		w.cl.rep.Report(Event{Kind: EventRetry, Job: j.id, Src: j.src.String(), Dst: j.dst.String(), Size: j.size, Err: err.Error(), Retry: try + 1})
+		w.cl.rep.Report(Event{Kind: EventRetry, Job: j.id, Src: j.src.String(), Dst: j.dst.String(), Size: j.size, Err: err.Error(), Retry: try + 1}.printable())
 		w.reset()
 		if !sleepCtx(ctx, wait) {
 			return res, interrupted(ctx)

@@ -105,8 +105,5 @@ func (s *server) cpsv() (netip.AddrPort, error) {
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	if ap.Addr().IsUnspecified() {
-		ap = netip.AddrPortFrom(s.host(), ap.Port())
-	}
-	return ap, nil
+	return s.ownAddr(ap)
 }

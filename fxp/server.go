@@ -3,6 +3,7 @@ package fxp
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -27,11 +28,15 @@ type server struct {
 	fdone bool
 	pwd   string // login directory, once asked
 	sscn  bool   // SSCN ON sent and in force
+	// allowForeign passes on a PASV address that is not this server's
+	// control address (--allow-foreign-pasv).
+	allowForeign bool
 }
 
 // dial connects and logs in (TYPE I; under TLS, PBSZ 0 and PROT C).
 func (c *Client) dial(ctx context.Context, role string, ep Endpoint) (*server, error) {
-	opts := ftpclient.Options{LocalAddr: c.opts.Bind, Timeout: c.opts.Timeout}
+	opts := ftpclient.Options{LocalAddr: c.opts.Bind, Timeout: c.opts.Timeout,
+		DataTimeout: c.opts.DataTimeout, MaxListing: c.opts.MaxListing}
 	if c.opts.Secure && !ep.TLS {
 		return nil, fmt.Errorf("%s %s: --secure needs TLS on both servers (ftps:// URLs, or tls in the sites file)", role, ep)
 	}
@@ -59,7 +64,7 @@ func (c *Client) dial(ctx context.Context, role string, ep Endpoint) (*server, e
 		return nil, fmt.Errorf("%s %s: login: %w", role, ep, err)
 	}
 	c.log.Debug("logged in", "role", role, "server", ep.String(), "banner", conn.Banner)
-	return &server{role: role, ep: ep, c: conn}, nil
+	return &server{role: role, ep: ep, c: conn, allowForeign: c.opts.AllowForeignPasv || ep.AllowForeignPasv}, nil
 }
 
 func (s *server) close() {
@@ -90,11 +95,28 @@ func (s *server) passive() (netip.AddrPort, error) {
 	if err != nil {
 		return addr, err
 	}
-	if addr.Addr().IsUnspecified() {
-		addr = netip.AddrPortFrom(host, addr.Port())
-	}
-	return addr, nil
+	return s.ownAddr(addr)
 }
+
+// ownAddr checks a PASV (or CPSV) address before it is handed to the other
+// server: it must be this server's control address, so that the other
+// server connects to this one and to no third host a hostile reply names
+// (as lftp and curl do). An unspecified address means the control host.
+// EPSV names no address: it is the control host by construction.
+func (s *server) ownAddr(addr netip.AddrPort) (netip.AddrPort, error) {
+	host := s.host()
+	switch a := addr.Addr().Unmap(); {
+	case a.IsUnspecified():
+		return netip.AddrPortFrom(host, addr.Port()), nil
+	case a == host || s.allowForeign:
+		return addr, nil
+	}
+	return addr, fmt.Errorf("%w: its PASV reply names %s, not its control address %s: not handed to the other server (--allow-foreign-pasv allows it, for a server behind NAT)",
+		errForeignPasv, addr.Addr(), host)
+}
+
+// errForeignPasv marks a refused PASV address.
+var errForeignPasv = errors.New("foreign PASV address refused")
 
 // features returns FEAT's lines, asked once; none when FEAT fails.
 func (s *server) features() []string {

@@ -27,6 +27,9 @@ type Site struct {
 	CAFile      string `toml:"ca_file"`     // PEM CA certificates to trust
 	Fingerprint string `toml:"fingerprint"` // sha256 of the server certificate (hex, colons allowed)
 	Insecure    bool   `toml:"insecure"`    // do not verify the certificate
+	// AllowForeignPasv passes on a PASV address other than the site's
+	// control address (a server behind NAT), as --allow-foreign-pasv.
+	AllowForeignPasv bool `toml:"allow_foreign_pasv"`
 
 	PasswordEnv  string `toml:"password_env"`  // name of an environment variable
 	PasswordFile string `toml:"password_file"` // first line is the password; mode 0600 or stricter
@@ -202,7 +205,7 @@ type SiteEnv struct {
 // and TLS settings. The path is taken as written: "/x" is absolute, "x"
 // relative to the login directory.
 func (st Site) Endpoint(p string, env SiteEnv) (Endpoint, error) {
-	e := Endpoint{Host: st.Host, Port: st.Port, User: st.User, Path: p, Site: st.Name}
+	e := Endpoint{Host: st.Host, Port: st.Port, User: st.User, Path: p, Site: st.Name, AllowForeignPasv: st.AllowForeignPasv}
 	if strings.ContainsAny(p, "\r\n") {
 		return e, fmt.Errorf("site %s: path contains a line break", st.Name)
 	}

@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/ftpd/ftpd/ftpclient"
 )
 
 // entry is one line of an MLSD listing.
@@ -40,6 +42,32 @@ func parseMLSD(line string) (entry, bool) {
 	return e, e.typ != ""
 }
 
+// listDir lists dir (MLSD) and returns its entries whose names pass
+// checkName; the others are refusals in b. Lines are parsed as they
+// arrive, and the walk's entries may not pass b.max.
+func listDir(s *server, dir string, b *listBudget) ([]entry, error) {
+	var out []entry
+	err := s.c.ListFunc("MLSD", dir, func(l []byte) error {
+		e, ok := parseMLSD(string(l))
+		if !ok || e.typ == "cdir" || e.typ == "pdir" {
+			return nil
+		}
+		if err := checkName(e.name); err != nil {
+			b.refuse(func() error { return fmt.Errorf("%s: in %s: %w", s, ftpclient.Printable(dir), err) })
+			return nil
+		}
+		if b.entries++; b.entries > b.max {
+			return fmt.Errorf("more than %d entries (the entry cap, --max-entries): refused", b.max)
+		}
+		out = append(out, e)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: list %s: %w", s, strconv.Quote(ftpclient.Printable(dir)), err)
+	}
+	return out, nil
+}
+
 func joinPath(dir, name string) string {
 	if dir == "" {
 		return name
@@ -51,15 +79,15 @@ func joinPath(dir, name string) string {
 // destination (MKD) and returns the files to copy. The destination path
 // becomes the copy of the source directory; one ending in "/" (or empty)
 // receives it under its own name.
-func (c *Client) plan(ctx context.Context, src, dst Endpoint) ([]job, error) {
+func (c *Client) plan(ctx context.Context, src, dst Endpoint) (jobs []job, refused *listBudget, err error) {
 	s, err := c.dialRetrying(ctx, roleSrc, src)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer s.close()
 	d, err := c.dialRetrying(ctx, roleDst, dst)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer d.close()
 
@@ -68,22 +96,23 @@ func (c *Client) plan(ctx context.Context, src, dst Endpoint) ([]job, error) {
 	if (dst.Path == "" || strings.HasSuffix(dst.Path, "/")) && srcRoot != "" && path.Base(srcRoot) != "/" {
 		dstRoot = joinPath(dstRoot, path.Base(srcRoot))
 	}
-	p := planner{c: c, src: s, dst: d}
+	p := planner{c: c, src: s, dst: d, budget: &listBudget{max: c.opts.MaxEntries}}
 	if dstRoot != "" {
 		if err := p.mkdir(dstRoot); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
 	if err := p.walk(ctx, srcRoot, dstRoot, src, dst, 0); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return p.jobs, nil
+	return p.jobs, p.budget, nil
 }
 
 type planner struct {
 	c        *Client
 	src, dst *server
 	jobs     []job
+	budget   *listBudget // entries listed, names refused
 }
 
 // maxDepth stops symlink loops a server might list as directories.
@@ -96,15 +125,11 @@ func (p *planner) walk(ctx context.Context, srcDir, dstDir string, src, dst Endp
 	if depth > maxDepth {
 		return fmt.Errorf("%s: %s: deeper than %d levels", p.src, srcDir, maxDepth)
 	}
-	lines, err := p.src.c.List("MLSD", srcDir)
+	entries, err := listDir(p.src, srcDir, p.budget)
 	if err != nil {
-		return fmt.Errorf("%s: list %q: %w", p.src, srcDir, err)
+		return err
 	}
-	for _, l := range lines {
-		e, ok := parseMLSD(l)
-		if !ok || e.name == "." || e.name == ".." || strings.Contains(e.name, "/") {
-			continue
-		}
+	for _, e := range entries {
 		sp, dp := joinPath(srcDir, e.name), joinPath(dstDir, e.name)
 		switch e.typ {
 		case "dir":

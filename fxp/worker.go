@@ -135,7 +135,7 @@ func (w *worker) copyInPlace(ctx context.Context, j job, t *tracker, size int64)
 			w.before = oldSize
 		}
 		ws := watchState{offset: offset, oldSize: oldSize}
-		a := w.attempt(ctx, j, pasvSrc, offset, size, store, func(ctx context.Context) { w.watch.run(ctx, w, j, &ws, t) })
+		a := w.watchedAttempt(ctx, j, pasvSrc, offset, size, store, &ws, t)
 		attempts = append(attempts, a)
 		if a.ok() {
 			t.setPassive(a.Passive)
@@ -220,7 +220,7 @@ func (w *worker) copyViaTemp(ctx context.Context, j job, t *tracker, size int64)
 			store = "STOR"
 		}
 		ws := watchState{offset: offset, oldSize: offset}
-		a := w.attempt(ctx, tmp, pasvSrc, offset, size, store, func(ctx context.Context) { w.watch.run(ctx, w, tmp, &ws, t) })
+		a := w.watchedAttempt(ctx, tmp, pasvSrc, offset, size, store, &ws, t)
 		attempts = append(attempts, a)
 		if a.ok() {
 			t.setPassive(a.Passive)
@@ -430,4 +430,19 @@ func triedAppend(err error) bool {
 		}
 	}
 	return false
+}
+
+// watchedAttempt runs one attempt while the prober watches its progress. A
+// transfer whose progress stands still for DataTimeout is aborted like an
+// interrupted one, but only this attempt: its error says it stalled.
+func (w *worker) watchedAttempt(ctx context.Context, j job, pasvSrc bool, offset, size int64, store string, ws *watchState, t *tracker) Attempt {
+	actx, stall := context.WithCancelCause(ctx)
+	defer stall(nil)
+	a := w.attempt(actx, j, pasvSrc, offset, size, store, func(ctx context.Context) {
+		w.watch.run(ctx, w, j, ws, t, func(err error) { stall(err) })
+	})
+	if cause := context.Cause(actx); ctx.Err() == nil && errors.Is(cause, errStalled) && a.Err == nil {
+		a.Err = cause
+	}
+	return a
 }

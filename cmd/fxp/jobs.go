@@ -129,12 +129,12 @@ func runJobs(ctx context.Context, args []string, e env) int {
 		}
 		if err != nil {
 			failed = true
-			fmt.Fprintf(e.stderr, "fxp run: job %s: %v\n", j.Name, err)
+			fmt.Fprintf(e.stderr, "fxp run: job %s: %v\n", j.Name, printable(err))
 		}
 	}
 	if state != nil {
 		if err := state.Close(!failed); err != nil {
-			fmt.Fprintf(e.stderr, "fxp run: %v\n", err)
+			fmt.Fprintf(e.stderr, "fxp run: %v\n", printable(err))
 		}
 	}
 	if failed {

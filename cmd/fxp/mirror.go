@@ -73,7 +73,7 @@ func runMirror(ctx context.Context, args []string, e env) int {
 	rep.Close()
 	printMirrorSummary(e.stdout, f.jsonOut, "", sum, err)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "fxp mirror: %v\n", err)
+		fmt.Fprintf(e.stderr, "fxp mirror: %v\n", printable(err))
 		return exitFail
 	}
 	return exitOK

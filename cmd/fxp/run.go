@@ -12,8 +12,10 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
+	"github.com/ftpd/ftpd/ftpclient"
 	"github.com/ftpd/ftpd/fxp"
 )
 
@@ -69,8 +71,17 @@ password in the environment variable named by --src-pass-env/--dst-pass-env,
 else ~/.netrc ($NETRC, or --netrc), else anonymous. Passwords are never
 printed.
 
+Servers are treated as hostile: a listed name that is not one plain path
+element (".", "..", "/", "\\", control bytes, 0xFF, invalid UTF-8, edge
+spaces) is skipped with an error and the run exits 1 (the rest is copied);
+a PASV address other than the passive server's control address is refused
+(--allow-foreign-pasv); replies (64 KiB a line, 1 MiB in all) and
+listings (--max-listing, --max-entries) are bounded; silent servers and
+data connections time out (--timeout, --data-timeout); server text is
+printed escaped; a netrc with passwords must be mode 0600.
+
 Exit status: 0 done, 1 a transfer failed or was refused (or was
-interrupted), 2 usage error.
+interrupted, or names were skipped), 2 usage error.
 
 Flags:
 `
@@ -88,6 +99,10 @@ type copyFlags struct {
 	jsonOut, debug            bool
 	jobs, retries             int
 	timeout, poll, backoff    time.Duration
+	dataTimeout               time.Duration
+	allowForeignPasv          bool
+	maxListing                int64
+	maxEntries                int
 }
 
 func run(ctx context.Context, args []string, e env) int {
@@ -138,6 +153,10 @@ func newCopyFlags(out io.Writer, f *copyFlags) *flag.FlagSet {
 	fs.BoolVar(&f.secure, "secure", false, "secure FXP: protect the data between the servers with TLS (PROT P on both, SSCN ON or CPSV on one); needs ftps:// on both")
 	fs.StringVar(&f.sscn, "sscn", "passive", "with --secure, the server that is the TLS client: passive, active, src or dst (the other one if it lacks SSCN/CPSV)")
 	fs.DurationVar(&f.timeout, "timeout", 30*time.Second, "connect and reply timeout (not the transfer itself)")
+	fs.DurationVar(&f.dataTimeout, "data-timeout", 0, "a listing's data connection, or an FXP transfer whose destination size stands still, that moves no byte this long fails (default: --timeout)")
+	fs.BoolVar(&f.allowForeignPasv, "allow-foreign-pasv", false, "hand the other server a PASV address that is not the passive server's control address (a server behind NAT); refused by default (also allow_foreign_pasv per site)")
+	fs.Int64Var(&f.maxListing, "max-listing", ftpclient.DefaultMaxListing, "bytes one directory listing may have; past it the listing fails")
+	fs.IntVar(&f.maxEntries, "max-entries", fxp.DefaultMaxEntries, "entries a tree listing (-r, mirror) may hold; past it the listing fails")
 	fs.DurationVar(&f.poll, "poll", 250*time.Millisecond, "progress poll interval")
 	fs.BoolVar(&f.debug, "debug", false, "log protocol steps on stderr")
 	return fs
@@ -223,7 +242,7 @@ func runCopy(ctx context.Context, args []string, e env) int {
 		fmt.Fprintf(e.stdout, "%s\n", summary(sum))
 	}
 	if err != nil {
-		fmt.Fprintf(e.stderr, "fxp: %v\n", err)
+		fmt.Fprintf(e.stderr, "fxp: %v\n", printable(err))
 		return exitFail
 	}
 	return exitOK
@@ -240,6 +259,9 @@ func summary(s fxp.Summary) string {
 	}
 	if s.Failed > 0 {
 		msg += fmt.Sprintf(", %d failed", s.Failed)
+	}
+	if s.Refused > 0 {
+		msg += fmt.Sprintf(", %d listed name(s) skipped (not plain path elements)", s.Refused)
 	}
 	return msg
 }
@@ -278,16 +300,34 @@ func loadNetrc(flagPath string, e env) (*fxp.Netrc, error) {
 		}
 		path = filepath.Join(home, ".netrc")
 	}
-	data, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		if !explicit && errors.Is(err, os.ErrNotExist) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("netrc: %w", err)
 	}
+	defer f.Close()
+	st, err := f.Stat() // the mode of the file read, not of a name
+	if err != nil {
+		return nil, fmt.Errorf("netrc: %w", err)
+	}
+	data, err := io.ReadAll(io.LimitReader(f, 1<<20+1))
+	if err != nil {
+		return nil, fmt.Errorf("netrc: %w", err)
+	}
+	if len(data) > 1<<20 {
+		return nil, fmt.Errorf("netrc %s: larger than 1 MiB", path)
+	}
 	n, err := fxp.ParseNetrc(string(data))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// As ftp(1) does: passwords in a file others can read are refused.
+	if n.HasPasswords() {
+		if perm := st.Mode().Perm(); perm&0o077 != 0 {
+			return nil, fmt.Errorf("netrc %s holds passwords and has mode %04o: group and others must have no access (chmod 600 %s)", path, perm, path)
+		}
 	}
 	return n, nil
 }
@@ -314,6 +354,10 @@ func options(f *copyFlags, e env) (fxp.Options, error) {
 	if f.timeout <= 0 || f.poll <= 0 {
 		return o, errors.New("--timeout and --poll must be positive")
 	}
+	if f.dataTimeout < 0 || f.maxListing < 0 || f.maxEntries < 0 {
+		return o, errors.New("--data-timeout, --max-listing and --max-entries must not be negative")
+	}
+	o.DataTimeout, o.AllowForeignPasv, o.MaxListing, o.MaxEntries = f.dataTimeout, f.allowForeignPasv, f.maxListing, f.maxEntries
 	if f.caFile != "" || f.insecure {
 		cfg := &tls.Config{InsecureSkipVerify: f.insecure} //nolint:gosec // asked for with --insecure
 		if f.caFile != "" {
@@ -340,4 +384,15 @@ func options(f *copyFlags, e env) (fxp.Options, error) {
 		o.Log = slog.New(slog.NewTextHandler(e.stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	return o, nil
+}
+
+// printable is an error's text as fxp prints it: whatever a server or a
+// listing put in it escaped (ftpclient.Printable), so it cannot drive the
+// terminal or disguise a path. Line breaks between joined errors stay.
+func printable(err error) string {
+	lines := strings.Split(err.Error(), "\n")
+	for i, l := range lines {
+		lines[i] = ftpclient.Printable(l)
+	}
+	return strings.Join(lines, "\n")
 }

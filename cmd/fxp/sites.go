@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/ftpd/ftpd/ftpclient"
 	"github.com/ftpd/ftpd/fxp"
 )
 
@@ -29,7 +30,7 @@ func runSites(ctx context.Context, args []string, e env) int {
 	r := &resolver{e: e, sitesFlag: f.sites, netrcFlag: f.netrc}
 	sites, err := r.loadSites()
 	if err != nil {
-		fmt.Fprintf(e.stderr, "fxp sites: %v\n", err)
+		fmt.Fprintf(e.stderr, "fxp sites: %v\n", printable(err))
 		return exitUsage
 	}
 	switch {
@@ -99,22 +100,22 @@ func checkSite(ctx context.Context, r *resolver, name, peer string, f *copyFlags
 	}
 	ep, err := r.endpoint(name+":", "", "")
 	if err != nil {
-		fmt.Fprintf(e.stderr, "fxp sites check: %v\n", err)
+		fmt.Fprintf(e.stderr, "fxp sites check: %v\n", printable(err))
 		return exitUsage
 	}
 	opts, err := options(f, e)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "fxp sites check: %v\n", err)
+		fmt.Fprintf(e.stderr, "fxp sites check: %v\n", printable(err))
 		return exitUsage
 	}
 	pa, err := peerAddr(ctx, r, peer)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "fxp sites check: %v\n", err)
+		fmt.Fprintf(e.stderr, "fxp sites check: %v\n", printable(err))
 		return exitUsage
 	}
 	rep, err := fxp.New(opts).CheckSite(ctx, ep, pa)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "fxp sites check %s: %v\n", name, err)
+		fmt.Fprintf(e.stderr, "fxp sites check %s: %v\n", name, printable(err))
 		return exitFail
 	}
 	if f.jsonOut {
@@ -122,7 +123,7 @@ func checkSite(ctx context.Context, r *resolver, name, peer string, f *copyFlags
 		return exitOK
 	}
 	fmt.Fprintf(e.stdout, "site     %s (%s)\n", name, ep)
-	fmt.Fprintf(e.stdout, "greeting %s\n", rep.Greeting)
+	fmt.Fprintf(e.stdout, "greeting %s\n", ftpclient.Printable(rep.Greeting))
 	var feats []string
 	for k, v := range rep.Features {
 		mark := "-"
@@ -132,7 +133,7 @@ func checkSite(ctx context.Context, r *resolver, name, peer string, f *copyFlags
 		feats = append(feats, mark+k)
 	}
 	sort.Strings(feats)
-	fmt.Fprintf(e.stdout, "features %s\n", strings.Join(feats, " "))
+	fmt.Fprintf(e.stdout, "features %s\n", ftpclient.Printable(strings.Join(feats, " ")))
 	fmt.Fprintf(e.stdout, "fxp      as PORT side: %s\n", rep.FXP["port_side"])
 	fmt.Fprintf(e.stdout, "fxp      as PASV side: %s\n", rep.FXP["passive_side"])
 	return exitOK

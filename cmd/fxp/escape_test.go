@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// evilText drives a terminal if printed raw: ESC sequences (clear, title),
+// a C1 CSI (U+009B), a bidi override and isolate, and invalid UTF-8.
+const evilText = "no \x1b[2J\x1b]0;owned\x07 \u009b31m \u202etxt.exe \u2066x\u2069 \xff\xfe"
+
+// evilServer logs anyone in and answers every other command with a 550
+// carrying evilText.
+func evilServer(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.2:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				fmt.Fprintf(c, "220 %s\r\n", evilText)
+				r := bufio.NewReader(c)
+				for {
+					line, err := r.ReadString('\n')
+					if err != nil {
+						return
+					}
+					switch verb, _, _ := strings.Cut(strings.TrimSpace(line), " "); verb {
+					case "USER":
+						fmt.Fprint(c, "331 pass\r\n")
+					case "PASS":
+						fmt.Fprint(c, "230 in\r\n")
+					case "TYPE":
+						fmt.Fprint(c, "200 ok\r\n")
+					default:
+						fmt.Fprintf(c, "550-%s\r\n550 %s\r\n", evilText, evilText)
+					}
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+// unsafeOutput names what in out could drive a terminal or disguise text.
+func unsafeOutput(out string) string {
+	for _, bad := range []string{"\x1b", "\x07", "\u009b", "\u202e", "\u2066", "\u2069", "\xff", "\xfe"} {
+		if strings.Contains(out, bad) {
+			return fmt.Sprintf("%q", bad)
+		}
+	}
+	return ""
+}
+
+// TestServerTextEscaped: what a hostile server says (in replies that end
+// up in errors, events and the summary) reaches stdout and stderr escaped,
+// as text and as JSON events that stay valid JSON.
+func TestServerTextEscaped(t *testing.T) {
+	addr := evilServer(t)
+	for _, args := range [][]string{
+		{"copy", "--timeout", "10s", "ftp://u:p@" + addr + "/f", "ftp://u:p@" + addr + "/g"},
+		{"copy", "--json", "--timeout", "10s", "ftp://u:p@" + addr + "/f", "ftp://u:p@" + addr + "/g"},
+		{"mirror", "--dry-run", "--timeout", "10s", "ftp://u:p@" + addr + "/f", "ftp://u:p@" + addr + "/g"},
+		{"copy", "--debug", "--timeout", "10s", "ftp://u:p@" + addr + "/f", "ftp://u:p@" + addr + "/g"},
+	} {
+		e, out, errOut := testEnv(nil, t.TempDir())
+		if code := run(context.Background(), args, e); code != exitFail {
+			t.Errorf("%v: exit %d, want %d", args, code, exitFail)
+		}
+		if !strings.Contains(out.String()+errOut.String(), "\\x1b[2J") {
+			t.Errorf("%v: the server's text is not shown escaped:\n%s%s", args, out, errOut)
+		}
+		for name, s := range map[string]string{"stdout": out.String(), "stderr": errOut.String()} {
+			if bad := unsafeOutput(s); bad != "" {
+				t.Errorf("%v: %s carries %s:\n%q", args, name, bad, s)
+			}
+		}
+		if args[1] == "--json" {
+			for _, l := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+				if l != "" && !strings.HasPrefix(l, "fxp:") && !json.Valid([]byte(l)) {
+					t.Errorf("invalid JSON line %q", l)
+				}
+			}
+		}
+	}
+}
