@@ -26,6 +26,7 @@ type evilFTP struct {
 	stall    bool              // accept transfers (150), then say and move nothing
 	mu       sync.Mutex
 	cmds     []string
+	stored   map[string]bool // names a STOR/APPE was accepted for
 }
 
 func startEvil(t *testing.T, host string, e *evilFTP) *evilFTP {
@@ -108,11 +109,31 @@ func (e *evilFTP) serve(t *testing.T, c net.Conn, host string) {
 		case "DELE", "RMD":
 			reply("250 deleted")
 		case "SIZE":
-			reply("213 0") // never grows
+			// A source file of 1 MiB; fxp's temporary file exists once a
+			// STOR/APPE was accepted for it, and then never grows.
+			e.mu.Lock()
+			stored := e.stored[arg]
+			e.mu.Unlock()
+			switch {
+			case stored:
+				reply("213 0")
+			case strings.HasPrefix(arg, ".fxp-"):
+				reply("550 no such file")
+			default:
+				reply("213 1048576")
+			}
 		case "STOR", "RETR", "APPE":
 			if !e.stall {
 				reply("502 not here")
 				continue
+			}
+			if verb != "RETR" {
+				e.mu.Lock()
+				if e.stored == nil {
+					e.stored = map[string]bool{}
+				}
+				e.stored[arg] = true
+				e.mu.Unlock()
 			}
 			reply("150 go ahead") // and then nothing, ever
 		case "PASV":
