@@ -241,8 +241,10 @@ func drain(r *bufio.Reader) {
 	}
 }
 
-// TestPrintable: controls, C1 (CSI), bidi overrides and isolates, and
-// invalid UTF-8 become visible escapes; plain text is unchanged; applying
+// TestPrintable: controls, C1 (CSI), bidi overrides and isolates, the
+// line and paragraph separators U+2028/U+2029 (a line break to some
+// terminals and viewers, as logsafe.Escape knows), and invalid UTF-8
+// become visible escapes; plain text is unchanged; applying
 // it twice changes nothing more.
 func TestPrintable(t *testing.T) {
 	for in, want := range map[string]string{
@@ -253,6 +255,7 @@ func TestPrintable(t *testing.T) {
 		"csi\u009b31m":              `csi\u009b31m`,
 		"\u202etxt.exe":             `\u202etxt.exe`,
 		"\u2066x\u2069\u200f":       `\u2066x\u2069\u200f`,
+		"one\u2028two\u2029":        `one\u2028two\u2029`,
 		"bad\xff\xfe":               `bad\xff\xfe`,
 		`already \x1b escaped`:      `already \x1b escaped`,
 		"\xc2\x9b (raw C1 in utf8)": `\u009b (raw C1 in utf8)`,
