@@ -142,6 +142,13 @@ func (c *idleConn) Write(p []byte) (int, error) {
 	return n, c.timeout(err)
 }
 
+// isTimeout reports whether err is a deadline that passed (a data
+// connection silent for DataTimeout).
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
 func (c *idleConn) timeout(err error) error {
 	var ne net.Error
 	if errors.As(err, &ne) && ne.Timeout() {

@@ -428,6 +428,16 @@ func (c *Conn) transfer(cmd string, move func(net.Conn) (int64, error)) (int64, 
 		_ = tc.CloseWrite()
 	}
 	data.Close()
+	if isTimeout(moveErr) {
+		// The data connection fell silent for DataTimeout: that bounds
+		// the transfer on its own. The final reply is not waited for (a
+		// server silent on data is likely silent on control too, and
+		// --timeout would be paid on top); the control connection is
+		// closed, since that reply could still arrive and be taken for
+		// the next command's.
+		c.Close()
+		return n, fmt.Errorf("%s: data: %w", Printable(cmd), moveErr)
+	}
 	code, msg, err = c.readReply()
 	if moveErr != nil && (err != nil || code == 226 || code == 250) {
 		// The data failed (a cap, a silent connection): that is the

@@ -188,26 +188,36 @@ func TestSilentServerFails(t *testing.T) {
 			t.Fatal("login answered by silence")
 		}
 	})
-	t.Run("silent data connection", func(t *testing.T) {
-		stop := make(chan struct{})
-		addr := pasvServer(t, func(d net.Conn) { d.Write([]byte("type=file; a\r\n")); <-stop })
-		defer close(stop)
-		c, err := Dial(context.Background(), addr, opts)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		done := make(chan error, 1)
-		go func() { _, err := c.List("MLSD", ""); done <- err }()
-		select {
-		case err := <-done:
-			if err == nil || !strings.Contains(err.Error(), "no data for") {
-				t.Fatalf("err %v, want a data timeout", err)
+	// A listing whose data connection falls silent fails after the data
+	// timeout (300ms); 60s is the only upper bound — generous, a loaded
+	// machine is slow, a hang is forever. With a control timeout of 10
+	// minutes, the reply a silent server owes is not waited for as well
+	// (it used to be: the listing then ran past 60s).
+	for name, opts := range map[string]Options{
+		"silent data connection":                          opts,
+		"silent data connection, patient control timeout": {Timeout: 10 * time.Minute, DataTimeout: 300 * time.Millisecond},
+	} {
+		t.Run(name, func(t *testing.T) {
+			stop := make(chan struct{})
+			addr := pasvServer(t, func(d net.Conn) { d.Write([]byte("type=file; a\r\n")); <-stop })
+			defer close(stop)
+			c, err := Dial(context.Background(), addr, opts)
+			if err != nil {
+				t.Fatal(err)
 			}
-		case <-time.After(60 * time.Second): // generous: a loaded machine is slow, a hang is forever
-			t.Fatal("listing on a silent data connection still running after 60s")
-		}
-	})
+			defer c.Close()
+			done := make(chan error, 1)
+			go func() { _, err := c.List("MLSD", ""); done <- err }()
+			select {
+			case err := <-done:
+				if err == nil || !strings.Contains(err.Error(), "no data for 300ms") {
+					t.Fatalf("err %v, want a data timeout", err)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatal("listing on a silent data connection still running after 60s")
+			}
+		})
+	}
 }
 
 func drain(r *bufio.Reader) {
@@ -218,8 +228,10 @@ func drain(r *bufio.Reader) {
 	}
 }
 
-// TestPrintable: controls, C1 (CSI), bidi overrides and isolates, and
-// invalid UTF-8 become visible escapes; plain text is unchanged; applying
+// TestPrintable: controls, C1 (CSI), bidi overrides and isolates, the
+// line and paragraph separators U+2028/U+2029 (a line break to some
+// terminals and viewers, as logsafe.Escape knows), and invalid UTF-8
+// become visible escapes; plain text is unchanged; applying
 // it twice changes nothing more.
 func TestPrintable(t *testing.T) {
 	for in, want := range map[string]string{
@@ -230,6 +242,7 @@ func TestPrintable(t *testing.T) {
 		"csi\u009b31m":              `csi\u009b31m`,
 		"\u202etxt.exe":             `\u202etxt.exe`,
 		"\u2066x\u2069\u200f":       `\u2066x\u2069\u200f`,
+		"one\u2028two\u2029":        `one\u2028two\u2029`,
 		"bad\xff\xfe":               `bad\xff\xfe`,
 		`already \x1b escaped`:      `already \x1b escaped`,
 		"\xc2\x9b (raw C1 in utf8)": `\u009b (raw C1 in utf8)`,

@@ -9,7 +9,8 @@ import (
 // Printable returns s with everything that could drive a terminal or
 // disguise text made visible: C0 and C1 control characters (ESC, CSI
 // 0x9B...), DEL, bidi overrides and isolates (U+202A–U+202E,
-// U+2066–U+2069, and the marks U+200E, U+200F, U+061C) become \xNN or
+// U+2066–U+2069, and the marks U+200E, U+200F, U+061C) and the line and
+// paragraph separators U+2028, U+2029 become \xNN or
 // \uNNNN, and each byte of invalid UTF-8 becomes \xNN. A backslash is kept
 // as it is, so that Printable is idempotent: text escaped once (an error
 // that wraps another) is not escaped again at the place it is printed.
@@ -55,6 +56,8 @@ func unsafeRune(r rune) bool {
 		return true
 	case r == 0x200e, r == 0x200f, r == 0x061c:
 		return true
+	case r == 0x2028, r == 0x2029:
+		return true // line and paragraph separators: a line break to some viewers
 	}
 	return false
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/ftpd/ftpd/fxp"
 )
 
 // evilText drives a terminal if printed raw: ESC sequences (clear, title),
@@ -100,6 +103,28 @@ func TestServerTextEscaped(t *testing.T) {
 					t.Errorf("invalid JSON line %q", l)
 				}
 			}
+		}
+	}
+}
+
+// TestJSONSummaryErrorEscaped: the "error" of the --json summary objects
+// (fxp mirror --json, fxp run --json) is escaped like every other text
+// fxp prints. encoding/json escapes C0 controls itself, but leaves C1
+// (U+009B is CSI), bidi overrides and isolates raw in the JSON string, and
+// a CopyError's text holds listed names (which may carry U+2066) and the
+// server's reply text as they came.
+func TestJSONSummaryErrorEscaped(t *testing.T) {
+	err := fmt.Errorf("copy ftp://h/src/iso\u2066x failed: 550 %s", evilText)
+	var out bytes.Buffer
+	printMirrorSummary(&out, true, "", fxp.MirrorSummary{Failed: 1}, err)
+	e, stdout, _ := testEnv(nil, t.TempDir())
+	printCopyJobSummary(e, true, "j", fxp.Summary{Failed: 1}, 0, err)
+	for name, s := range map[string]string{"mirror": out.String(), "run": stdout.String()} {
+		if bad := unsafeOutput(s); bad != "" {
+			t.Errorf("%s --json summary carries %s:\n%q", name, bad, s)
+		}
+		if !json.Valid(bytes.TrimSpace([]byte(s))) || !strings.Contains(s, `\\u2066`) {
+			t.Errorf("%s --json summary: %q", name, s)
 		}
 	}
 }

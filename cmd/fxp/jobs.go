@@ -160,7 +160,7 @@ func printCopyJobSummary(e env, jsonOut bool, name string, s fxp.Summary, took t
 		o := copyJobJSON{Event: "summary", Job: name, Copied: s.Files - s.Skipped, Skipped: s.Skipped, Failed: s.Failed,
 			Bytes: s.Bytes, Seconds: float64(took.Milliseconds()) / 1000}
 		if err != nil {
-			o.Error = err.Error()
+			o.Error = printable(err)
 		}
 		_ = json.NewEncoder(e.stdout).Encode(o)
 		return

@@ -112,7 +112,7 @@ func printMirrorSummary(w io.Writer, jsonOut bool, job string, s fxp.MirrorSumma
 	if jsonOut {
 		o := mirrorJSON{Event: "summary", Job: job, MirrorSummary: s, Seconds: float64(s.Elapsed.Milliseconds()) / 1000}
 		if err != nil {
-			o.Error = err.Error()
+			o.Error = printable(err)
 		}
 		_ = json.NewEncoder(w).Encode(o)
 		return
