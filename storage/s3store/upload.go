@@ -1,0 +1,239 @@
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Upload is a file being written to S3. Its bytes go into one part buffer
+// taken from the store's budget; each full buffer is sent as a part of a
+// multipart upload (started at the first full part). Commit makes the
+// object appear: PutObject when everything fitted in one buffer, else
+// CompleteMultipartUpload. Close without Commit aborts: the multipart
+// upload is removed and the old object, if any, is untouched.
+type Upload struct {
+	notFile
+	fs   *Fs
+	name string
+	key  string
+
+	buf      *bytes.Buffer // nil until the first write
+	held     bool          // buf holds a budget token
+	written  int64
+	uploadID *string
+	parts    []types.CompletedPart
+	err      error
+	done     bool
+}
+
+func newUpload(f *Fs, name, key string) *Upload {
+	return &Upload{fs: f, name: name, key: key}
+}
+
+func (u *Upload) Name() string { return u.name }
+
+// Stat reports the bytes written so far.
+func (u *Upload) Stat() (os.FileInfo, error) {
+	return &info{name: u.name, size: u.written, mtime: u.fs.s.now()}, nil
+}
+
+func (u *Upload) Read([]byte) (int, error) {
+	return 0, &os.PathError{Op: "read", Path: u.name, Err: ErrUnsupported}
+}
+
+// Seek tells the position; an upload cannot move.
+func (u *Upload) Seek(off int64, whence int) (int64, error) {
+	if (whence == io.SeekCurrent && off == 0) || (whence == io.SeekStart && off == u.written) || (whence == io.SeekEnd && off == 0) {
+		return u.written, nil
+	}
+	return 0, &os.PathError{Op: "seek", Path: u.name, Err: ErrUnsupported}
+}
+
+func (u *Upload) ctx() context.Context { return u.fs.ctx }
+
+// Write buffers p, sending each full part.
+func (u *Upload) Write(p []byte) (int, error) {
+	if u.err != nil {
+		return 0, u.err
+	}
+	if u.done {
+		return 0, os.ErrClosed
+	}
+	n := 0
+	for len(p) > 0 {
+		if u.buf == nil {
+			if err := u.fs.s.acquire(u.ctx()); err != nil {
+				u.err = err
+				return n, err
+			}
+			u.held = true
+			u.buf = bytes.NewBuffer(make([]byte, 0, u.fs.s.partSize))
+		}
+		if u.buf.Len() == int(u.fs.s.partSize) {
+			// A full part is sent only once more data follows, so a file
+			// of exactly one part still goes in one PutObject.
+			if err := u.sendPart(); err != nil {
+				u.err = err
+				return n, err
+			}
+		}
+		room := int(u.fs.s.partSize) - u.buf.Len()
+		take := min(room, len(p))
+		u.buf.Write(p[:take])
+		p = p[take:]
+		n += take
+		u.written += int64(take)
+	}
+	return n, nil
+}
+
+// ReadFrom takes the data connection's bytes straight into the part
+// buffer (no intermediate copy).
+func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
+	var total int64
+	for {
+		if u.err != nil {
+			return total, u.err
+		}
+		if u.buf == nil {
+			if err := u.fs.s.acquire(u.ctx()); err != nil {
+				u.err = err
+				return total, err
+			}
+			u.held = true
+			u.buf = bytes.NewBuffer(make([]byte, 0, u.fs.s.partSize))
+		}
+		if u.buf.Len() == int(u.fs.s.partSize) {
+			// Full: send it only once more data is known to follow.
+			var one [1]byte
+			n, err := io.ReadFull(r, one[:])
+			if n == 0 {
+				if errors.Is(err, io.EOF) {
+					return total, nil
+				}
+				return total, err
+			}
+			if err := u.sendPart(); err != nil {
+				u.err = err
+				return total, err
+			}
+			u.buf.Write(one[:])
+			u.written++
+			total++
+			continue
+		}
+		room := int64(int(u.fs.s.partSize) - u.buf.Len())
+		n, err := u.buf.ReadFrom(io.LimitReader(r, room))
+		u.written += n
+		total += n
+		if err != nil {
+			return total, err
+		}
+		if n < room {
+			return total, nil // EOF
+		}
+	}
+}
+
+// sendPart sends the full buffer as the next part and empties it.
+func (u *Upload) sendPart() error {
+	s := u.fs.s
+	if u.uploadID == nil {
+		out, err := s.c.CreateMultipartUpload(u.ctx(), &s3.CreateMultipartUploadInput{
+			Bucket: &s.bucket, Key: &u.key,
+			Metadata: map[string]string{metaInstance: s.instance},
+		})
+		if err != nil {
+			return fmt.Errorf("s3: start upload of %s: %w", u.name, err)
+		}
+		u.uploadID = out.UploadId
+	}
+	num := int32(len(u.parts) + 1)
+	out, err := s.c.UploadPart(u.ctx(), &s3.UploadPartInput{
+		Bucket: &s.bucket, Key: &u.key, UploadId: u.uploadID, PartNumber: &num,
+		Body: bytes.NewReader(u.buf.Bytes()), ContentLength: aws.Int64(int64(u.buf.Len())),
+	})
+	if err != nil {
+		return fmt.Errorf("s3: upload part %d of %s: %w", num, u.name, err)
+	}
+	u.parts = append(u.parts, types.CompletedPart{ETag: out.ETag, PartNumber: &num})
+	u.buf.Reset()
+	return nil
+}
+
+// Commit makes the object appear with everything written. Call it only
+// for a transfer that completed; Close afterwards releases the buffer.
+func (u *Upload) Commit() error {
+	if u.err != nil {
+		return u.err
+	}
+	if u.done {
+		return os.ErrClosed
+	}
+	s := u.fs.s
+	if u.uploadID == nil {
+		var body []byte
+		if u.buf != nil {
+			body = u.buf.Bytes()
+		}
+		_, err := s.c.PutObject(u.ctx(), &s3.PutObjectInput{
+			Bucket: &s.bucket, Key: &u.key, Body: bytes.NewReader(body),
+			ContentLength: aws.Int64(int64(len(body))),
+		})
+		if err != nil {
+			u.err = fmt.Errorf("s3: store %s: %w", u.name, err)
+			return u.err
+		}
+		u.done = true
+		return nil
+	}
+	if u.buf != nil && u.buf.Len() > 0 {
+		if err := u.sendPart(); err != nil {
+			u.err = err
+			return err
+		}
+	}
+	_, err := s.c.CompleteMultipartUpload(u.ctx(), &s3.CompleteMultipartUploadInput{
+		Bucket: &s.bucket, Key: &u.key, UploadId: u.uploadID,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
+	})
+	if err != nil {
+		u.err = fmt.Errorf("s3: complete upload of %s: %w", u.name, err)
+		return u.err
+	}
+	u.done = true
+	return nil
+}
+
+// Close releases the part buffer and, unless committed, aborts the
+// multipart upload (with its own deadline: the session may be ending).
+func (u *Upload) Close() error {
+	if u.held {
+		u.held = false
+		u.buf = nil
+		u.fs.s.release()
+	}
+	if u.done {
+		return nil
+	}
+	u.done = true
+	if u.uploadID == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx()), time.Minute)
+	defer cancel()
+	_, err := u.fs.s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &u.fs.s.bucket, Key: &u.key, UploadId: u.uploadID})
+	if err != nil {
+		return fmt.Errorf("s3: abort upload of %s: %w", u.name, err)
+	}
+	return nil
+}
