@@ -127,6 +127,7 @@ func defaults() Config {
 			MaxPassivePerIP:     DefaultMaxPassivePerIP,
 		},
 		Log: Log{Format: LogText, Level: LevelInfo},
+		S3:  S3{Region: "us-east-1", PartSize: 16 << 20, UploadMemory: 512 << 20},
 	}
 }
 

@@ -58,6 +58,7 @@ func (c *Config) validate(line func(key string) int) []*Error {
 	}
 	// metrics.listen port 0 picks a free port, like server.listen.
 	c.validateUsers(v)
+	c.validateS3(v)
 	return v.errs
 }
 
@@ -192,7 +193,12 @@ func (u *User) validate(v *validator, key string) {
 	if u.Anonymous() && !u.ReadOnly {
 		v.errorf(key+".read_only", "anonymous logins are always read-only")
 	}
-	if u.Root == "" {
+	switch {
+	case u.Backend == BackendS3:
+		if why := S3PrefixProblem(u.Root); why != "" {
+			v.errorf(key+".root", "%q: %s", u.Root, why)
+		}
+	case u.Root == "":
 		v.errorf(key+".root", "required")
 	}
 	if !enumValid(backends, u.Backend) {

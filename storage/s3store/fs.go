@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/afero"
+
+	"github.com/ftpd/ftpd/conf"
 )
 
 // ErrUnsupported is what S3 cannot do the way a disk does (directory
@@ -40,10 +42,10 @@ type Fs struct {
 
 var _ afero.Fs = (*Fs)(nil)
 
-// Fs returns the view of the keys under prefix (see ValidPrefix); ctx
+// Fs returns the view of the keys under prefix (see conf.S3PrefixProblem); ctx
 // bounds its requests (the session's lifetime).
 func (s *Store) Fs(ctx context.Context, prefix string) (*Fs, error) {
-	if why := ValidPrefix(prefix); why != "" {
+	if why := conf.S3PrefixProblem(prefix); why != "" {
 		return nil, fmt.Errorf("s3: prefix %q %s", prefix, why)
 	}
 	return &Fs{s: s, prefix: prefix, ctx: ctx}, nil
@@ -559,3 +561,7 @@ func (d *dirFile) page() error {
 	d.done = !aws.ToBool(out.IsTruncated)
 	return nil
 }
+
+// CommitsUploads tells the driver that an upload appears only at Commit
+// (driver.CommitStorage): a STOR writes to its target directly.
+func (f *Fs) CommitsUploads() bool { return true }

@@ -14,18 +14,19 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/ftpd/ftpd/conf"
 )
 
 // Reserved is ftpd's own area in the bucket (probe objects, shared
 // state). No user prefix may reach it.
-const Reserved = ".ftpd/"
+const Reserved = conf.S3Reserved
 
 // Config is what a Store needs ([s3] of ftpd.toml).
 type Config struct {
@@ -274,34 +275,3 @@ func (s *Store) SweepUploads(ctx context.Context, maxAge time.Duration) (int, er
 		keyMarker, idMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
 }
-
-// ValidPrefix reports why a user's key prefix is unusable ("" if fine):
-// it must be empty (the whole bucket, minus .ftpd/) or end in "/", hold
-// no "." or ".." component, no "//", no backslash, and not reach .ftpd/.
-func ValidPrefix(p string) string {
-	if p == "" {
-		return "" // the whole bucket; .ftpd/ is refused per name
-	}
-	if !strings.HasSuffix(p, "/") {
-		return "must end with \"/\""
-	}
-	if strings.HasPrefix(p, "/") {
-		return "must not start with \"/\""
-	}
-	if strings.Contains(p, "\\") {
-		return "must not contain a backslash"
-	}
-	for _, part := range strings.Split(strings.TrimSuffix(p, "/"), "/") {
-		switch part {
-		case "", ".", "..":
-			return "must not contain empty, \".\" or \"..\" components"
-		}
-	}
-	if strings.HasPrefix(p, Reserved) || strings.HasPrefix(Reserved, p) && p != "" {
-		return "must not reach .ftpd/, ftpd's own area in the bucket"
-	}
-	return ""
-}
-
-// Overlap reports whether one prefix contains the other.
-func Overlap(a, b string) bool { return strings.HasPrefix(a, b) || strings.HasPrefix(b, a) }
