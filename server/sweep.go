@@ -16,7 +16,7 @@ import (
 func (s *Server) sweepPartials(cfg *conf.Config, cutoff time.Time) {
 	seen := map[string]bool{}
 	for _, u := range cfg.Users {
-		if u.Backend == conf.BackendMemory || seen[u.Root] {
+		if u.Backend != conf.BackendOS || seen[u.Root] {
 			continue
 		}
 		seen[u.Root] = true
