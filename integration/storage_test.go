@@ -4,13 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/ftpd/ftpd/ftpclient"
+	"github.com/ftpd/ftpd/storage/s3store"
 	"github.com/ftpd/ftpd/storage/s3store/s3test"
 )
 
@@ -36,11 +40,11 @@ root = "sam/"
 
 // startS3Server starts versitygw with bucket "ftp" and an ftpd on host
 // with the S3 user "sam".
-func startS3Server(t *testing.T, host string) (*instance, *s3test.Server) {
+func startS3Server(t *testing.T, host, extra string) (*instance, *s3test.Server, *s3store.Store) {
 	t.Helper()
 	store := s3test.Start(t)
-	_ = store.Store(t, "ftp", 5<<20, 10<<20) // creates the bucket
-	return startServer(t, host, s3Config(store.Endpoint, "")), store
+	st := store.Store(t, "ftp", 5<<20, 10<<20) // creates the bucket
+	return startServer(t, host, s3Config(store.Endpoint, extra)), store, st
 }
 
 // code runs a command and returns its reply code.
@@ -106,7 +110,7 @@ func storageSuite(t *testing.T, c *ftpclient.Conn) []string {
 	rec("RMD d (empty)", code(t, c, "RMD d"))
 	rec("DELE g", code(t, c, "DELE g"))
 	rec("DELE g again", code(t, c, "DELE g"))
-	for _, name := range []string{"../alice/x", "/../../x", "..//x", `..\x`, "a/../../x"} {
+	for _, name := range []string{"../alice/x", "/../../x", "..//x", `..\x`, "a/../../x", "../sam2/x", "//x/../../x", "%2e%2e/x"} {
 		rec("SIZE "+name, code(t, c, "SIZE %s", name))
 	}
 	return out
@@ -115,7 +119,12 @@ func storageSuite(t *testing.T, c *ftpclient.Conn) []string {
 // TestStorageSuiteAllBackends runs one suite on os, memory and S3 users:
 // the same commands give the same replies.
 func TestStorageSuiteAllBackends(t *testing.T) {
-	in, _ := startS3Server(t, hostA)
+	in, _, st := startS3Server(t, hostA, "")
+	// Files next to the users' roots that no spelling may reach.
+	for _, k := range []string{"x", "alice/x", "sam2/x"} {
+		s3test.Put(t, st, k, []byte("outside"))
+		writeFile(t, in.dir+"/"+k, []byte("outside"))
+	}
 	osLines := storageSuite(t, in.dial(client1, "bob", testPass))
 	s3Lines := storageSuite(t, in.dial(client1, "sam", testPass))
 	// The memory backend is left out: afero's MemMapFs panics (and so
@@ -132,7 +141,7 @@ func TestStorageSuiteAllBackends(t *testing.T) {
 // TestS3Refusals: what S3 cannot do is refused with a 5xx and changes
 // nothing.
 func TestS3Refusals(t *testing.T) {
-	in, store := startS3Server(t, hostA)
+	in, _, st := startS3Server(t, hostA, "")
 	c := in.dial(client1, "sam", testPass)
 	if _, err := c.Stor("f", strings.NewReader("hello")); err != nil {
 		t.Fatal(err)
@@ -154,7 +163,7 @@ func TestS3Refusals(t *testing.T) {
 	if n := code(t, c, "RNTO e"); n < 500 {
 		t.Errorf("directory rename on S3: %d, want a 5xx", n)
 	}
-	out, err := store.Store(t, "other", 5<<20, 5<<20).Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("ftp"), Key: aws.String("sam/f")})
+	out, err := st.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String("ftp"), Key: aws.String("sam/f")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,5 +172,107 @@ func TestS3Refusals(t *testing.T) {
 	out.Body.Close()
 	if b.String() != "hello" {
 		t.Errorf("sam/f = %q after refused writes, want hello", b.String())
+	}
+}
+
+// TestS3StoreKilledDuringStor: the store dies in the middle of an upload
+// (after a first part went in) and comes back. The transfer is not 226,
+// no object appears, and the multipart upload is aborted (none left).
+func TestS3StoreKilledDuringStor(t *testing.T) {
+	in, store, st := startS3Server(t, hostA, "")
+	c := in.dial(client1, "sam", testPass)
+	conn := openStor(t, c, client1, "STOR", "big")
+	chunk := randomBytes(t, 6<<20)
+	if _, err := conn.Write(chunk); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a multipart upload in progress", func() bool { return len(s3test.Uploads(t, st)) == 1 })
+	store.Kill()
+	_, _ = conn.Write(chunk) // part 2 fails on the dead store
+	conn.Close()
+	time.Sleep(200 * time.Millisecond) // let ftpd meet the dead store first
+	store.Restart(t)
+	n, msg, err := c.ReadReply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 451 || strings.Contains(msg, store.Endpoint) {
+		t.Fatalf("STOR through a killed store: %d %s, want 451 without the store's address", n, msg)
+	}
+	if s3test.Exists(t, st, "sam/big") {
+		t.Error("an object appeared for an upload cut by the store's death")
+	}
+	if ups := s3test.Uploads(t, st); len(ups) != 0 {
+		t.Errorf("multipart uploads left: %v", ups)
+	}
+	t.Logf("reply: %d %s", n, msg)
+}
+
+// TestS3StoreKilledDuringRetr: the store dies during a download: the
+// client gets no 226 and fewer bytes than the object holds.
+func TestS3StoreKilledDuringRetr(t *testing.T) {
+	in, store, st := startS3Server(t, hostA, "")
+	const size = 96 << 20 // far beyond what socket buffers hold
+	s3test.Put(t, st, "sam/big", randomBytes(t, size))
+	c := in.dial(client1, "sam", testPass)
+	addr, err := c.Pasv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(client1)}, Timeout: 5 * time.Second}
+	conn, err := d.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := c.Expect(150, "RETR big"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := io.ReadFull(conn, make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	store.Kill()
+	got, _ := io.Copy(io.Discard, conn)
+	n, msg, err := c.ReadReply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 451 || got+1<<20 >= size {
+		t.Fatalf("RETR through a killed store: reply %d %s after %d bytes", n, msg, got+1<<20)
+	}
+	t.Logf("reply %d %s after %d of %d bytes", n, msg, got+1<<20, size)
+}
+
+// TestS3FXPWithOSUser copies a file by FXP from an S3 user on A to an os
+// user on B and back.
+func TestS3FXPWithOSUser(t *testing.T) {
+	store := s3test.Start(t)
+	st := store.Store(t, "ftp", 5<<20, 10<<20)
+	a := startServer(t, hostA, strings.Replace(pairConfig(fxpOn, ""), `root = "{{DIR}}/alice"`,
+		"root = \"alice/\"\nbackend = \"s3\"", 1)+`
+[s3]
+endpoint = "`+store.Endpoint+`"
+bucket = "ftp"
+path_style = true
+part_size = "5MiB"
+upload_memory = "10MiB"
+`)
+	b := startServer(t, hostB, pairConfig(fxpOn, ""))
+	data := randomBytes(t, 11<<20+5)
+	s3test.Put(t, st, "alice/src", data)
+	ca := a.dial(client1, "alice", testPass)
+	cb := b.dial(client1, "alice", testPass)
+	if r := fxpCopy(t, ca, cb, "src", "copy", true, false); !r.ok() {
+		t.Fatalf("FXP S3 -> os: %v", r)
+	}
+	if got := fileSHA(t, b.root("alice")+"/copy"); got != sha(data) {
+		t.Fatal("FXP S3 -> os: copy differs")
+	}
+	if r := fxpCopy(t, cb, ca, "copy", "back", false, false); !r.ok() {
+		t.Fatalf("FXP os -> S3: %v", r)
+	}
+	var back bytes.Buffer
+	if _, err := ca.Retr("back", &back); err != nil || sha(back.Bytes()) != sha(data) {
+		t.Fatalf("FXP os -> S3: %d bytes back, %v", back.Len(), err)
 	}
 }

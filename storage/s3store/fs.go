@@ -430,17 +430,17 @@ func (r *reader) Read(p []byte) (int, error) {
 		}
 		out, err := r.fs.s.c.GetObject(r.fs.ctx, in)
 		if err != nil {
-			return 0, pathErr("read", r.name, err)
+			return 0, &os.PathError{Op: "read", Path: r.name, Err: fmt.Errorf("%w: %w", ErrStore, err)}
 		}
 		r.body = out.Body
 	}
 	n, err := r.body.Read(p)
 	r.pos += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) {
-		err = &os.PathError{Op: "read", Path: r.name, Err: err}
+		err = &os.PathError{Op: "read", Path: r.name, Err: fmt.Errorf("%w: %w", ErrStore, err)}
 	}
 	if errors.Is(err, io.EOF) && r.pos < r.info.Size() {
-		err = &os.PathError{Op: "read", Path: r.name, Err: io.ErrUnexpectedEOF}
+		err = &os.PathError{Op: "read", Path: r.name, Err: fmt.Errorf("%w: %w", ErrStore, io.ErrUnexpectedEOF)}
 	}
 	return n, err
 }

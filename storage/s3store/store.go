@@ -28,6 +28,10 @@ import (
 // state). No user prefix may reach it.
 const Reserved = conf.S3Reserved
 
+// ErrStore marks a transfer that failed because the store failed (a
+// request refused or unanswered): the server answers 451.
+var ErrStore = errors.New("S3 store error")
+
 // Config is what a Store needs ([s3] of ftpd.toml).
 type Config struct {
 	Endpoint     string // "" = AWS

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"time"
 
@@ -153,7 +154,7 @@ func (u *Upload) sendPart() error {
 			Metadata: map[string]string{metaInstance: s.instance},
 		})
 		if err != nil {
-			return fmt.Errorf("s3: start upload of %s: %w", u.name, err)
+			return fmt.Errorf("%w: start upload of %s: %w", ErrStore, u.name, err)
 		}
 		u.uploadID = out.UploadId
 	}
@@ -163,7 +164,7 @@ func (u *Upload) sendPart() error {
 		Body: bytes.NewReader(u.buf.Bytes()), ContentLength: aws.Int64(int64(u.buf.Len())),
 	})
 	if err != nil {
-		return fmt.Errorf("s3: upload part %d of %s: %w", num, u.name, err)
+		return fmt.Errorf("%w: upload part %d of %s: %w", ErrStore, num, u.name, err)
 	}
 	u.parts = append(u.parts, types.CompletedPart{ETag: out.ETag, PartNumber: &num})
 	u.buf.Reset()
@@ -190,7 +191,7 @@ func (u *Upload) Commit() error {
 			ContentLength: aws.Int64(int64(len(body))),
 		})
 		if err != nil {
-			u.err = fmt.Errorf("s3: store %s: %w", u.name, err)
+			u.err = fmt.Errorf("%w: store %s: %w", ErrStore, u.name, err)
 			return u.err
 		}
 		u.done = true
@@ -207,15 +208,21 @@ func (u *Upload) Commit() error {
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
 	})
 	if err != nil {
-		u.err = fmt.Errorf("s3: complete upload of %s: %w", u.name, err)
+		u.err = fmt.Errorf("%w: complete upload of %s: %w", ErrStore, u.name, err)
 		return u.err
 	}
 	u.done = true
 	return nil
 }
 
+// abortPatience is how long Close keeps trying to abort a multipart
+// upload while the store does not answer (a store restart): an upload
+// left behind would keep its parts until the start-up sweep.
+const abortPatience = time.Minute
+
 // Close releases the part buffer and, unless committed, aborts the
-// multipart upload (with its own deadline: the session may be ending).
+// multipart upload, retrying for up to abortPatience (with its own
+// deadline: the session may be ending).
 func (u *Upload) Close() error {
 	if u.held {
 		u.held = false
@@ -229,11 +236,17 @@ func (u *Upload) Close() error {
 	if u.uploadID == nil {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx()), time.Minute)
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(u.ctx()), abortPatience)
 	defer cancel()
-	_, err := u.fs.s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &u.fs.s.bucket, Key: &u.key, UploadId: u.uploadID})
-	if err != nil {
-		return fmt.Errorf("s3: abort upload of %s: %w", u.name, err)
+	for {
+		_, err := u.fs.s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &u.fs.s.bucket, Key: &u.key, UploadId: u.uploadID})
+		if err == nil || httpStatus(err) == http.StatusNotFound {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("s3: abort upload of %s: %w", u.name, err)
+		case <-time.After(500 * time.Millisecond):
+		}
 	}
-	return nil
 }

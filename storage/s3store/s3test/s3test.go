@@ -5,6 +5,7 @@
 package s3test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -23,9 +25,11 @@ import (
 
 // Server is a running versitygw.
 type Server struct {
-	Endpoint string // http://127.0.0.1:PORT
-	Dir      string // its posix root: objects are files under Dir/BUCKET/
-	cmd      *exec.Cmd
+	Endpoint  string // http://127.0.0.1:PORT
+	Dir       string // its posix root: objects are files under Dir/BUCKET/
+	bin, addr string
+	mu        sync.Mutex
+	cmd       *exec.Cmd
 }
 
 // Binary finds versitygw or skips (fails under CI=true).
@@ -64,13 +68,35 @@ func Start(t testing.TB) *Server {
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	cmd := exec.Command(bin, "-p", addr, "-q", "posix", dir)
+	srv := &Server{Endpoint: "http://" + addr, Dir: dir, bin: bin, addr: addr}
+	t.Cleanup(srv.Kill)
+	srv.run(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-aws-config"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-aws-credentials"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	return srv
+}
+
+// Restart starts the server again on the same address and directory
+// (after Kill): what it stored is still there.
+func (s *Server) Restart(t testing.TB) {
+	t.Helper()
+	s.run(t)
+}
+
+func (s *Server) run(t testing.TB) {
+	t.Helper()
+	addr := s.addr
+	cmd := exec.Command(s.bin, "-p", addr, "-q", "posix", s.Dir)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY=k", "ROOT_SECRET_KEY=s")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	srv := &Server{Endpoint: "http://" + addr, Dir: dir, cmd: cmd}
-	t.Cleanup(srv.Kill)
+	s.mu.Lock()
+	s.cmd = cmd
+	s.mu.Unlock()
 	deadline := time.Now().Add(30 * time.Second) // start-up, generous for a loaded machine
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -83,20 +109,35 @@ func Start(t testing.TB) *Server {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Setenv("AWS_ACCESS_KEY_ID", "k")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
-	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "no-aws-config"))
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "no-aws-credentials"))
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
-	return srv
 }
 
 // Kill stops the server at once (SIGKILL), as a crash would.
 func (s *Server) Kill() {
-	if s.cmd.Process != nil {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil && s.cmd.Process != nil {
 		_ = s.cmd.Process.Kill()
 		_ = s.cmd.Wait()
+		s.cmd = nil
 	}
+}
+
+// Put stores an object directly (test fixtures).
+func Put(t testing.TB, st *s3store.Store, key string, body []byte) {
+	t.Helper()
+	_, err := st.Client().PutObject(context.Background(), &s3.PutObjectInput{
+		Bucket: aws.String(st.Bucket()), Key: aws.String(key), Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+	})
+	if err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+// Exists reports whether key is an object.
+func Exists(t testing.TB, st *s3store.Store, key string) bool {
+	t.Helper()
+	_, err := st.Client().HeadObject(context.Background(), &s3.HeadObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(key)})
+	return err == nil
 }
 
 // Store connects a Store with the given part size and budget to a new
