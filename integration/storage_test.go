@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -13,7 +14,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
+	"github.com/ftpd/ftpd/conf"
 	"github.com/ftpd/ftpd/ftpclient"
+	"github.com/ftpd/ftpd/server"
 	"github.com/ftpd/ftpd/storage/s3store"
 	"github.com/ftpd/ftpd/storage/s3store/s3test"
 )
@@ -274,5 +277,43 @@ upload_memory = "10MiB"
 	var back bytes.Buffer
 	if _, err := ca.Retr("back", &back); err != nil || sha(back.Bytes()) != sha(data) {
 		t.Fatalf("FXP os -> S3: %d bytes back, %v", back.Len(), err)
+	}
+}
+
+// TestS3CheckConfig: -check-config and a start check the store and say
+// which step failed.
+func TestS3CheckConfig(t *testing.T) {
+	store := s3test.Start(t)
+	_ = store.Store(t, "ftp", 5<<20, 10<<20)
+	load := func(bucket string) *conf.Config {
+		dir := t.TempDir()
+		text := strings.ReplaceAll(strings.ReplaceAll(s3Config(store.Endpoint, ""), "{{DIR}}", dir), "{{HOST}}", hostA)
+		text = strings.Replace(text, `bucket = "ftp"`, `bucket = "`+bucket+`"`, 1)
+		path := dir + "/ftpd.toml"
+		writeFile(t, path, []byte(text))
+		cfg, err := conf.Load(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	if err := server.Check(load("ftp"), nil); err != nil {
+		t.Fatalf("check of a good store: %v", err)
+	}
+	err := server.Check(load("missing"), nil)
+	if err == nil || !strings.Contains(err.Error(), `bucket "missing" does not exist`) {
+		t.Fatalf("check of a missing bucket: %v", err)
+	}
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "wrong")
+	err = server.Check(load("ftp"), nil)
+	if err == nil || !strings.Contains(err.Error(), "secret key is wrong") {
+		t.Fatalf("check with a wrong secret: %v", err)
+	}
+	srv, err := server.New(load("ftp"), server.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Start(); err == nil || !strings.Contains(err.Error(), "secret key is wrong") {
+		t.Fatalf("start with a wrong secret: %v", err)
 	}
 }
