@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -218,19 +217,7 @@ func TestS3StoreKilledDuringRetr(t *testing.T) {
 	const size = 96 << 20 // far beyond what socket buffers hold
 	s3test.Put(t, st, "sam/big", randomBytes(t, size))
 	c := in.dial(client1, "sam", testPass)
-	addr, err := c.Pasv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(client1)}, Timeout: 5 * time.Second}
-	conn, err := d.Dial("tcp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if _, err := c.Expect(150, "RETR big"); err != nil {
-		t.Fatal(err)
-	}
+	conn := openStor(t, c, client1, "RETR", "big") // any command over PASV
 	if _, err := io.ReadFull(conn, make([]byte, 1<<20)); err != nil {
 		t.Fatal(err)
 	}

@@ -71,13 +71,8 @@ func (u *Upload) Write(p []byte) (int, error) {
 	}
 	n := 0
 	for len(p) > 0 {
-		if u.buf == nil {
-			if err := u.fs.s.acquire(u.ctx()); err != nil {
-				u.err = err
-				return n, err
-			}
-			u.held = true
-			u.buf = bytes.NewBuffer(make([]byte, 0, u.fs.s.partSize))
+		if err := u.ensureBuf(); err != nil {
+			return n, err
 		}
 		if u.buf.Len() == int(u.fs.s.partSize) {
 			// A full part is sent only once more data follows, so a file
@@ -105,13 +100,8 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 		if u.err != nil {
 			return total, u.err
 		}
-		if u.buf == nil {
-			if err := u.fs.s.acquire(u.ctx()); err != nil {
-				u.err = err
-				return total, err
-			}
-			u.held = true
-			u.buf = bytes.NewBuffer(make([]byte, 0, u.fs.s.partSize))
+		if err := u.ensureBuf(); err != nil {
+			return total, err
 		}
 		if u.buf.Len() == int(u.fs.s.partSize) {
 			// Full: send it only once more data is known to follow.
@@ -143,6 +133,21 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 			return total, nil // EOF
 		}
 	}
+}
+
+// ensureBuf takes a part buffer from the budget if the upload has none,
+// waiting while the budget is spent.
+func (u *Upload) ensureBuf() error {
+	if u.buf != nil {
+		return nil
+	}
+	if err := u.fs.s.acquire(u.ctx()); err != nil {
+		u.err = err
+		return err
+	}
+	u.held = true
+	u.buf = bytes.NewBuffer(make([]byte, 0, u.fs.s.partSize))
+	return nil
 }
 
 // sendPart sends the full buffer as the next part and empties it.
