@@ -304,3 +304,40 @@ func TestS3CheckConfig(t *testing.T) {
 		t.Fatalf("start with a wrong secret: %v", err)
 	}
 }
+
+// TestS3StorResetKeepsOld: a client that resets its data connection in
+// the middle of a STOR (after a part was sent), and one that ends short
+// of its ALLO, leave the old object as it was and no multipart upload.
+func TestS3StorResetKeepsOld(t *testing.T) {
+	in, _, st := startS3Server(t, hostA, "")
+	s3test.Put(t, st, "sam/f", []byte("old"))
+	c := in.dial(client1, "sam", testPass)
+	conn := openStor(t, c, client1, "STOR", "f")
+	if _, err := conn.Write(randomBytes(t, 7<<20)); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "a multipart upload in progress", func() bool { return len(s3test.Uploads(t, st)) == 1 })
+	_ = conn.SetLinger(0)
+	conn.Close()
+	n, msg, err := c.ReadReply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n == 226 {
+		t.Fatalf("reset STOR answered %d %s", n, msg)
+	}
+	code(t, c, "ALLO 8388608")
+	short := openStor(t, c, client1, "STOR", "f")
+	if _, err := short.Write(randomBytes(t, 6<<20)); err != nil {
+		t.Fatal(err)
+	}
+	short.Close()
+	if n, msg, _ := c.ReadReply(); n != 451 {
+		t.Fatalf("short STOR answered %d %s, want 451", n, msg)
+	}
+	var got bytes.Buffer
+	if _, err := c.Retr("f", &got); err != nil || got.String() != "old" {
+		t.Fatalf("after a reset and a short STOR: %q, %v; want the old object", got.String(), err)
+	}
+	eventually(t, 30*time.Second, "no multipart upload left", func() bool { return len(s3test.Uploads(t, st)) == 0 })
+}
