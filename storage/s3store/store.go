@@ -55,7 +55,7 @@ type Store struct {
 	c        *s3.Client
 	bucket   string
 	partSize int64
-	budget   chan struct{} // one token per part buffer
+	budget   chan []byte // the part buffers: nil until first used, then reused
 	instance string
 	now      func() time.Time
 }
@@ -99,11 +99,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		instance = hex.EncodeToString(b[:])
 	}
 	slots := cfg.UploadMemory / cfg.PartSize
+	budget := make(chan []byte, slots)
+	for range slots {
+		budget <- nil
+	}
 	return &Store{
 		c:        c,
 		bucket:   cfg.Bucket,
 		partSize: cfg.PartSize,
-		budget:   make(chan struct{}, slots),
+		budget:   budget,
 		instance: instance,
 		now:      time.Now,
 	}, nil
@@ -120,16 +124,22 @@ func (s *Store) InstanceID() string { return s.instance }
 
 // acquire takes one part buffer from the budget, waiting while it is
 // spent (the upload's data connection then backs up: back-pressure).
-func (s *Store) acquire(ctx context.Context) error {
+// Buffers are reused, never dropped: the server's part buffers never
+// exceed upload_memory, garbage included.
+func (s *Store) acquire(ctx context.Context) ([]byte, error) {
 	select {
-	case s.budget <- struct{}{}:
-		return nil
+	case b := <-s.budget:
+		if b == nil {
+			b = make([]byte, 0, s.partSize)
+		}
+		return b[:0], nil
 	case <-ctx.Done():
-		return fmt.Errorf("wait for upload memory: %w", ctx.Err())
+		return nil, fmt.Errorf("wait for upload memory: %w", ctx.Err())
 	}
 }
 
-func (s *Store) release() { <-s.budget }
+// release gives a buffer back to the budget.
+func (s *Store) release(b []byte) { s.budget <- b[:0] }
 
 // CreateIfAbsent creates key with body only if no object has that key
 // (PutObject with If-None-Match: *). It returns false, nil when the key

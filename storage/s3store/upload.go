@@ -27,8 +27,8 @@ type Upload struct {
 	name string
 	key  string
 
-	buf      *bytes.Buffer // nil until the first write
-	held     bool          // buf holds a budget token
+	buf      []byte // the part being filled (capacity part_size); nil until the first write
+	held     bool   // buf holds a budget token
 	written  int64
 	uploadID *string
 	parts    []types.CompletedPart
@@ -74,7 +74,7 @@ func (u *Upload) Write(p []byte) (int, error) {
 		if err := u.ensureBuf(); err != nil {
 			return n, err
 		}
-		if u.buf.Len() == int(u.fs.s.partSize) {
+		if len(u.buf) == cap(u.buf) {
 			// A full part is sent only once more data follows, so a file
 			// of exactly one part still goes in one PutObject.
 			if err := u.sendPart(); err != nil {
@@ -82,9 +82,8 @@ func (u *Upload) Write(p []byte) (int, error) {
 				return n, err
 			}
 		}
-		room := int(u.fs.s.partSize) - u.buf.Len()
-		take := min(room, len(p))
-		u.buf.Write(p[:take])
+		take := min(cap(u.buf)-len(u.buf), len(p))
+		u.buf = append(u.buf, p[:take]...)
 		p = p[take:]
 		n += take
 		u.written += int64(take)
@@ -103,7 +102,7 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 		if err := u.ensureBuf(); err != nil {
 			return total, err
 		}
-		if u.buf.Len() == int(u.fs.s.partSize) {
+		if len(u.buf) == cap(u.buf) {
 			// Full: send it only once more data is known to follow.
 			var one [1]byte
 			n, err := io.ReadFull(r, one[:])
@@ -117,20 +116,22 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 				u.err = err
 				return total, err
 			}
-			u.buf.Write(one[:])
+			u.buf = append(u.buf, one[0])
 			u.written++
 			total++
 			continue
 		}
-		room := int64(int(u.fs.s.partSize) - u.buf.Len())
-		n, err := u.buf.ReadFrom(io.LimitReader(r, room))
-		u.written += n
-		total += n
+		// Read into the buffer's free room: never beyond the part size
+		// (bytes.Buffer.ReadFrom would grow the buffer).
+		n, err := r.Read(u.buf[len(u.buf):cap(u.buf)])
+		u.buf = u.buf[:len(u.buf)+n]
+		u.written += int64(n)
+		total += int64(n)
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
 		if err != nil {
 			return total, err
-		}
-		if n < room {
-			return total, nil // EOF
 		}
 	}
 }
@@ -141,12 +142,13 @@ func (u *Upload) ensureBuf() error {
 	if u.buf != nil {
 		return nil
 	}
-	if err := u.fs.s.acquire(u.ctx()); err != nil {
+	b, err := u.fs.s.acquire(u.ctx())
+	if err != nil {
 		u.err = err
 		return err
 	}
 	u.held = true
-	u.buf = bytes.NewBuffer(make([]byte, 0, u.fs.s.partSize))
+	u.buf = b
 	return nil
 }
 
@@ -166,13 +168,13 @@ func (u *Upload) sendPart() error {
 	num := int32(len(u.parts) + 1)
 	out, err := s.c.UploadPart(u.ctx(), &s3.UploadPartInput{
 		Bucket: &s.bucket, Key: &u.key, UploadId: u.uploadID, PartNumber: &num,
-		Body: bytes.NewReader(u.buf.Bytes()), ContentLength: aws.Int64(int64(u.buf.Len())),
+		Body: bytes.NewReader(u.buf), ContentLength: aws.Int64(int64(len(u.buf))),
 	})
 	if err != nil {
 		return fmt.Errorf("%w: upload part %d of %s: %w", ErrStore, num, u.name, err)
 	}
 	u.parts = append(u.parts, types.CompletedPart{ETag: out.ETag, PartNumber: &num})
-	u.buf.Reset()
+	u.buf = u.buf[:0]
 	return nil
 }
 
@@ -188,9 +190,7 @@ func (u *Upload) Commit() error {
 	s := u.fs.s
 	if u.uploadID == nil {
 		var body []byte
-		if u.buf != nil {
-			body = u.buf.Bytes()
-		}
+		body = u.buf
 		_, err := s.c.PutObject(u.ctx(), &s3.PutObjectInput{
 			Bucket: &s.bucket, Key: &u.key, Body: bytes.NewReader(body),
 			ContentLength: aws.Int64(int64(len(body))),
@@ -202,7 +202,7 @@ func (u *Upload) Commit() error {
 		u.done = true
 		return nil
 	}
-	if u.buf != nil && u.buf.Len() > 0 {
+	if len(u.buf) > 0 {
 		if err := u.sendPart(); err != nil {
 			u.err = err
 			return err
@@ -231,8 +231,8 @@ const abortPatience = time.Minute
 func (u *Upload) Close() error {
 	if u.held {
 		u.held = false
+		u.fs.s.release(u.buf)
 		u.buf = nil
-		u.fs.s.release()
 	}
 	if u.done {
 		return nil
