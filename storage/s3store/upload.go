@@ -189,8 +189,7 @@ func (u *Upload) Commit() error {
 	}
 	s := u.fs.s
 	if u.uploadID == nil {
-		var body []byte
-		body = u.buf
+		body := u.buf
 		_, err := s.c.PutObject(u.ctx(), &s3.PutObjectInput{
 			Bucket: &s.bucket, Key: &u.key, Body: bytes.NewReader(body),
 			ContentLength: aws.Int64(int64(len(body))),
