@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -217,5 +218,46 @@ func TestJailSpellings(t *testing.T) {
 		if _, err := st.Fs(ctx, p); err == nil {
 			t.Errorf("prefix %q accepted", p)
 		}
+	}
+}
+
+// TestSpentRacingLogins: 32 racing logins with a token of 3 uses, spread
+// over two Store clients (two instances), get exactly 3 grants; an
+// expired token gets none.
+func TestSpentRacingLogins(t *testing.T) {
+	srv := s3test.Start(t)
+	st := srv.Store(t, "ftp", 5*mib, 5*mib)
+	other, err := s3store.New(context.Background(), s3store.Config{Endpoint: srv.Endpoint, Region: "us-east-1", Bucket: "ftp", PathStyle: true, PartSize: 5 * mib, UploadMemory: 5 * mib})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_700_000_000, 0)
+	clock := func() time.Time { return now }
+	spents := []*s3store.Spent{st.Spent(clock), other.Spent(clock)}
+	expires := now.Add(time.Hour)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	granted := 0
+	for i := range 32 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := spents[i%2].Spend(context.Background(), "tok-1", 3, expires)
+			if err != nil {
+				t.Error(err)
+			}
+			if ok {
+				mu.Lock()
+				granted++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if granted != 3 {
+		t.Fatalf("32 racing logins with a 3-use token: %d granted, want 3", granted)
+	}
+	if ok, err := spents[0].Spend(context.Background(), "tok-2", 1, now); ok || err != nil {
+		t.Fatalf("expired token: granted %v, %v", ok, err)
 	}
 }
