@@ -5,8 +5,13 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -178,10 +183,32 @@ func TestS3Refusals(t *testing.T) {
 }
 
 // TestS3StoreKilledDuringStor: the store dies in the middle of an upload
-// (after a first part went in) and comes back. The transfer is not 226,
-// no object appears, and the multipart upload is aborted (none left).
+// (after the multipart upload started) and comes back. The transfer is
+// not 226, no object appears, and the multipart upload is aborted (none
+// left). ftpd reaches the store through a proxy that restarts the killed
+// store exactly when ftpd's first abort request arrives, so the test
+// does not depend on timing: ftpd must keep trying to abort.
 func TestS3StoreKilledDuringStor(t *testing.T) {
-	in, store, st := startS3Server(t, hostA, "")
+	store := s3test.Start(t)
+	st := store.Store(t, "ftp", 5<<20, 10<<20)
+	target, err := url.Parse(store.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var killed, restarted atomic.Bool
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(io.Discard, "", 0) // the dead store's refusals are expected
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if killed.Load() && r.Method == http.MethodDelete && r.URL.Query().Has("uploadId") && restarted.CompareAndSwap(false, true) {
+			store.Restart(t)
+		}
+		proxy.ServeHTTP(w, r)
+	})
+	ln := listenLocal(t, "127.0.0.1")
+	hs := &http.Server{Handler: handler}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	in := startServer(t, hostA, s3Config("http://"+ln.Addr().String(), ""))
 	c := in.dial(client1, "sam", testPass)
 	conn := openStor(t, c, client1, "STOR", "big")
 	chunk := randomBytes(t, 6<<20)
@@ -189,17 +216,21 @@ func TestS3StoreKilledDuringStor(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, 30*time.Second, "a multipart upload in progress", func() bool { return len(s3test.Uploads(t, st)) == 1 })
+	killed.Store(true)
 	store.Kill()
-	_, _ = conn.Write(chunk) // part 2 fails on the dead store
-	conn.Close()
-	time.Sleep(200 * time.Millisecond) // let ftpd meet the dead store first
-	store.Restart(t)
+	go func() {
+		_, _ = conn.Write(chunk) // fails on the dead store
+		conn.Close()
+	}()
 	n, msg, err := c.ReadReply()
 	if err != nil {
 		t.Fatal(err)
 	}
 	if n != 451 || strings.Contains(msg, store.Endpoint) {
 		t.Fatalf("STOR through a killed store: %d %s, want 451 without the store's address", n, msg)
+	}
+	if !restarted.Load() {
+		t.Fatal("ftpd never tried to abort the multipart upload")
 	}
 	if s3test.Exists(t, st, "sam/big") {
 		t.Error("an object appeared for an upload cut by the store's death")
