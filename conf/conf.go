@@ -128,6 +128,7 @@ func defaults() Config {
 		},
 		Log:    Log{Format: LogText, Level: LevelInfo},
 		Tokens: Tokens{MintBurst: 10, MintInterval: Duration{6 * time.Second}},
+		S3:     S3{Region: "us-east-1", PartSize: 16 << 20, UploadMemory: 512 << 20},
 	}
 }
 

@@ -16,7 +16,7 @@ type enumName[T ~int] struct {
 var (
 	tlsModes   = []enumName[TLSMode]{{"off", TLSOff}, {"explicit", TLSExplicit}, {"implicit", TLSImplicit}}
 	fxpModes   = []enumName[FXPMode]{{"none", FXPNone}, {"send", FXPSend}, {"receive", FXPReceive}, {"both", FXPBoth}}
-	backends   = []enumName[Backend]{{"os", BackendOS}, {"memory", BackendMemory}}
+	backends   = []enumName[Backend]{{"os", BackendOS}, {"memory", BackendMemory}, {"s3", BackendS3}}
 	logFormats = []enumName[LogFormat]{{"text", LogText}, {"json", LogJSON}}
 	logLevels  = []enumName[LogLevel]{{"debug", LevelDebug}, {"info", LevelInfo}, {"warn", LevelWarn}, {"error", LevelError}}
 	prevKeys   = []enumName[PreviousKey]{{"accept", PreviousAccept}, {"drop", PreviousDrop}}

@@ -15,6 +15,7 @@ type Config struct {
 	Log     Log     `toml:"log"`
 	Metrics Metrics `toml:"metrics"`
 	Tokens  Tokens  `toml:"tokens"`
+	S3      S3      `toml:"s3"`
 	Users   []User  `toml:"users"`
 
 	// Source names where the config came from (a file path, or
@@ -48,6 +49,24 @@ const (
 	PreviousAccept PreviousKey = iota // its tokens verify until they expire
 	PreviousDrop                      // its tokens stop at once
 )
+
+// S3 is the [s3] table: the bucket of every user with backend = "s3".
+// Credentials come only from the AWS SDK's default chain (environment,
+// shared files, web identity, instance roles), never from ftpd.toml.
+type S3 struct {
+	Endpoint  string `toml:"endpoint"`   // "" = AWS; "http://127.0.0.1:7070" for a self-hosted store
+	Region    string `toml:"region"`     // default us-east-1
+	Bucket    string `toml:"bucket"`     // required when a user has backend = "s3"
+	PathStyle bool   `toml:"path_style"` // true for most self-hosted stores
+	// PartSize is the multipart upload part size (S3 allows 10 000 parts
+	// per object, so the largest upload is 10 000 × part_size). Default
+	// 16MiB, at least 5MiB.
+	PartSize Size `toml:"part_size"`
+	// UploadMemory bounds all upload part buffers of the server
+	// together; uploads wait for a buffer when it is spent. Default
+	// 512MiB, at least one part.
+	UploadMemory Size `toml:"upload_memory"`
+}
 
 // MaxDataSocketBuffer is the largest [server] data_socket_buffer: the
 // kernel doubles the value and keeps it in an int.
@@ -240,6 +259,7 @@ type Backend int
 const (
 	BackendOS Backend = iota
 	BackendMemory
+	BackendS3 // root is a key prefix in [s3].bucket
 )
 
 // LogFormat is text or json.

@@ -67,6 +67,7 @@ func (c *Config) validate(line func(key string) int) []*Error {
 		v.errorf("tokens.mint_interval", "must be above 0")
 	}
 	c.validateUsers(v)
+	c.validateS3(v)
 	return v.errs
 }
 
@@ -201,7 +202,12 @@ func (u *User) validate(v *validator, key string) {
 	if u.Anonymous() && !u.ReadOnly {
 		v.errorf(key+".read_only", "anonymous logins are always read-only")
 	}
-	if u.Root == "" {
+	switch {
+	case u.Backend == BackendS3:
+		if why := S3PrefixProblem(u.Root); why != "" {
+			v.errorf(key+".root", "%q: %s", u.Root, why)
+		}
+	case u.Root == "":
 		v.errorf(key+".root", "required")
 	}
 	if !enumValid(backends, u.Backend) {

@@ -60,6 +60,22 @@ type FS struct {
 	afero.Fs          // the client's view: partial uploads hidden
 	raw      afero.Fs // the storage with clean names, partial files included
 	opts     Options
+	direct   bool // the storage's uploads appear only when committed
+}
+
+// CommitStorage is a storage whose uploads are atomic by themselves (S3):
+// a file opened for writing appears under its name only when the driver
+// calls its Commit, after a transfer that succeeded; closing it without
+// Commit leaves the old file as it was. A STOR then writes to its target
+// directly, with no partial file and no rename.
+type CommitStorage interface {
+	afero.Fs
+	CommitsUploads() bool
+}
+
+// Committer is a file of a CommitStorage opened for writing.
+type Committer interface {
+	Commit() error
 }
 
 // New returns an FS over storage.
@@ -77,7 +93,8 @@ func New(storage afero.Fs, opts Options) (*FS, error) {
 		opts.Context = context.Background()
 	}
 	raw := cleanNames{storage}
-	return &FS{Fs: hidden{raw}, raw: raw, opts: opts}, nil
+	cs, ok := storage.(CommitStorage)
+	return &FS{Fs: hidden{raw}, raw: raw, opts: opts, direct: ok && cs.CommitsUploads()}, nil
 }
 
 // ReadOnly reports whether writes are refused.
@@ -291,6 +308,13 @@ func (d *FS) openAtomic(t *Transfer) (*Handle, error) {
 		return nil, &os.PathError{Op: "open", Path: t.Path, Err: errors.New("is a directory")}
 	case err != nil && !errors.Is(err, os.ErrNotExist):
 		return nil, err
+	}
+	if d.direct {
+		f, err := d.raw.OpenFile(target, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return nil, err
+		}
+		return d.newHandle(t, f, false), nil
 	}
 	tmp, f, err := createPartial(d.raw, target)
 	if err != nil {

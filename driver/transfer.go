@@ -426,6 +426,12 @@ func (h *Handle) Close() error {
 			err = storageError(fmt.Errorf("fsync: %w", serr))
 		}
 	}
+	if c, ok := h.file.(Committer); ok && upload && result == nil && err == nil {
+		// A CommitStorage upload: only now does the file appear.
+		if cerr := c.Commit(); cerr != nil {
+			err = storageError(fmt.Errorf("store %s: %w", h.t.Path, cerr))
+		}
+	}
 	if dropCreated {
 		err = errors.Join(err, h.dropCreated())
 	}

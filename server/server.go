@@ -27,6 +27,7 @@ import (
 	"github.com/ftpd/ftpd/server/controlconn"
 	"github.com/ftpd/ftpd/server/dataplane"
 	"github.com/ftpd/ftpd/server/logsafe"
+	"github.com/ftpd/ftpd/storage/s3store"
 )
 
 // Options are a server's dependencies.
@@ -61,7 +62,8 @@ type Server struct {
 	metrics    *metrics
 	metricsSrv *metricsServer
 	plane      *dataplane.Plane
-	ticketKey  [32]byte // TLS session tickets, for the life of the process
+	s3         *s3store.Store // nil: no S3 user at start
+	ticketKey  [32]byte       // TLS session tickets, for the life of the process
 	stopBans   context.CancelFunc
 
 	mu        sync.Mutex
@@ -84,7 +86,14 @@ func Check(cfg *conf.Config, dropPrivileges func() error) error {
 	if _, err := compile(cfg, nil, bcrypt.CompareHashAndPassword); err != nil {
 		return err
 	}
-	return asServing(cfg, dropPrivileges, false)
+	if err := asServing(cfg, dropPrivileges, false); err != nil {
+		return err
+	}
+	st, err := openS3(cfg)
+	if err != nil {
+		return err
+	}
+	return checkS3(cfg, st)
 }
 
 // New compiles cfg (certificates and keys load) and returns a server that
@@ -123,6 +132,9 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		bandwidth: newBandwidth(),
 		metrics:   newMetrics(),
 		plane:     dataplane.New(dataplane.Options{Now: opts.Now}),
+	}
+	if s.s3, err = openS3(cfg); err != nil {
+		return nil, err
 	}
 	_, _ = rand.Read(s.ticketKey[:]) // crypto/rand.Read never fails on Linux
 	s.bandwidth.update(cfg)
@@ -172,6 +184,9 @@ func (s *Server) pinTicketKeys(st *state) {
 func (s *Server) Start() error {
 	st := s.state.Load()
 	s.sweepPartials(st.cfg, s.now())
+	if err := s.startS3(st.cfg); err != nil {
+		return err
+	}
 	raw, err := net.Listen("tcp", st.cfg.Server.Listen.String())
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", st.cfg.Server.Listen, err)

@@ -153,7 +153,7 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		return nil, errBadLogin
 	}
 	name := a.user.Name
-	storage, closeStorage, err := sess.srv.openStorage(&a.user)
+	storage, closeStorage, err := sess.srv.openStorage(sess.ctx, &a.user)
 	if err != nil {
 		sess.srv.releaseSessionSlot(name)
 		sess.log.Error("login failed: storage", "user", user, "err", err)
@@ -196,7 +196,10 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 // root is opened once per directory and shared by every session using it
 // (os.Root is safe for concurrent use), so a session costs no descriptor
 // beyond its socket.
-func (s *Server) openStorage(u *conf.User) (afero.Fs, func() error, error) {
+func (s *Server) openStorage(ctx context.Context, u *conf.User) (afero.Fs, func() error, error) {
+	if u.Backend == conf.BackendS3 {
+		return s.s3Fs(ctx, u)
+	}
 	if u.Backend == conf.BackendMemory {
 		return s.memoryFs(u), func() error { return nil }, nil
 	}

@@ -20,7 +20,7 @@ func (s *Server) sweepPartials(cfg *conf.Config, cutoff time.Time) {
 		s.log.Info("partial uploads swept at start", "removed", total, "roots", len(seen))
 	}()
 	for _, u := range cfg.Users {
-		if u.Backend == conf.BackendMemory || seen[u.Root] {
+		if u.Backend != conf.BackendOS || seen[u.Root] {
 			continue
 		}
 		seen[u.Root] = true

@@ -10,6 +10,7 @@ import (
 
 	"github.com/ftpd/ftpd/acl"
 	"github.com/ftpd/ftpd/driver"
+	"github.com/ftpd/ftpd/storage/s3store"
 )
 
 // uploadState is a session's bookkeeping for what a transfer's final reply
@@ -151,6 +152,12 @@ func (sess *session) rewriteReply(line string) string {
 		return "451 " + short.Error()
 	case errors.Is(o.err, driver.ErrInsufficientStorage):
 		return "452 insufficient storage: upload removed, existing file unchanged"
+	case errors.Is(o.err, s3store.ErrStore):
+		// The store's own text (endpoint, request ids) stays in the log.
+		if o.upload {
+			return "451 storage error: upload aborted, existing file unchanged"
+		}
+		return "451 storage error: download aborted"
 	}
 	return line
 }

@@ -92,6 +92,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if warning := rootWarning(cfg); warning != "" {
 			fmt.Fprintf(stderr, "ftpd: warning: %s\n", warning)
 		}
+		for _, pair := range cfg.S3PrefixOverlaps() {
+			fmt.Fprintf(stderr, "ftpd: warning: S3 users %q and %q have overlapping roots: they see each other's files\n", pair[0], pair[1])
+		}
 		if err := server.Check(cfg, drop); err != nil {
 			fmt.Fprintf(stderr, "ftpd: invalid configuration:\n%s\n", indent(err.Error()))
 			return exitConfig

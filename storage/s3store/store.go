@@ -1,0 +1,291 @@
+// Package s3store is ftpd's storage on an S3-compatible object store: a
+// client (Store) shared by the server, and per user an afero.Fs (Fs)
+// jailed in a key prefix. Uploads are multipart uploads whose part buffers
+// come from one server-wide budget; an upload's object appears only when
+// the driver commits it after a clean transfer, and any other end aborts
+// the multipart upload, so the old object stays as it was.
+package s3store
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/smithy-go"
+
+	"github.com/ftpd/ftpd/conf"
+)
+
+// Reserved is ftpd's own area in the bucket (probe objects, shared
+// state). No user prefix may reach it.
+const Reserved = conf.S3Reserved
+
+// ErrStore marks a transfer that failed because the store failed (a
+// request refused or unanswered): the server answers 451.
+var ErrStore = errors.New("S3 store error")
+
+// Config is what a Store needs ([s3] of ftpd.toml).
+type Config struct {
+	Endpoint     string // "" = AWS
+	Region       string
+	Bucket       string
+	PathStyle    bool
+	PartSize     int64 // multipart part size, >= 5 MiB
+	UploadMemory int64 // all part buffers together, >= PartSize
+	// InstanceID marks the multipart uploads this process starts (in
+	// their metadata), so a start-up sweep aborts only its own.
+	InstanceID string
+	// HTTPClient, if set, is the client's transport (tests).
+	HTTPClient *http.Client
+}
+
+// MinPartSize is S3's smallest part but the last.
+const MinPartSize = 5 << 20
+
+// Store is a client of one bucket shared by every S3 user of a server.
+type Store struct {
+	c        *s3.Client
+	bucket   string
+	partSize int64
+	budget   chan []byte // the part buffers: nil until first used, then reused
+	instance string
+	now      func() time.Time
+}
+
+// New builds a Store; credentials come from the AWS SDK's default chain.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if cfg.Bucket == "" {
+		return nil, errors.New("s3: empty bucket")
+	}
+	if cfg.PartSize < MinPartSize {
+		return nil, fmt.Errorf("s3: part_size %d is below S3's minimum of 5 MiB", cfg.PartSize)
+	}
+	if cfg.UploadMemory < cfg.PartSize {
+		return nil, fmt.Errorf("s3: upload_memory %d is below one part (%d)", cfg.UploadMemory, cfg.PartSize)
+	}
+	opts := []func(*config.LoadOptions) error{}
+	if cfg.Region != "" {
+		opts = append(opts, config.WithRegion(cfg.Region))
+	}
+	if cfg.HTTPClient != nil {
+		opts = append(opts, config.WithHTTPClient(cfg.HTTPClient))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("s3: load AWS configuration: %w", err)
+	}
+	c := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+		// The SDK's default trailing checksums are refused by several
+		// S3 servers.
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+	})
+	instance := cfg.InstanceID
+	if instance == "" {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		instance = hex.EncodeToString(b[:])
+	}
+	slots := cfg.UploadMemory / cfg.PartSize
+	budget := make(chan []byte, slots)
+	for range slots {
+		budget <- nil
+	}
+	return &Store{
+		c:        c,
+		bucket:   cfg.Bucket,
+		partSize: cfg.PartSize,
+		budget:   budget,
+		instance: instance,
+		now:      time.Now,
+	}, nil
+}
+
+// Client is the SDK client (benchmarks, tests).
+func (s *Store) Client() *s3.Client { return s.c }
+
+// Bucket is the bucket's name.
+func (s *Store) Bucket() string { return s.bucket }
+
+// InstanceID marks this process's multipart uploads.
+func (s *Store) InstanceID() string { return s.instance }
+
+// acquire takes one part buffer from the budget, waiting while it is
+// spent (the upload's data connection then backs up: back-pressure).
+// Buffers are reused, never dropped: the server's part buffers never
+// exceed upload_memory, garbage included.
+func (s *Store) acquire(ctx context.Context) ([]byte, error) {
+	select {
+	case b := <-s.budget:
+		if b == nil {
+			b = make([]byte, 0, s.partSize)
+		}
+		return b[:0], nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("wait for upload memory: %w", ctx.Err())
+	}
+}
+
+// release gives a buffer back to the budget.
+func (s *Store) release(b []byte) { s.budget <- b[:0] }
+
+// CreateIfAbsent creates key with body only if no object has that key
+// (PutObject with If-None-Match: *). It returns false, nil when the key
+// already exists: of any number of racing callers exactly one gets true,
+// on a store that honours conditional writes (Check tests that).
+func (s *Store) CreateIfAbsent(ctx context.Context, key string, body []byte) (bool, error) {
+	_, err := s.c.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:        &s.bucket,
+		Key:           &key,
+		Body:          bytes.NewReader(body),
+		ContentLength: aws.Int64(int64(len(body))),
+		IfNoneMatch:   aws.String("*"),
+	})
+	if err == nil {
+		return true, nil
+	}
+	if code := httpStatus(err); code == http.StatusPreconditionFailed || code == http.StatusConflict {
+		// 409 ConditionalRequestConflict: a racing create is in flight
+		// and won.
+		return false, nil
+	}
+	return false, fmt.Errorf("s3: create %s: %w", key, err)
+}
+
+// httpStatus is the HTTP status of an SDK error, 0 if none.
+func httpStatus(err error) int {
+	var re interface{ HTTPStatusCode() int }
+	if errors.As(err, &re) {
+		return re.HTTPStatusCode()
+	}
+	return 0
+}
+
+func errCode(err error) string {
+	var ae smithy.APIError
+	if errors.As(err, &ae) {
+		return ae.ErrorCode()
+	}
+	return ""
+}
+
+// Check tells whether the store serves ftpd: bucket reachable, credentials
+// accepted, a probe written, read back and deleted under .ftpd/, and a
+// conditional create honoured. Each failure says which step and what to
+// do.
+func (s *Store) Check(ctx context.Context) error {
+	if _, err := s.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket}); err != nil {
+		switch httpStatus(err) {
+		case http.StatusNotFound:
+			return fmt.Errorf("s3 check: bucket %q does not exist: create it or fix [s3].bucket: %w", s.bucket, err)
+		case http.StatusForbidden, http.StatusUnauthorized:
+			// A bare 403 on HEAD: a signed GET says which credential is wrong.
+			if gerr := s.probeGet(ctx); gerr != nil {
+				return gerr
+			}
+			return fmt.Errorf("s3 check: access to bucket %q denied: grant the credentials s3:ListBucket on it: %w", s.bucket, err)
+		default:
+			return fmt.Errorf("s3 check: bucket %q unreachable: check [s3].endpoint, region and path_style: %w", s.bucket, err)
+		}
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	key := Reserved + "probe-" + hex.EncodeToString(b[:])
+	body := []byte("ftpd probe\n")
+	if _, err := s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &s.bucket, Key: &key, Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body)))}); err != nil {
+		return fmt.Errorf("s3 check: write probe %s: %w (%s)", key, err, credHint(err))
+	}
+	defer func() {
+		_, _ = s.c.DeleteObject(context.WithoutCancel(ctx), &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key})
+	}()
+	out, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	if err != nil {
+		return fmt.Errorf("s3 check: read probe %s: %w (grant s3:GetObject)", key, err)
+	}
+	var got bytes.Buffer
+	_, err = got.ReadFrom(out.Body)
+	out.Body.Close()
+	if err != nil || !bytes.Equal(got.Bytes(), body) {
+		return fmt.Errorf("s3 check: probe %s read back wrong (%q, %v): the store does not keep what it is given", key, got.Bytes(), err)
+	}
+	created, err := s.CreateIfAbsent(ctx, key, body)
+	if err != nil {
+		return fmt.Errorf("s3 check: conditional create: %w (the store must support If-None-Match: * on PutObject)", err)
+	}
+	if created {
+		return errors.New("s3 check: conditional create (If-None-Match: *) was ignored: the store overwrote an existing object; ftpd needs a store that honours conditional writes (AWS S3, versitygw, recent Ceph RGW and MinIO)")
+	}
+	if _, err := s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &s.bucket, Key: &key}); err != nil {
+		return fmt.Errorf("s3 check: delete probe %s: %w (grant s3:DeleteObject)", key, err)
+	}
+	return nil
+}
+
+func (s *Store) probeGet(ctx context.Context) error {
+	key := Reserved + "absent-probe"
+	_, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
+	if err == nil || httpStatus(err) == http.StatusNotFound {
+		return nil
+	}
+	return fmt.Errorf("s3 check: credentials refused on bucket %q: %w (%s)", s.bucket, err, credHint(err))
+}
+
+func credHint(err error) string {
+	switch errCode(err) {
+	case "SignatureDoesNotMatch":
+		return "the secret key is wrong: fix AWS_SECRET_ACCESS_KEY or the profile"
+	case "InvalidAccessKeyId":
+		return "the access key is unknown to the store: fix AWS_ACCESS_KEY_ID or the profile"
+	case "AccessDenied":
+		return "the credentials lack permission: grant s3:PutObject, GetObject, DeleteObject, ListBucket"
+	}
+	return "check the credentials (AWS SDK default chain) and the store's policy"
+}
+
+// metaInstance and metaMtime are the object metadata keys ftpd sets.
+const (
+	metaInstance = "ftpd-instance"
+	metaMtime    = "ftpd-mtime"
+)
+
+// SweepUploads aborts multipart uploads started more than maxAge ago,
+// whoever started them: leftovers of a crash (a live upload of another
+// instance is younger; choose maxAge well above the longest transfer).
+// A listing does not show an upload's metadata, so "only this instance's"
+// cannot be told without one request per upload; the age is the guard.
+// It returns how many it aborted.
+func (s *Store) SweepUploads(ctx context.Context, maxAge time.Duration) (int, error) {
+	n := 0
+	var keyMarker, idMarker *string
+	cutoff := s.now().Add(-maxAge)
+	for {
+		out, err := s.c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &s.bucket, KeyMarker: keyMarker, UploadIdMarker: idMarker})
+		if err != nil {
+			return n, fmt.Errorf("s3: list multipart uploads: %w", err)
+		}
+		for _, u := range out.Uploads {
+			if u.Initiated == nil || !u.Initiated.Before(cutoff) {
+				continue
+			}
+			if _, err := s.c.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: u.Key, UploadId: u.UploadId}); err == nil {
+				n++
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return n, nil
+		}
+		keyMarker, idMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+}
