@@ -920,3 +920,35 @@ func TestRedteamFindingIPv6PerIPCap(t *testing.T) {
 		t.Errorf("another client is locked out by one /64 holding %d connections under max_connections_per_ip = 2: %q", len(addrs), strings.TrimSpace(line))
 	}
 }
+
+// TestRedteamFindingBanPasswordOracle: every refusal after PASS has one
+// answer and one cost, so that it does not say which it was. But only a
+// wrong password counted towards max_login_failures: the right password
+// refused for allowed_ips (or max_sessions) did not, and a ban is plain to
+// see (the next connection gets 421). From outside a user's allowed_ips,
+// max_login_failures-1 wrong passwords and a guess told whether the guess
+// was the password: banned if wrong, not banned if right. Now every
+// refusal of a user's login counts, whatever the password.
+func TestRedteamFindingBanPasswordOracle(t *testing.T) {
+	cfg := strings.Replace(basicConfig("", "[limits]\nmax_login_failures = 2\nban_duration = \"1h\"\n"),
+		`root = "{{DIR}}/alice"`, `root = "{{DIR}}/alice"`+"\nallowed_ips = [\"127.0.0.10/32\"]", 1)
+	cfg = strings.Replace(cfg, `root = "{{DIR}}/bob"`, `root = "{{DIR}}/bob"`+"\nmax_sessions = 1", 1)
+	a := startServer(t, hostA, cfg)
+	a.dial(client1, "bob", testPass) // bob's one session
+	for _, tc := range []struct{ name, from, user string }{
+		{"allowed_ips", "127.0.0.12", "alice"},
+		{"max_sessions", "127.0.0.13", "bob"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := a.dial(tc.from, "", "")
+			expectCode(t, c.Login(tc.user, "wrong"), 530, "")
+			c = a.dial(tc.from, "", "")
+			expectCode(t, c.Login(tc.user, testPass), 530, "")
+			// Two refusals from one IP with max_login_failures = 2: banned,
+			// as after two wrong passwords.
+			if g := readGreeting(t, a.addr, tc.from); !strings.HasPrefix(g, "421") {
+				t.Fatalf("a wrong then the right password, both refused (%s), from %s: not banned (%q): the ban tells the right password", tc.name, tc.from, g)
+			}
+		})
+	}
+}

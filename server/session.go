@@ -148,6 +148,13 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	case reasonUnknownUser, reasonBadPassword:
 		sess.failLogin(user, reason)
 		return nil, errBadLogin
+	case reasonAllowedIPs, reasonMaxSessions:
+		// Counted towards a ban as a wrong password is, whatever the
+		// password: a ban is visible (421 at the next connection), and
+		// counting only wrong passwords would tell the right one.
+		sess.refuseLogin(user, reason)
+		sess.srv.loginFailed(sess)
+		return nil, errBadLogin
 	default:
 		sess.refuseLogin(user, reason)
 		return nil, errBadLogin
