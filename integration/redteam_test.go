@@ -952,3 +952,78 @@ func TestRedteamFindingBanPasswordOracle(t *testing.T) {
 		})
 	}
 }
+
+// TestRedteamFindingReceiveTokenFileOracle: a receive token "reads
+// nothing ... beyond whether a directory exists". But CWD to a file
+// answered "Not a Directory" where a missing name got "CD issue: ... no
+// such file", and MFMT set the time of any existing file (213) where a
+// missing one got 550: a partner with a receive token for a drop
+// directory could tell which files the others had left there, and the
+// token for one file whether that file was there. Now both answers are
+// the same for a file and for nothing, and MFMT works only on what the
+// login itself wrote.
+func TestRedteamFindingReceiveTokenFileOracle(t *testing.T) {
+	a := tokenServer(t, t.TempDir())
+	root := a.root("alice")
+	writeFile(t, filepath.Join(root, "incoming/old.bin"), []byte("old"))
+	writeFile(t, filepath.Join(root, "drop/f.bin"), []byte("old"))
+	for _, tc := range []struct{ scope, present, absent string }{
+		{"/incoming/", "/incoming/old.bin", "/incoming/none.bin"},
+		{"/drop/f.bin", "/drop/f.bin", ""},
+	} {
+		t.Run(tc.scope, func(t *testing.T) {
+			raw := mintToken(t, a, "-user", "alice", "-path", tc.scope, "-fxp", "receive", "-ttl", "1h", "-uses", "5")
+			if tc.absent == "" { // a token for one file: ask with and without it
+				if err := os.Remove(filepath.Join(root, tc.present)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ask := func(p string) []string {
+				c, err := tokenLogin(t, a, raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, cmd := range []string{"CWD " + p, "MFMT 20200101000000 " + p} {
+					code, msg, err := c.Cmd("%s", cmd)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, fmt.Sprintf("%d %s", code, strings.ReplaceAll(strings.ReplaceAll(msg, p, "PATH"), strings.TrimPrefix(p, "/"), "PATH")))
+				}
+				return out
+			}
+			var absent []string
+			if tc.absent != "" {
+				absent = ask(tc.absent)
+			} else {
+				absent = ask(tc.present)
+				writeFile(t, filepath.Join(root, tc.present), []byte("old"))
+			}
+			present := ask(tc.present)
+			for i := range present {
+				if present[i] != absent[i] {
+					t.Errorf("a receive token tells a file from nothing: %q there, %q when absent", present[i], absent[i])
+				}
+			}
+			fi, err := os.Stat(filepath.Join(root, tc.present))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.ModTime().Year() == 2020 {
+				t.Errorf("MFMT with a receive token set the time of a file it did not write")
+			}
+			// What the login wrote itself, it may date.
+			c, err := tokenLogin(t, a, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Stor(tc.present, strings.NewReader("new")); err != nil {
+				t.Fatalf("STOR: %v", err)
+			}
+			if _, err := c.Expect(213, "MFMT 20200101000000 %s", tc.present); err != nil {
+				t.Fatalf("MFMT of the file just stored: %v", err)
+			}
+		})
+	}
+}
