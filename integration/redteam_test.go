@@ -1027,3 +1027,51 @@ func TestRedteamFindingReceiveTokenFileOracle(t *testing.T) {
 		})
 	}
 }
+
+// TestRedteamFindingRefusedRestKeepsOffset: a REST that ftpd refuses
+// (501: not a decimal offset) set no offset, but the one of an earlier
+// REST stayed set in the FTP library: after "REST 3", "REST x" (501) the
+// client's RETR started at byte 3, and its STOR (expected to replace the
+// file) wrote in place from byte 3, keeping the old file's first bytes.
+// A refused REST now leaves no offset at all.
+func TestRedteamFindingRefusedRestKeepsOffset(t *testing.T) {
+	a := startServer(t, hostA, basicConfig("", ""))
+	root := a.root("alice")
+	writeFile(t, filepath.Join(root, "f.txt"), []byte("0123456789"))
+	c := a.dial(client1, "alice", testPass)
+	for _, bad := range []string{"x", "-1", "+3", "3 3", ""} {
+		if _, err := c.Expect(350, "REST 3"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Expect(501, "REST %s", bad); err != nil {
+			t.Fatalf("REST %q: %v", bad, err)
+		}
+		var got bytes.Buffer
+		if _, err := c.Retr("f.txt", &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != "0123456789" {
+			t.Fatalf("RETR after REST 3 and a refused REST %q: %q, want the whole file", bad, got.String())
+		}
+	}
+	if _, err := c.Expect(350, "REST 3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(501, "REST junk"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stor("f.txt", strings.NewReader("new")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "f.txt")); string(got) != "new" {
+		t.Fatalf("STOR after REST 3 and a refused REST: the file holds %q, want \"new\"", got)
+	}
+	// A REST that is accepted still works.
+	if _, err := c.Expect(350, "REST 1"); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if _, err := c.Retr("f.txt", &got); err != nil || got.String() != "ew" {
+		t.Fatalf("RETR after REST 1: %q %v", got.String(), err)
+	}
+}
