@@ -933,8 +933,18 @@ func TestRedteamFindingBanPasswordOracle(t *testing.T) {
 	cfg := strings.Replace(basicConfig("", "[limits]\nmax_login_failures = 2\nban_duration = \"1h\"\n"),
 		`root = "{{DIR}}/alice"`, `root = "{{DIR}}/alice"`+"\nallowed_ips = [\"127.0.0.10/32\"]", 1)
 	cfg = strings.Replace(cfg, `root = "{{DIR}}/bob"`, `root = "{{DIR}}/bob"`+"\nmax_sessions = 1", 1)
+	cfg = strings.Replace(cfg, `root = "{{DIR}}/pub"`, `root = "{{DIR}}/pub"`+"\nmax_sessions = 1", 1)
 	a := startServer(t, hostA, cfg)
-	a.dial(client1, "bob", testPass) // bob's one session
+	a.dial(client1, "bob", testPass)        // bob's one session
+	a.dial(client1, "anonymous", "x@y.org") // anonymous's one session
+	// Anonymous has no password to tell: a full public server does not
+	// ban the visitors it turns away.
+	for i := 0; i < 3; i++ {
+		expectCode(t, a.dial("127.0.0.14", "", "").Login("anonymous", "x@y.org"), 530, "")
+	}
+	if g := readGreeting(t, a.addr, "127.0.0.14"); !strings.HasPrefix(g, "220") {
+		t.Fatalf("anonymous refused for max_sessions three times: banned (%q)", g)
+	}
 	for _, tc := range []struct{ name, from, user string }{
 		{"allowed_ips", "127.0.0.12", "alice"},
 		{"max_sessions", "127.0.0.13", "bob"},

@@ -152,8 +152,12 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		// Counted towards a ban as a wrong password is, whatever the
 		// password: a ban is visible (421 at the next connection), and
 		// counting only wrong passwords would tell the right one.
+		// Anonymous has no password to tell: a full public server does
+		// not ban its visitors.
 		sess.refuseLogin(user, reason)
-		sess.srv.loginFailed(sess)
+		if a == nil || !a.anonymous {
+			sess.srv.loginFailed(sess)
+		}
 		return nil, errBadLogin
 	default:
 		sess.refuseLogin(user, reason)
