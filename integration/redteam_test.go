@@ -1085,3 +1085,41 @@ func TestRedteamFindingRefusedRestKeepsOffset(t *testing.T) {
 		t.Fatalf("RETR after REST 1: %q %v", got.String(), err)
 	}
 }
+
+// TestRedteamFindingTokenAncestorFacts: "directories above [the token's
+// path] can be entered (CWD) but not listed". But MDTM, SIZE and MLST of
+// such a directory gave its real facts: its modification time tells when
+// anything was last added, removed or renamed there (another partner's
+// upload in the user's root). Now a directory above the path shows only
+// that it is a directory.
+func TestRedteamFindingTokenAncestorFacts(t *testing.T) {
+	a := tokenServer(t, t.TempDir())
+	root := a.root("alice")
+	writeFile(t, filepath.Join(root, "a/f.bin"), []byte("data"))
+	when := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	for _, d := range []string{root, filepath.Join(root, "a")} {
+		if err := os.Chtimes(d, when, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := tokenLogin(t, a, mintToken(t, a, "-user", "alice", "-path", "/a/f.bin", "-fxp", "send", "-ttl", "1h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"MDTM /", "MDTM /a", "MLST /", "MLST /a", "MLST"} {
+		code, msg, err := c.Cmd("%s", cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(msg, "2001") {
+			t.Errorf("%s with a token for /a/f.bin: %d %q: the date of a directory above it", cmd, code, msg)
+		}
+	}
+	// The file itself keeps its facts, and CWD still works.
+	if _, err := c.Expect(213, "MDTM /a/f.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(250, "CWD /a"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -159,6 +159,15 @@ func (f tokenFs) Stat(name string) (os.FileInfo, error) {
 	if !f.covers(p) && !f.ancestor(p) && !f.partial(p) {
 		return nil, deny("stat", name)
 	}
+	if !f.covers(p) && f.ancestor(p) {
+		// Above the path: that it is a directory (CWD), nothing else;
+		// its date would tell when anything there last changed.
+		fi, err := f.Fs.Stat(name)
+		if err != nil {
+			return nil, err
+		}
+		return bareDir{name: fi.Name(), mode: fi.Mode()}, nil
+	}
 	if f.receiveOnly() && !f.partial(p) {
 		// Directories only: a file answers as nothing does, with the
 		// same text (CWD words its reply from this error), so that a
@@ -227,3 +236,17 @@ func (f tokenFs) Chtimes(name string, atime, mtime time.Time) error {
 func (f tokenFs) Chmod(name string, mode os.FileMode) error { return deny("chmod", name) }
 
 func (f tokenFs) Chown(name string, uid, gid int) error { return deny("chown", name) }
+
+// bareDir is what a token sees of a directory above its path: the name and
+// the type, no size and no date.
+type bareDir struct {
+	name string
+	mode fs.FileMode
+}
+
+func (d bareDir) Name() string       { return d.name }
+func (d bareDir) Size() int64        { return 0 }
+func (d bareDir) Mode() fs.FileMode  { return d.mode }
+func (d bareDir) ModTime() time.Time { return time.Time{} }
+func (d bareDir) IsDir() bool        { return d.mode.IsDir() }
+func (d bareDir) Sys() any           { return nil }
