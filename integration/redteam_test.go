@@ -20,6 +20,15 @@ package integration
 //     server's 227 reply points.
 //   - StatEndsShutdownGrace, PassiveExhaustedReply, ClearedTargetReply,
 //     LongLineSilentHangup, ProtocolState: wrong codes, texts and states.
+//
+// Second round (issue 22's hardening attacked):
+//   - BanPasswordOracle: only wrong passwords counted towards a ban, so
+//     the ban told a right password refused for allowed_ips/max_sessions.
+//   - ReceiveTokenFileOracle: CWD and MFMT told a receive token which
+//     files exist.
+//   - RefusedRestKeepsOffset: a 501 REST left the earlier REST's offset.
+//   - TokenAncestorFacts: MDTM/MLST of a directory above a token's path
+//     gave its date.
 
 import (
 	"bufio"
