@@ -394,18 +394,17 @@ root = "{{DIR}}/plain"
 		from             func(i int) string // client address of try i
 		timed            bool
 	}
-	// Failures count towards bans: spread those over addresses.
+	// Refusals count towards bans: spread them over addresses.
 	spread := func(base int) func(int) string {
 		return func(i int) string { return fmt.Sprintf("127.0.%d.%d", base, 10+i) }
 	}
-	fixed := func(ip string) func(int) string { return func(int) string { return ip } }
 	cases := []attempt{
 		{"unknown user", "nosuchuser", testPass, spread(1), true},
 		{"wrong password, cost 4", "alice", "wrong-password", spread(2), true},
 		{"wrong password, cost 8", "heidi", "wrong-password", spread(4), false},
 		{"plain wrong password", "plain", "wrong-password", spread(3), false},
-		{"outside allowed_ips", "dave", testPass, fixed(client2), false},
-		{"max_sessions", "gina", testPass, fixed(client2), false},
+		{"outside allowed_ips", "dave", testPass, spread(5), false},
+		{"max_sessions", "gina", testPass, spread(6), false},
 		{"banned after connect", "alice", testPass, nil, false},
 	}
 	want := []int{4, 8}

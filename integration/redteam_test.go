@@ -20,6 +20,15 @@ package integration
 //     server's 227 reply points.
 //   - StatEndsShutdownGrace, PassiveExhaustedReply, ClearedTargetReply,
 //     LongLineSilentHangup, ProtocolState: wrong codes, texts and states.
+//
+// Second round (issue 22's hardening attacked):
+//   - BanPasswordOracle: only wrong passwords counted towards a ban, so
+//     the ban told a right password refused for allowed_ips/max_sessions.
+//   - ReceiveTokenFileOracle: CWD and MFMT told a receive token which
+//     files exist.
+//   - RefusedRestKeepsOffset: a 501 REST left the earlier REST's offset.
+//   - TokenAncestorFacts: MDTM/MLST of a directory above a token's path
+//     gave its date.
 
 import (
 	"bufio"
@@ -918,5 +927,208 @@ func TestRedteamFindingIPv6PerIPCap(t *testing.T) {
 	_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if line, _ := bufio.NewReader(c).ReadString('\n'); !strings.HasPrefix(line, "220") {
 		t.Errorf("another client is locked out by one /64 holding %d connections under max_connections_per_ip = 2: %q", len(addrs), strings.TrimSpace(line))
+	}
+}
+
+// TestRedteamFindingBanPasswordOracle: every refusal after PASS has one
+// answer and one cost, so that it does not say which it was. But only a
+// wrong password counted towards max_login_failures: the right password
+// refused for allowed_ips (or max_sessions) did not, and a ban is plain to
+// see (the next connection gets 421). From outside a user's allowed_ips,
+// max_login_failures-1 wrong passwords and a guess told whether the guess
+// was the password: banned if wrong, not banned if right. Now every
+// refusal of a user's login counts, whatever the password.
+func TestRedteamFindingBanPasswordOracle(t *testing.T) {
+	cfg := strings.Replace(basicConfig("", "[limits]\nmax_login_failures = 2\nban_duration = \"1h\"\n"),
+		`root = "{{DIR}}/alice"`, `root = "{{DIR}}/alice"`+"\nallowed_ips = [\"127.0.0.10/32\"]", 1)
+	cfg = strings.Replace(cfg, `root = "{{DIR}}/bob"`, `root = "{{DIR}}/bob"`+"\nmax_sessions = 1", 1)
+	cfg = strings.Replace(cfg, `root = "{{DIR}}/pub"`, `root = "{{DIR}}/pub"`+"\nmax_sessions = 1", 1)
+	a := startServer(t, hostA, cfg)
+	a.dial(client1, "bob", testPass)        // bob's one session
+	a.dial(client1, "anonymous", "x@y.org") // anonymous's one session
+	// Anonymous has no password to tell: a full public server does not
+	// ban the visitors it turns away.
+	for i := 0; i < 3; i++ {
+		expectCode(t, a.dial("127.0.0.14", "", "").Login("anonymous", "x@y.org"), 530, "")
+	}
+	if g := readGreeting(t, a.addr, "127.0.0.14"); !strings.HasPrefix(g, "220") {
+		t.Fatalf("anonymous refused for max_sessions three times: banned (%q)", g)
+	}
+	for _, tc := range []struct{ name, from, user string }{
+		{"allowed_ips", "127.0.0.12", "alice"},
+		{"max_sessions", "127.0.0.13", "bob"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := a.dial(tc.from, "", "")
+			expectCode(t, c.Login(tc.user, "wrong"), 530, "")
+			c = a.dial(tc.from, "", "")
+			expectCode(t, c.Login(tc.user, testPass), 530, "")
+			// Two refusals from one IP with max_login_failures = 2: banned,
+			// as after two wrong passwords.
+			if g := readGreeting(t, a.addr, tc.from); !strings.HasPrefix(g, "421") {
+				t.Fatalf("a wrong then the right password, both refused (%s), from %s: not banned (%q): the ban tells the right password", tc.name, tc.from, g)
+			}
+		})
+	}
+}
+
+// TestRedteamFindingReceiveTokenFileOracle: a receive token "reads
+// nothing ... beyond whether a directory exists". But CWD to a file
+// answered "Not a Directory" where a missing name got "CD issue: ... no
+// such file", and MFMT set the time of any existing file (213) where a
+// missing one got 550: a partner with a receive token for a drop
+// directory could tell which files the others had left there, and the
+// token for one file whether that file was there. Now both answers are
+// the same for a file and for nothing, and MFMT works only on what the
+// login itself wrote.
+func TestRedteamFindingReceiveTokenFileOracle(t *testing.T) {
+	a := tokenServer(t, t.TempDir())
+	root := a.root("alice")
+	writeFile(t, filepath.Join(root, "incoming/old.bin"), []byte("old"))
+	writeFile(t, filepath.Join(root, "drop/f.bin"), []byte("old"))
+	for _, tc := range []struct{ scope, present, absent string }{
+		{"/incoming/", "/incoming/old.bin", "/incoming/none.bin"},
+		{"/drop/f.bin", "/drop/f.bin", ""},
+	} {
+		t.Run(tc.scope, func(t *testing.T) {
+			raw := mintToken(t, a, "-user", "alice", "-path", tc.scope, "-fxp", "receive", "-ttl", "1h", "-uses", "5")
+			if tc.absent == "" { // a token for one file: ask with and without it
+				if err := os.Remove(filepath.Join(root, tc.present)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			ask := func(p string) []string {
+				c, err := tokenLogin(t, a, raw)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var out []string
+				for _, cmd := range []string{"CWD " + p, "MFMT 20200101000000 " + p} {
+					code, msg, err := c.Cmd("%s", cmd)
+					if err != nil {
+						t.Fatal(err)
+					}
+					out = append(out, fmt.Sprintf("%d %s", code, strings.ReplaceAll(strings.ReplaceAll(msg, p, "PATH"), strings.TrimPrefix(p, "/"), "PATH")))
+				}
+				return out
+			}
+			var absent []string
+			if tc.absent != "" {
+				absent = ask(tc.absent)
+			} else {
+				absent = ask(tc.present)
+				writeFile(t, filepath.Join(root, tc.present), []byte("old"))
+			}
+			present := ask(tc.present)
+			for i := range present {
+				if present[i] != absent[i] {
+					t.Errorf("a receive token tells a file from nothing: %q there, %q when absent", present[i], absent[i])
+				}
+			}
+			fi, err := os.Stat(filepath.Join(root, tc.present))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.ModTime().Year() == 2020 {
+				t.Errorf("MFMT with a receive token set the time of a file it did not write")
+			}
+			// What the login wrote itself, it may date.
+			c, err := tokenLogin(t, a, raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := c.Stor(tc.present, strings.NewReader("new")); err != nil {
+				t.Fatalf("STOR: %v", err)
+			}
+			if _, err := c.Expect(213, "MFMT 20200101000000 %s", tc.present); err != nil {
+				t.Fatalf("MFMT of the file just stored: %v", err)
+			}
+		})
+	}
+}
+
+// TestRedteamFindingRefusedRestKeepsOffset: a REST that ftpd refuses
+// (501: not a decimal offset) set no offset, but the one of an earlier
+// REST stayed set in the FTP library: after "REST 3", "REST x" (501) the
+// client's RETR started at byte 3, and its STOR (expected to replace the
+// file) wrote in place from byte 3, keeping the old file's first bytes.
+// A refused REST now leaves no offset at all.
+func TestRedteamFindingRefusedRestKeepsOffset(t *testing.T) {
+	a := startServer(t, hostA, basicConfig("", ""))
+	root := a.root("alice")
+	writeFile(t, filepath.Join(root, "f.txt"), []byte("0123456789"))
+	c := a.dial(client1, "alice", testPass)
+	for _, bad := range []string{"x", "-1", "+3", "3 3", ""} {
+		if _, err := c.Expect(350, "REST 3"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.Expect(501, "REST %s", bad); err != nil {
+			t.Fatalf("REST %q: %v", bad, err)
+		}
+		var got bytes.Buffer
+		if _, err := c.Retr("f.txt", &got); err != nil {
+			t.Fatal(err)
+		}
+		if got.String() != "0123456789" {
+			t.Fatalf("RETR after REST 3 and a refused REST %q: %q, want the whole file", bad, got.String())
+		}
+	}
+	if _, err := c.Expect(350, "REST 3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(501, "REST junk"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Stor("f.txt", strings.NewReader("new")); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := os.ReadFile(filepath.Join(root, "f.txt")); string(got) != "new" {
+		t.Fatalf("STOR after REST 3 and a refused REST: the file holds %q, want \"new\"", got)
+	}
+	// A REST that is accepted still works.
+	if _, err := c.Expect(350, "REST 1"); err != nil {
+		t.Fatal(err)
+	}
+	var got bytes.Buffer
+	if _, err := c.Retr("f.txt", &got); err != nil || got.String() != "ew" {
+		t.Fatalf("RETR after REST 1: %q %v", got.String(), err)
+	}
+}
+
+// TestRedteamFindingTokenAncestorFacts: "directories above [the token's
+// path] can be entered (CWD) but not listed". But MDTM, SIZE and MLST of
+// such a directory gave its real facts: its modification time tells when
+// anything was last added, removed or renamed there (another partner's
+// upload in the user's root). Now a directory above the path shows only
+// that it is a directory.
+func TestRedteamFindingTokenAncestorFacts(t *testing.T) {
+	a := tokenServer(t, t.TempDir())
+	root := a.root("alice")
+	writeFile(t, filepath.Join(root, "a/f.bin"), []byte("data"))
+	when := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	for _, d := range []string{root, filepath.Join(root, "a")} {
+		if err := os.Chtimes(d, when, when); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := tokenLogin(t, a, mintToken(t, a, "-user", "alice", "-path", "/a/f.bin", "-fxp", "send", "-ttl", "1h"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"MDTM /", "MDTM /a", "MLST /", "MLST /a", "MLST"} {
+		code, msg, err := c.Cmd("%s", cmd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(msg, "2001") {
+			t.Errorf("%s with a token for /a/f.bin: %d %q: the date of a directory above it", cmd, code, msg)
+		}
+	}
+	// The file itself keeps its facts, and CWD still works.
+	if _, err := c.Expect(213, "MDTM /a/f.bin"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(250, "CWD /a"); err != nil {
+		t.Fatal(err)
 	}
 }

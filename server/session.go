@@ -148,6 +148,17 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	case reasonUnknownUser, reasonBadPassword:
 		sess.failLogin(user, reason)
 		return nil, errBadLogin
+	case reasonAllowedIPs, reasonMaxSessions:
+		// Counted towards a ban as a wrong password is, whatever the
+		// password: a ban is visible (421 at the next connection), and
+		// counting only wrong passwords would tell the right one.
+		// Anonymous has no password to tell: a full public server does
+		// not ban its visitors.
+		sess.refuseLogin(user, reason)
+		if a == nil || !a.anonymous {
+			sess.srv.loginFailed(sess)
+		}
+		return nil, errBadLogin
 	default:
 		sess.refuseLogin(user, reason)
 		return nil, errBadLogin

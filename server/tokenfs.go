@@ -6,6 +6,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/spf13/afero"
@@ -21,7 +22,8 @@ import (
 // Every refusal is a permission error (550).
 type tokenFs struct {
 	afero.Fs
-	c token.Claims
+	c       token.Claims
+	written *writtenSet // what this login wrote (MFMT of a receive token)
 }
 
 // scopeStorage wraps storage for a token login (claims not nil).
@@ -29,8 +31,44 @@ func scopeStorage(storage afero.Fs, claims *token.Claims) afero.Fs {
 	if claims == nil {
 		return storage
 	}
-	return tokenFs{Fs: storage, c: *claims}
+	return tokenFs{Fs: storage, c: *claims, written: &writtenSet{m: map[string]bool{}}}
 }
+
+// maxWritten bounds writtenSet: past it, the oldest names are forgotten
+// (their MFMT is then refused: fail closed).
+const maxWritten = 1024
+
+// writtenSet holds the paths a login wrote, so that a receive token may
+// date (MFMT) its own uploads and no other file: setting the time of a
+// file would tell that it exists.
+type writtenSet struct {
+	mu    sync.Mutex
+	m     map[string]bool
+	order []string
+}
+
+func (w *writtenSet) add(p string) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.m[p] {
+		return
+	}
+	if len(w.order) >= maxWritten {
+		delete(w.m, w.order[0])
+		w.order = w.order[1:]
+	}
+	w.m[p] = true
+	w.order = append(w.order, p)
+}
+
+func (w *writtenSet) has(p string) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.m[p]
+}
+
+// receiveOnly reports whether the token may write but not read.
+func (f tokenFs) receiveOnly() bool { return f.c.Dir&token.Send == 0 }
 
 func deny(op, name string) error {
 	return &os.PathError{Op: op, Path: name, Err: os.ErrPermission}
@@ -101,7 +139,11 @@ func (f tokenFs) OpenFile(name string, flag int, perm os.FileMode) (afero.File, 
 		if !f.mayWrite(p) {
 			return nil, deny("open", name)
 		}
-		return f.Fs.OpenFile(name, flag, perm)
+		file, err := f.Fs.OpenFile(name, flag, perm)
+		if err == nil && !f.partial(p) {
+			f.written.add(p)
+		}
+		return file, err
 	}
 	if f.partial(p) {
 		return f.Fs.OpenFile(name, flag, perm)
@@ -116,6 +158,26 @@ func (f tokenFs) Stat(name string) (os.FileInfo, error) {
 	p := clean(name)
 	if !f.covers(p) && !f.ancestor(p) && !f.partial(p) {
 		return nil, deny("stat", name)
+	}
+	if !f.covers(p) && f.ancestor(p) {
+		// Above the path: that it is a directory (CWD), nothing else;
+		// its date would tell when anything there last changed.
+		fi, err := f.Fs.Stat(name)
+		if err != nil {
+			return nil, err
+		}
+		return bareDir{name: fi.Name(), mode: fi.Mode()}, nil
+	}
+	if f.receiveOnly() && !f.partial(p) {
+		// Directories only: a file answers as nothing does, with the
+		// same text (CWD words its reply from this error), so that a
+		// receive token cannot tell which files are there. An upload
+		// replaces the name whatever it holds.
+		fi, err := f.Fs.Stat(name)
+		if err == nil && fi.IsDir() {
+			return fi, nil
+		}
+		return nil, &os.PathError{Op: "stat", Path: name, Err: fs.ErrNotExist}
 	}
 	return f.Fs.Stat(name)
 }
@@ -154,11 +216,18 @@ func (f tokenFs) Rename(oldname, newname string) error {
 	if !f.partial(clean(oldname)) || !f.mayWrite(clean(newname)) || f.partial(clean(newname)) {
 		return deny("rename", oldname)
 	}
-	return f.Fs.Rename(oldname, newname)
+	err := f.Fs.Rename(oldname, newname)
+	if err == nil {
+		f.written.add(clean(newname))
+	}
+	return err
 }
 
 func (f tokenFs) Chtimes(name string, atime, mtime time.Time) error {
-	if !f.mayWrite(clean(name)) {
+	p := clean(name)
+	if !f.mayWrite(p) || f.receiveOnly() && !f.partial(p) && !f.written.has(p) {
+		// A receive token dates only what this login wrote: the answer
+		// for another file would tell whether it exists.
 		return deny("chtimes", name)
 	}
 	return f.Fs.Chtimes(name, atime, mtime)
@@ -167,3 +236,17 @@ func (f tokenFs) Chtimes(name string, atime, mtime time.Time) error {
 func (f tokenFs) Chmod(name string, mode os.FileMode) error { return deny("chmod", name) }
 
 func (f tokenFs) Chown(name string, uid, gid int) error { return deny("chown", name) }
+
+// bareDir is what a token sees of a directory above its path: the name and
+// the type, no size and no date.
+type bareDir struct {
+	name string
+	mode fs.FileMode
+}
+
+func (d bareDir) Name() string       { return d.name }
+func (d bareDir) Size() int64        { return 0 }
+func (d bareDir) Mode() fs.FileMode  { return d.mode }
+func (d bareDir) ModTime() time.Time { return time.Time{} }
+func (d bareDir) IsDir() bool        { return d.mode.IsDir() }
+func (d bareDir) Sys() any           { return nil }

@@ -21,6 +21,9 @@ type uploadState struct {
 	mu      sync.Mutex
 	allo    int64    // ALLO size for the next STOR/APPE; 0 = none
 	outcome *outcome // the last transfer's end, until its final reply
+	// restRefusals are the 501 replies of refused RESTs, in order: each
+	// replaces the library's reply to the "REST 0" sent in its place.
+	restRefusals []string
 }
 
 type outcome struct {
@@ -39,7 +42,13 @@ func (sess *session) screenUpload(verb, arg string) (string, bool) {
 		f := strings.TrimSpace(arg)
 		offset, err := strconv.ParseInt(f, 10, 64)
 		if !digits(f) || err != nil {
-			return sess.answer(501, fmt.Sprintf("REST %q: the offset must be a decimal number of bytes, 0 to %d", arg, int64(math.MaxInt64))), true
+			// The library keeps the offset of an earlier REST: it gets
+			// "REST 0", which clears it, and its reply becomes the 501.
+			sess.up.mu.Lock()
+			sess.up.restRefusals = append(sess.up.restRefusals,
+				fmt.Sprintf("501 REST %q: the offset must be a decimal number of bytes, 0 to %d", arg, int64(math.MaxInt64)))
+			sess.up.mu.Unlock()
+			return "REST 0", true
 		}
 		return fmt.Sprintf("REST %d", offset), true
 	}
@@ -109,6 +118,9 @@ const (
 	replyTransferStorage    = "552 Issue during transfer"
 	replyTransferCloseError = "550 Issue during transfer close"
 	replyCannotOpen         = "550 Could not access file: "
+	// The library's replies to REST.
+	replyRestOK    = "350 OK"
+	replyRestASCII = "501 Resuming transfers not allowed"
 )
 
 // rewriteReply corrects library replies that clients rely on:
@@ -119,6 +131,15 @@ const (
 //     bytes all arrived and were stored even though the data connection's
 //     TLS close_notify could not be sent back.
 func (sess *session) rewriteReply(line string) string {
+	if line == replyRestOK || strings.HasPrefix(line, replyRestASCII) {
+		sess.up.mu.Lock()
+		if len(sess.up.restRefusals) > 0 {
+			line = sess.up.restRefusals[0]
+			sess.up.restRefusals = sess.up.restRefusals[1:]
+		}
+		sess.up.mu.Unlock()
+		return line
+	}
 	if q, ok := strings.CutPrefix(line, `257 Created dir "`); ok && strings.HasSuffix(q, `"`) {
 		return `257 "` + q + ` created`
 	}
