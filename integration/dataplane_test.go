@@ -161,7 +161,10 @@ func TestAborWhileWaitingForData(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if d := time.Since(start); d > 2*time.Second {
+		// Unanswered, the ABOR would wait for the library's 30 s data
+		// timeout; 10 s tells the two apart with room for a loaded
+		// machine (the answer takes milliseconds when idle).
+		if d := time.Since(start); d > 10*time.Second {
 			t.Fatalf("%s: ABOR answered after %v", cmd, d)
 		}
 		if code1 != 426 || code2 != 226 || !strings.Contains(msg2, "ABOR") {
@@ -195,7 +198,7 @@ func TestAborWhileWaitingForData(t *testing.T) {
 			break
 		}
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	if d := time.Since(start); d > 10*time.Second { // as for ABOR above
 		t.Fatalf("QUIT answered after %v", d)
 	}
 }
@@ -386,16 +389,18 @@ func TestShutdownCutsRunningTransfer(t *testing.T) {
 			if err := a.srv.Shutdown(ctx); err == nil {
 				t.Fatal("Shutdown reported no cut transfer")
 			}
+			// The byte count proves the cut: the reader takes at most 64 KiB
+			// per 5 ms, so the 64 MiB file needs 5 s or more to go out
+			// whole, and a loaded machine only makes the reader slower. The
+			// 30 s wait bounds a broken test, it is no speed claim.
 			select {
 			case n := <-got:
 				if n >= size {
 					t.Fatalf("the whole file went out (%d bytes) after the grace period", n)
 				}
-				if d := time.Since(start); d > 3*time.Second {
-					t.Fatalf("data connection closed %v after Shutdown", d)
-				}
-			case <-time.After(5 * time.Second):
-				t.Fatal("data connection still open 5 s after the grace period")
+				t.Logf("data connection closed %v after Shutdown", time.Since(start).Round(time.Millisecond))
+			case <-time.After(30 * time.Second):
+				t.Fatal("data connection still open 30 s after the grace period")
 			}
 		})
 	}

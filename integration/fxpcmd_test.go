@@ -407,9 +407,9 @@ func TestFXPCmdDestinationFXPDisabled(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(b.root("alice"), "f.bin")); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("refused copy left a file: %v", err)
 	}
-	if d := time.Since(start); d > 20*time.Second {
-		t.Fatalf("the refusal took %v", d)
-	}
+	// The replies above prove the refusal; fxpRun bounds the run (1 min)
+	// against a hang. How long it took is only logged.
+	t.Logf("the refusal took %v", time.Since(start).Round(time.Millisecond))
 }
 
 func TestFXPCmdJSONProgress(t *testing.T) {
@@ -431,6 +431,9 @@ func TestFXPCmdJSONProgress(t *testing.T) {
 			progress = append(progress, e)
 		}
 	}
+	// download_rate (8 MiB/s) makes the 16 MiB copy last 2 s or more
+	// whatever the load; 5 events need one poll (every 50 ms) to come
+	// back every 400 ms, an 8x margin, and load only lengthens the copy.
 	if len(progress) < 5 {
 		t.Fatalf("only %d progress events in a 2s copy", len(progress))
 	}
@@ -460,12 +463,13 @@ func TestFXPCmdSIGINT(t *testing.T) {
 	p.waitMatch(p.stdout, regexp.MustCompile(`"event":"progress".*"bytes":[1-9]`))
 	start := time.Now()
 	p.signal(syscall.SIGINT)
-	if code := p.waitExit(15 * time.Second); code != 1 {
+	// Exit 1 proves the interruption (an ignored SIGINT lets the copy
+	// finish: exit 0); the 60 s wait only bounds a hang, a loaded machine
+	// may take seconds to abort both sides.
+	if code := p.waitExit(60 * time.Second); code != 1 {
 		t.Fatalf("exit %d after SIGINT, want 1\n%s", code, p.stderr.String())
 	}
-	if d := time.Since(start); d > 10*time.Second {
-		t.Fatalf("took %v to stop", d)
-	}
+	t.Logf("stopped %v after SIGINT", time.Since(start).Round(time.Millisecond))
 	if !strings.Contains(p.stderr.String(), "interrupted") || !regexp.MustCompile(`the bytes so far are in \.fxp-s\.bin\.[0-9a-f]{8}\.part: fxp copy --resume continues it`).MatchString(p.stderr.String()) {
 		t.Fatalf("stderr: %s", p.stderr.String())
 	}

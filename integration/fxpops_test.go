@@ -549,7 +549,10 @@ dst = %q
 	}
 	start := time.Now()
 	_, errOut, code = fxpRun(t, nil, args...)
-	if code != 3 || !strings.Contains(errOut, "holds the lock") || time.Since(start) > 5*time.Second {
+	// Exit 3 and no new RETR (below) prove the run did no work; fxpRun
+	// bounds it against a hang. No speed claim: the binary's start may
+	// take seconds on a loaded machine.
+	if code != 3 || !strings.Contains(errOut, "holds the lock") {
 		t.Fatalf("locked run: exit %d after %s\n%s", code, time.Since(start), errOut)
 	}
 	if n := retrs(); n != 4 {

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -145,49 +146,73 @@ func TestLineTooLong(t *testing.T) {
 }
 
 func TestLoginTimeoutCloses(t *testing.T) {
+	// The silent connection: its read ends because the login timer closed
+	// it (an EOF or reset), not because of the test's own read deadline.
+	// No elapsed-time bound: the 20 s read deadline only stops a broken
+	// timer from hanging the test, and a timeout error fails it.
+	silentL := loginListener(t, 300*time.Millisecond)
+	silent := dialFrom(t, silentL)
+	<-silentL.accepted
+	_ = silent.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("silent connection, login timeout 300 ms: read ended with %v, want it closed", err)
+	}
+	// LoggedIn in time stops the deadline. The timeout here is 2 s so
+	// that a loaded machine's delay between accept and LoggedIn (usually
+	// microseconds) cannot reach it; the wait past it is then what shows
+	// the timer stopped.
+	keptL := loginListener(t, 2*time.Second)
+	kept := dialFrom(t, keptL)
+	c := <-keptL.accepted
+	if !c.LoggedIn() {
+		t.Fatal("LoggedIn false before the deadline")
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := c.Write([]byte("200 still here\r\n")); err != nil {
+		t.Fatalf("logged-in connection closed: %v", err)
+	}
+	_ = kept.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if line, err := bufio.NewReader(kept).ReadString('\n'); err != nil || line != "200 still here\r\n" {
+		t.Fatalf("logged-in connection after the login timeout: %q %v", line, err)
+	}
+}
+
+// loginTestListener is a Listener with a login timeout whose accepted
+// connections arrive on accepted.
+type loginTestListener struct {
+	*Listener
+	accepted chan *Conn
+}
+
+func loginListener(t *testing.T, timeout time.Duration) loginTestListener {
+	t.Helper()
 	raw, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	l := &Listener{Listener: raw, LoginTimeout: 300 * time.Millisecond}
-	done := make(chan *Conn, 2)
+	l := loginTestListener{&Listener{Listener: raw, LoginTimeout: timeout}, make(chan *Conn, 1)}
 	go func() {
-		for i := 0; i < 2; i++ {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			t.Cleanup(func() { c.Close() })
-			done <- c.(*Conn)
+		c, err := l.Accept()
+		if err != nil {
+			close(l.accepted)
+			return
 		}
+		t.Cleanup(func() { c.Close() })
+		l.accepted <- c.(*Conn)
 	}()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.10")}}
-	silent, err := d.Dial("tcp", raw.Addr().String())
+	return l
+}
+
+func dialFrom(t *testing.T, l loginTestListener) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.10")}, Timeout: 20 * time.Second}
+	c, err := d.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { silent.Close() })
-	<-done
-	start := time.Now()
-	_ = silent.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if _, err := silent.Read(make([]byte, 1)); err == nil || time.Since(start) > time.Second {
-		t.Fatalf("silent connection: %v after %v", err, time.Since(start))
-	}
-	// LoggedIn in time stops the deadline.
-	kept, err := d.Dial("tcp", raw.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { kept.Close() })
-	c := <-done
-	if !c.LoggedIn() {
-		t.Fatal("LoggedIn false before the deadline")
-	}
-	time.Sleep(500 * time.Millisecond)
-	if _, err := c.Write([]byte("200 still here\r\n")); err != nil {
-		t.Fatalf("logged-in connection closed: %v", err)
-	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func TestAuthTLS(t *testing.T) {

@@ -262,16 +262,17 @@ func TestAbortEndsAWaitAtOnce(t *testing.T) {
 				time.Sleep(50 * time.Millisecond)
 				ch.Abort()
 			}
+			// Without the abort, Accept waits for a client that never
+			// comes (no listener timeout is set here): any bound tells the
+			// two apart. 20 s is far past what a loaded machine needs to
+			// run the abort, and only bounds a broken test.
 			select {
 			case err := <-errc:
 				if err == nil {
 					t.Fatal("Accept succeeded after Abort")
 				}
-				if d := time.Since(start); d > time.Second {
-					t.Fatalf("Abort took %v", d)
-				}
-			case <-time.After(3 * time.Second):
-				t.Fatal("Accept still waiting after Abort")
+			case <-time.After(20 * time.Second):
+				t.Fatalf("Accept still waiting %v after Abort", time.Since(start).Round(time.Millisecond))
 			}
 			if r := ch.Reply("425 failed to accept passive transfer connection: " + abortedText); !strings.HasPrefix(r, "426 ") {
 				t.Fatalf("abort reply %q", r)
