@@ -51,6 +51,11 @@ type session struct {
 	answers      []answer // replies queued by Screen for Site
 	preAnswers   []answer // replies queued before login, given for NOOP
 	closeStorage func() error
+	// handles counts open transfer handles; storageEnded says the session
+	// ended while some were open: the last one's Done releases the
+	// storage, so that a cut upload can still remove its partial file.
+	handles      int
+	storageEnded bool
 
 	up uploadState // ALLO and final-reply corrections (upload.go)
 
@@ -239,15 +244,40 @@ func (sess *session) end() {
 		sess.srv.releaseSessionSlot(name)
 	}
 	sess.mu.Lock()
-	closeStorage := sess.closeStorage
-	sess.closeStorage = nil
-	sess.mu.Unlock()
-	if closeStorage != nil {
-		if err := closeStorage(); err != nil {
-			sess.log.Warn("close storage", "err", err)
-		}
+	var closeStorage func() error
+	if sess.handles == 0 {
+		closeStorage, sess.closeStorage = sess.closeStorage, nil
+	} else {
+		sess.storageEnded = true // the last handle's Done releases it
 	}
+	sess.mu.Unlock()
+	sess.releaseStorage(closeStorage)
 	sess.log.Debug("disconnected")
+}
+
+func (sess *session) releaseStorage(closeStorage func() error) {
+	if closeStorage == nil {
+		return
+	}
+	if err := closeStorage(); err != nil {
+		sess.log.Warn("close storage", "err", err)
+	}
+}
+
+// handleClosed notes that a transfer handle is closed (its partial file
+// renamed or removed); the last one after the session ended releases the
+// session's storage.
+func (sess *session) handleClosed() {
+	sess.mu.Lock()
+	var closeStorage func() error
+	if sess.handles > 0 {
+		sess.handles--
+	}
+	if sess.handles == 0 && sess.storageEnded {
+		closeStorage, sess.closeStorage = sess.closeStorage, nil
+	}
+	sess.mu.Unlock()
+	sess.releaseStorage(closeStorage)
 }
 
 // close drops the control connection. It closes the socket under the
@@ -456,6 +486,7 @@ func (sess *session) Authorize(t *driver.Transfer) error {
 
 // Done logs the end of a transfer.
 func (sess *session) Done(t *driver.Transfer, err error) {
+	defer sess.handleClosed()
 	sess.noteTransferEnd(t, err)
 	if !sess.srv.removeXfer(t) {
 		return // refused (already logged and counted) or no data connection
@@ -519,6 +550,9 @@ func (c *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserve
 	if err != nil {
 		return nil, err
 	}
+	c.sess.mu.Lock()
+	c.sess.handles++ // until Done (handleClosed)
+	c.sess.mu.Unlock()
 	h.Transfer().Expect = expect
 	return h, nil
 }
