@@ -341,17 +341,32 @@ func (h *Handle) copyChunks(step func(want int64) (int64, error)) (int64, error)
 // larger than each limiter's burst at that moment, so a burst that shrinks
 // while a transfer runs only makes the wait longer, never an error.
 func (h *Handle) pay(n int64) error {
+	ctx := h.fs.opts.Context
 	for _, l := range h.t.Limiters {
-		for rest := n; rest > 0; {
+		for rest, refused := n, 0; rest > 0; {
 			piece := min(rest, int64(max(l.Burst(), 1)))
-			if err := l.WaitN(h.fs.opts.Context, int(piece)); err != nil {
-				return fmt.Errorf("rate limit: %w", err)
+			if err := l.WaitN(ctx, int(piece)); err != nil {
+				// A reload that shrank the burst between Burst and WaitN
+				// makes the piece too big for it: ask again with the new
+				// burst. The session's context has no deadline, so a
+				// refusal that is not the context's own comes only from
+				// that; the bound keeps a limiter with no burst at all
+				// from spinning.
+				if ctx.Err() != nil || refused >= maxBurstRetries {
+					return fmt.Errorf("rate limit: %w", err)
+				}
+				refused++
+				continue
 			}
 			rest -= piece
 		}
 	}
 	return nil
 }
+
+// maxBurstRetries bounds how often pay asks again after a limiter refused
+// a piece that its burst, shrunk by a reload meanwhile, no longer holds.
+const maxBurstRetries = 100
 
 // Read implements io.Reader; see ErrNotAuthorized.
 func (h *Handle) Read(p []byte) (int, error) {

@@ -1244,3 +1244,43 @@ func TestRESTBeyondEndRefused(t *testing.T) {
 	}
 	mustNotExist(t, filepath.Join(root, "new"))
 }
+
+// Regression (found by the reload-under-load integrity test once its
+// transfers paused until the reloads came): a reload that shrinks a
+// shared limiter's burst between pay reading the burst and waiting made
+// WaitN fail ("rate: Wait(n=...) would exceed context deadline") and the
+// transfer end with 550. Shrinking the burst must only make a wait longer.
+func TestRateLimitBurstShrinksDuringPay(t *testing.T) {
+	const big, small = 1 << 20, 1 << 10
+	l := rate.NewLimiter(rate.Limit(1e12), big) // fast: waits are ~0, only the burst matters
+	h := &Handle{t: &Transfer{Limiters: []*rate.Limiter{l}}, fs: &FS{opts: Options{Context: context.Background()}}}
+	stop := make(chan struct{})
+	var flipper sync.WaitGroup
+	flipper.Add(1)
+	go func() { // a reload every moment, flipping the burst
+		defer flipper.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			l.SetBurst([]int{big, small}[i%2])
+		}
+	}()
+	failed := 0
+	var first error
+	for i := 0; i < 20000; i++ {
+		if err := h.pay(big); err != nil {
+			if failed == 0 {
+				first = err
+			}
+			failed++
+		}
+	}
+	close(stop)
+	flipper.Wait()
+	if failed > 0 {
+		t.Fatalf("%d of 20000 payments failed while the burst changed; first: %v", failed, first)
+	}
+}

@@ -433,6 +433,9 @@ func TestFXPCmdJSONProgress(t *testing.T) {
 			progress = append(progress, e)
 		}
 	}
+	// download_rate (8 MiB/s) makes the 16 MiB copy last 2 s or more
+	// whatever the load; 5 events need one poll (every 50 ms) to come
+	// back every 400 ms, an 8x margin, and load only lengthens the copy.
 	if len(progress) < 5 {
 		t.Fatalf("only %d progress events in a 2s copy", len(progress))
 	}

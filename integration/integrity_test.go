@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -34,6 +35,21 @@ func TestReloadUnderLoadIntegrity(t *testing.T) {
 		conns[i] = a.dial(client1, "alice", testPass)
 	}
 
+	// Every transfer stops halfway (its client stops reading or sending)
+	// until five reloads have happened, so the reloads fall in the middle
+	// of the transfers however fast or loaded the machine is. (Counting
+	// the reloads that happened to fit in the transfers' time failed on a
+	// loaded machine, where each reload is slower.)
+	const minReloads = 5
+	enough := make(chan struct{})
+	halfway := func() error {
+		select {
+		case <-enough:
+			return nil
+		case <-time.After(time.Minute):
+			return fmt.Errorf("fewer than %d reloads in a minute", minReloads)
+		}
+	}
 	stop := make(chan struct{})
 	reloads := make(chan int)
 	go func() {
@@ -53,6 +69,9 @@ func TestReloadUnderLoadIntegrity(t *testing.T) {
 			}
 			a.reload(t)
 			count++
+			if count == minReloads {
+				close(enough)
+			}
 		}
 	}()
 
@@ -68,14 +87,27 @@ func TestReloadUnderLoadIntegrity(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			var buf bytes.Buffer
-			_, err := conns[i].Retr(fmt.Sprintf("down%d.bin", i), &buf)
+			_, err := conns[i].Retr(fmt.Sprintf("down%d.bin", i), writerFunc(func(p []byte) (int, error) {
+				if buf.Len() < size/2 && buf.Len()+len(p) >= size/2 {
+					if err := halfway(); err != nil {
+						return 0, err
+					}
+				}
+				return buf.Write(p)
+			}))
 			results[i] = result{what: fmt.Sprintf("RETR down%d.bin (%d bytes)", i, buf.Len()), err: err,
 				ok: sha(buf.Bytes()) == sha(data)}
 		}()
 		go func() {
 			defer wg.Done()
 			name := fmt.Sprintf("up%d.bin", i)
-			_, err := conns[n+i].Stor(name, bytes.NewReader(data))
+			_, err := conns[n+i].Stor(name, io.MultiReader(bytes.NewReader(data[:size/2]),
+				readerFunc(func([]byte) (int, error) {
+					if err := halfway(); err != nil {
+						return 0, err
+					}
+					return 0, io.EOF // on to the second half
+				}), bytes.NewReader(data[size/2:])))
 			b, _ := os.ReadFile(filepath.Join(a.root("alice"), name))
 			results[n+i] = result{what: fmt.Sprintf("STOR %s (%d bytes on disk)", name, len(b)), err: err,
 				ok: sha(b) == sha(data)}
@@ -83,7 +115,7 @@ func TestReloadUnderLoadIntegrity(t *testing.T) {
 	}
 	wg.Wait()
 	close(stop)
-	if r := <-reloads; r < 5 {
+	if r := <-reloads; r < minReloads {
 		t.Fatalf("only %d reloads happened during the transfers", r)
 	}
 	intact := 0
@@ -104,3 +136,8 @@ func TestReloadUnderLoadIntegrity(t *testing.T) {
 		t.Fatalf("%d of %d transfers intact", intact, 2*n)
 	}
 }
+
+// readerFunc is an io.Reader from a function.
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

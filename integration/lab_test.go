@@ -18,6 +18,8 @@ var labArgs = []string{"lab", "-a", hostA + ":0", "-b", hostB + ":0", "-bind", c
 func TestLabDemo(t *testing.T) {
 	args := append(append([]string{}, labArgs...), "-demo", "-exit", "-size", "8MiB")
 	start := time.Now()
+	// binRun bounds the run (binWait); how long it took is only logged:
+	// the demo's speed depends on the machine.
 	stdout, stderr, code := binRun(t, t.TempDir(), "", args...)
 	if code != 0 {
 		t.Fatalf("ftpd lab -demo: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
@@ -38,9 +40,7 @@ func TestLabDemo(t *testing.T) {
 	if strings.Contains(stdout, "Serving until Ctrl-C") {
 		t.Fatal("-exit still served")
 	}
-	if d := time.Since(start); d > binWait {
-		t.Fatalf("lab demo took %v", d)
-	}
+	t.Logf("lab demo took %v", time.Since(start).Round(time.Millisecond))
 }
 
 func TestLabServesUntilSignal(t *testing.T) {

@@ -383,7 +383,11 @@ func removeUser(t *testing.T, in *instance, name, next string) {
 // is cut and leaves no file ("Revocation takes effect at once").
 func TestRedteamRevocationCutsRunningTransfers(t *testing.T) {
 	const size = 32 << 20
-	a := startServer(t, hostA, basicConfig("", ""))
+	// download_rate keeps the whole file from going out in less than 8 s,
+	// so the download's short count proves the cut even when a loaded
+	// machine delays it by seconds after the revocation is logged.
+	a := startServer(t, hostA, strings.Replace(basicConfig("", ""),
+		`root = "{{DIR}}/alice"`, `root = "{{DIR}}/alice"`+"\ndownload_rate = \"4MiB\"", 1))
 	writeFile(t, filepath.Join(a.root("alice"), "big.bin"), make([]byte, size))
 	down := a.dial(client1, "alice", testPass)
 	up := a.dial(client1, "alice", testPass)
@@ -429,7 +433,17 @@ func TestRedteamRevocationCutsRunningTransfers(t *testing.T) {
 		t.Errorf("the removed user's upload still takes data after the revocation")
 	}
 	_ = ul.Close()
-	time.Sleep(200 * time.Millisecond)
+	// Wait until the upload's partial file is gone (removed when cut, or
+	// renamed over new.bin had it finished), then look: no race with how
+	// fast the server cleans up.
+	eventually(t, 20*time.Second, "the cut upload's partial file gone", func() bool {
+		for _, name := range leftovers(t, a.root("alice")) {
+			if strings.HasPrefix(name, ".ftpd-upload-") {
+				return false
+			}
+		}
+		return true
+	})
 	if _, err := os.Stat(filepath.Join(a.root("alice"), "new.bin")); err == nil {
 		t.Errorf("the cut upload left new.bin behind")
 	}

@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 )
 
 // TestAlloShortUploadIs451: ALLO announces the size; a data stream that
@@ -80,12 +79,19 @@ func TestRetrShortIs451(t *testing.T) {
 	full := randomBytes(t, 4<<20)
 	writeFile(t, path, full)
 	c := a.dial(client1, "alice", testPass)
-	go func() {
-		time.Sleep(500 * time.Millisecond)
-		_ = os.Truncate(path, 1<<20)
-	}()
+	// The file shrinks once the first bytes have arrived: the server has
+	// opened it at its full size, and download_rate keeps it from having
+	// read past 1 MiB yet. (A timer instead raced the RETR's start on a
+	// loaded machine.)
 	var buf bytes.Buffer
-	_, err := c.Retr("shrinks.bin", &buf)
+	_, err := c.Retr("shrinks.bin", writerFunc(func(p []byte) (int, error) {
+		if buf.Len() == 0 && len(p) > 0 {
+			if err := os.Truncate(path, 1<<20); err != nil {
+				t.Error(err)
+			}
+		}
+		return buf.Write(p)
+	}))
 	expectCode(t, err, 451, fmt.Sprintf("transfer incomplete: got %d of %d bytes", buf.Len(), len(full)))
 	a.logs.waitFor(t, `"msg":"transfer failed"`, `"command":"RETR"`, `"path":"/shrinks.bin"`)
 	m := scrape(t, a)
@@ -153,3 +159,8 @@ f.quit()
 		t.Fatalf("ftplib mkd() = %q, %v", out, err)
 	}
 }
+
+// writerFunc is an io.Writer from a function.
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"math/big"
 	"net"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -144,59 +145,74 @@ func TestLineTooLong(t *testing.T) {
 	}
 }
 
-// acceptOne listens with the given login timeout and returns the server
-// side of one connection from 127.0.0.10, and the client side.
-func acceptOne(t *testing.T, timeout time.Duration) (*Conn, net.Conn) {
+func TestLoginTimeoutCloses(t *testing.T) {
+	// The silent connection: its read ends because the login timer closed
+	// it (an EOF or reset), not because of the test's own read deadline.
+	// No elapsed-time bound: the 20 s read deadline only stops a broken
+	// timer from hanging the test, and a timeout error fails it.
+	silentL := loginListener(t, 300*time.Millisecond)
+	silent := dialFrom(t, silentL)
+	<-silentL.accepted
+	_ = silent.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if _, err := silent.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("silent connection, login timeout 300 ms: read ended with %v, want it closed", err)
+	}
+	// LoggedIn in time stops the deadline. The timeout here is 2 s so
+	// that a loaded machine's delay between accept and LoggedIn (usually
+	// microseconds) cannot reach it; the wait past it is then what shows
+	// the timer stopped.
+	keptL := loginListener(t, 2*time.Second)
+	kept := dialFrom(t, keptL)
+	c := <-keptL.accepted
+	if !c.LoggedIn() {
+		t.Fatal("LoggedIn false before the deadline")
+	}
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := c.Write([]byte("200 still here\r\n")); err != nil {
+		t.Fatalf("logged-in connection closed: %v", err)
+	}
+	_ = kept.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if line, err := bufio.NewReader(kept).ReadString('\n'); err != nil || line != "200 still here\r\n" {
+		t.Fatalf("logged-in connection after the login timeout: %q %v", line, err)
+	}
+}
+
+// loginTestListener is a Listener with a login timeout whose accepted
+// connections arrive on accepted.
+type loginTestListener struct {
+	*Listener
+	accepted chan *Conn
+}
+
+func loginListener(t *testing.T, timeout time.Duration) loginTestListener {
 	t.Helper()
 	raw, err := net.Listen("tcp", "127.0.0.2:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { raw.Close() })
-	l := &Listener{Listener: raw, LoginTimeout: timeout}
-	done := make(chan *Conn, 1)
+	l := loginTestListener{&Listener{Listener: raw, LoginTimeout: timeout}, make(chan *Conn, 1)}
 	go func() {
 		c, err := l.Accept()
 		if err != nil {
-			close(done)
+			close(l.accepted)
 			return
 		}
 		t.Cleanup(func() { c.Close() })
-		done <- c.(*Conn)
+		l.accepted <- c.(*Conn)
 	}()
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.10")}}
-	client, err := d.Dial("tcp", raw.Addr().String())
+	return l
+}
+
+func dialFrom(t *testing.T, l loginTestListener) net.Conn {
+	t.Helper()
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP("127.0.0.10")}, Timeout: 20 * time.Second}
+	c, err := d.Dial("tcp", l.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { client.Close() })
-	c, ok := <-done
-	if !ok {
-		t.Fatal("accept failed")
-	}
-	return c, client
-}
-
-func TestLoginTimeoutCloses(t *testing.T) {
-	_, silent := acceptOne(t, 300*time.Millisecond)
-	// The server closes it (EOF or reset), not our read deadline: nothing
-	// else can close it, so no speed bound is needed (the 30 s only stops a
-	// broken test).
-	_ = silent.SetReadDeadline(time.Now().Add(30 * time.Second))
-	var ne net.Error
-	if _, err := silent.Read(make([]byte, 1)); err == nil || (errors.As(err, &ne) && ne.Timeout()) {
-		t.Fatalf("silent connection not closed by the login timeout: %v", err)
-	}
-	// LoggedIn in time stops the deadline. The timeout here is 3 s so that
-	// the few steps from accept to LoggedIn fit in it on a loaded machine.
-	c, _ := acceptOne(t, 3*time.Second)
-	if !c.LoggedIn() {
-		t.Fatal("LoggedIn false before the deadline")
-	}
-	time.Sleep(3500 * time.Millisecond)
-	if _, err := c.Write([]byte("200 still here\r\n")); err != nil {
-		t.Fatalf("logged-in connection closed: %v", err)
-	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 func TestAuthTLS(t *testing.T) {
