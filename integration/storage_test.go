@@ -134,9 +134,8 @@ func TestStorageSuiteAllBackends(t *testing.T) {
 	}
 	osLines := storageSuite(t, in.dial(client1, "bob", testPass))
 	s3Lines := storageSuite(t, in.dial(client1, "sam", testPass))
-	// The memory backend is left out: afero's MemMapFs panics (and so
-	// kills ftpd) on RNFR/RNTO of a file that a STOR replaced ("parent of
-	// /d/f is nil", afero v1.15.0 memmap.go:73); see the report of issue 23.
+	// The memory backend runs the same suite against disk in
+	// TestMemoryBackendSuite (no S3 store needed there).
 	for i := range osLines {
 		if osLines[i] != s3Lines[i] {
 			t.Errorf("step %d differs:\n  os: %s\n  s3: %s", i, osLines[i], s3Lines[i])

@@ -398,7 +398,7 @@ func (s *Server) memoryFs(u *conf.User) afero.Fs {
 	defer s.mu.Unlock()
 	fs, ok := s.memory[key]
 	if !ok {
-		fs = afero.NewMemMapFs()
+		fs = driver.NewMemoryFs()
 		s.memory[key] = fs
 	}
 	return fs
