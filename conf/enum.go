@@ -14,11 +14,12 @@ type enumName[T ~int] struct {
 
 // Spellings of the enums, in the order error messages list them.
 var (
-	tlsModes   = []enumName[TLSMode]{{"off", TLSOff}, {"explicit", TLSExplicit}, {"implicit", TLSImplicit}}
-	fxpModes   = []enumName[FXPMode]{{"none", FXPNone}, {"send", FXPSend}, {"receive", FXPReceive}, {"both", FXPBoth}}
-	backends   = []enumName[Backend]{{"os", BackendOS}, {"memory", BackendMemory}}
-	logFormats = []enumName[LogFormat]{{"text", LogText}, {"json", LogJSON}}
-	logLevels  = []enumName[LogLevel]{{"debug", LevelDebug}, {"info", LevelInfo}, {"warn", LevelWarn}, {"error", LevelError}}
+	tlsModes    = []enumName[TLSMode]{{"off", TLSOff}, {"explicit", TLSExplicit}, {"implicit", TLSImplicit}}
+	fxpModes    = []enumName[FXPMode]{{"none", FXPNone}, {"send", FXPSend}, {"receive", FXPReceive}, {"both", FXPBoth}}
+	backends    = []enumName[Backend]{{"os", BackendOS}, {"memory", BackendMemory}}
+	logFormats  = []enumName[LogFormat]{{"text", LogText}, {"json", LogJSON}}
+	logLevels   = []enumName[LogLevel]{{"debug", LevelDebug}, {"info", LevelInfo}, {"warn", LevelWarn}, {"error", LevelError}}
+	spentStores = []enumName[SpentStore]{{"file", SpentFile}, {"s3", SpentS3}}
 )
 
 // setEnum stores the value spelled text in *dst; on error *dst is unchanged.
@@ -133,3 +134,12 @@ func (l LogLevel) SlogLevel() slog.Level {
 	}
 	return slog.LevelInfo
 }
+
+// String returns file or s3.
+func (s SpentStore) String() string { return enumString(spentStores, s, "SpentStore") }
+
+// MarshalText returns the store's name; an unknown store is an error.
+func (s SpentStore) MarshalText() ([]byte, error) { return enumMarshal(spentStores, s, "SpentStore") }
+
+// UnmarshalText accepts file or s3.
+func (s *SpentStore) UnmarshalText(text []byte) error { return setEnum(spentStores, s, text) }

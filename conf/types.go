@@ -29,7 +29,20 @@ type Tokens struct {
 	// 0600, when missing); its spent list is KeyFile + ".spent". "" = token
 	// logins off.
 	KeyFile string `toml:"key_file"`
+	// SpentStore is where spent uses are recorded: "file" (KeyFile +
+	// ".spent", one instance) or "s3" (conditional creates in the [s3]
+	// bucket, shared by every instance). Default file.
+	SpentStore SpentStore `toml:"spent_store"`
 }
+
+// SpentStore is file or s3.
+type SpentStore int
+
+// Spent stores.
+const (
+	SpentFile SpentStore = iota
+	SpentS3
+)
 
 // MaxDataSocketBuffer is the largest [server] data_socket_buffer: the
 // kernel doubles the value and keeps it in an int.
@@ -58,6 +71,12 @@ type Server struct {
 	// source port 20 as well as from the control connection's address,
 	// for peers that check it. Needs the privilege to bind port 20.
 	ActivePort20 bool `toml:"active_port20"`
+	// ProxyProtocol: every control and passive data connection must
+	// start with a PROXY v1/v2 header from one of TrustedProxies, and the
+	// header's client address is the client's address for everything.
+	// Needs listen to name an address (active data leaves from it).
+	ProxyProtocol  bool     `toml:"proxy_protocol"`
+	TrustedProxies []Prefix `toml:"trusted_proxies"`
 }
 
 // TLS is the [server.tls] table.
