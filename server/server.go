@@ -25,6 +25,7 @@ import (
 	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/controlconn"
 	"github.com/ftpd/ftpd/server/dataplane"
+	"github.com/ftpd/ftpd/server/proxyhdr"
 )
 
 // Options are a server's dependencies.
@@ -121,8 +122,24 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	s.pinTicketKeys(st)
 	s.state.Store(st)
 	s.plane.SetActivePort20(cfg.Server.ActivePort20)
+	if a := cfg.Server.Listen.Addr(); !a.IsUnspecified() {
+		s.plane.SetPassiveBind(a, int(cfg.Server.PassivePorts.Start), int(cfg.Server.PassivePorts.End))
+	}
+	if cfg.Server.ProxyProtocol {
+		s.plane.SetProxy(proxyOptions(cfg), cfg.Server.Listen.Addr())
+	}
 	s.warnRisky(cfg)
 	return s, nil
+}
+
+// proxyOptions are the PROXY protocol settings of control and passive
+// data connections.
+func proxyOptions(cfg *conf.Config) proxyhdr.Options {
+	o := proxyhdr.Options{Timeout: proxyhdr.DefaultTimeout}
+	for _, p := range cfg.Server.TrustedProxies {
+		o.Trusted = append(o.Trusted, p.Prefix)
+	}
+	return o
 }
 
 // warnRisky logs settings that are allowed but weaken the server.
@@ -156,8 +173,12 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", st.cfg.Server.Listen, err)
 	}
+	var ln net.Listener = raw
+	if st.cfg.Server.ProxyProtocol {
+		ln = proxyhdr.NewListener(raw.(*net.TCPListener), proxyOptions(st.cfg), s.log.With("component", "proxy"))
+	}
 	s.ln = &controlconn.Listener{
-		Listener:     raw,
+		Listener:     ln,
 		TLSConfig:    s.tlsConfig,
 		Implicit:     st.cfg.Server.TLS.Mode == conf.TLSImplicit,
 		LoginTimeout: st.cfg.Server.LoginTimeout.Duration,

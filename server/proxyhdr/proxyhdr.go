@@ -23,6 +23,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	proxyproto "github.com/pires/go-proxyproto"
@@ -58,6 +59,24 @@ func (c *Conn) RemoteAddr() net.Addr { return c.remote }
 
 // LocalAddr is the address the client dialled, as the header says.
 func (c *Conn) LocalAddr() net.Addr { return c.local }
+
+// WriteTo hands w's ReadFrom (an upload's file) a reader that still
+// shows the header's addresses and the socket (for splice), instead of
+// *net.TCPConn's own WriteTo, which would show the balancer's address.
+func (c *Conn) WriteTo(w io.Writer) (int64, error) {
+	if rf, ok := w.(io.ReaderFrom); ok {
+		return rf.ReadFrom(reader{c})
+	}
+	return io.Copy(w, reader{c})
+}
+
+// reader is a Conn without WriteTo.
+type reader struct{ c *Conn }
+
+func (r reader) Read(p []byte) (int, error)            { return r.c.TCPConn.Read(p) }
+func (r reader) RemoteAddr() net.Addr                  { return r.c.remote }
+func (r reader) LocalAddr() net.Addr                   { return r.c.local }
+func (r reader) SyscallConn() (syscall.RawConn, error) { return r.c.TCPConn.SyscallConn() }
 
 // Proxy is the address the connection really came from (the balancer).
 func (c *Conn) Proxy() net.Addr { return c.TCPConn.RemoteAddr() }
