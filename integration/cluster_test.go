@@ -300,4 +300,54 @@ func TestClusterBehindHAProxy(t *testing.T) {
 		cl.a.logs.waitFor(t, `"msg":"connection closed without a reply"`, `no PROXY header`)
 	})
 
+	t.Run("instance killed mid-download, client resumes through the other", func(t *testing.T) {
+		data := randomBytes(t, 32<<20)
+		writeFile(t, filepath.Join(cl.shared, "big.bin"), data)
+		c := mustDialVia(t, cl.ctrlA, client1, "alice", testPass)
+		var got bytes.Buffer
+		w := &killAfter{w: &got, at: 1 << 20, kill: func() {
+			// The client stops reading while a dies: socket buffers
+			// (a few MiB) cannot hold the rest of 32 MiB.
+			ctx, cancel := context.WithCancel(context.Background())
+			cancel()
+			_ = cl.a.srv.Shutdown(ctx)
+		}}
+		if _, err := c.Retr("big.bin", w); err == nil {
+			t.Fatal("download completed although its instance was stopped")
+		}
+		if got.Len() >= len(data) {
+			t.Fatalf("got all %d bytes before the kill", got.Len())
+		}
+		// The round-robin frontend: a is down, HAProxy retries and
+		// redispatches to b.
+		c2 := mustDialVia(t, cl.ctrl, client1, "alice", testPass)
+		if _, err := c2.Expect(350, "REST %d", got.Len()); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c2.Retr("big.bin", &got); err != nil {
+			t.Fatal(err)
+		}
+		if sha(got.Bytes()) != sha(data) {
+			t.Fatalf("resumed file: %d bytes, differs", got.Len())
+		}
+	})
+}
+
+// killAfter passes writes on and, once at bytes went through, calls kill
+// (once) before taking more.
+type killAfter struct {
+	w    io.Writer
+	at   int
+	n    int
+	kill func()
+}
+
+func (k *killAfter) Write(p []byte) (int, error) {
+	n, err := k.w.Write(p)
+	k.n += n
+	if k.kill != nil && k.n >= k.at {
+		k.kill()
+		k.kill = nil
+	}
+	return n, err
 }
