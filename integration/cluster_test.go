@@ -18,9 +18,14 @@ import (
 )
 
 // The cluster: two ftpd instances (127.0.0.2, 127.0.0.3) sharing one os
-// root behind HAProxy on 127.0.0.4, which sends a PROXY v2 header on every
-// control and passive data connection. Clients come from 127.0.0.10+.
-const balancerHost = "127.0.0.4"
+// root behind HAProxy on 127.0.0.6 (127.0.0.4 is the interop peers'),
+// which sends a PROXY v2 header on every control and passive data
+// connection. Clients come from 127.0.0.10+; a standalone ftpd for FXP
+// runs on 127.0.0.5.
+const (
+	balancerHost   = "127.0.0.6"
+	standaloneHost = "127.0.0.5"
+)
 
 type cluster struct {
 	a, b     *instance
@@ -68,6 +73,10 @@ public_host = %q
 passive_ports = "%d-%d"
 proxy_protocol = true
 trusted_proxies = [%q]
+
+[fxp]
+enabled = true
+peers = ["127.0.0.5/32"]
 
 [[users]]
 name = "alice"
@@ -300,6 +309,43 @@ func TestClusterBehindHAProxy(t *testing.T) {
 		cl.a.logs.waitFor(t, `"msg":"connection closed without a reply"`, `no PROXY header`)
 	})
 
+	t.Run("FXP between the cluster and a standalone ftpd", func(t *testing.T) {
+		// The standalone's peers: the balancer (it dials the cluster's
+		// announced passive ports) and every instance (active data from
+		// the cluster leaves from the instance's own address).
+		full := startServer(t, standaloneHost, basicConfig("", "[fxp]\nenabled = true\npeers = [\"127.0.0.2/32\", \"127.0.0.3/32\", \"127.0.0.6/32\"]\n"))
+		data := randomBytes(t, 4<<20)
+		writeFile(t, filepath.Join(cl.shared, "fxp.bin"), data)
+		writeFile(t, filepath.Join(full.root("alice"), "fxp.bin"), data)
+		for i, inst := range []string{cl.ctrlA, cl.ctrlB} {
+			for _, passiveSrc := range []bool{true, false} {
+				cc := mustDialVia(t, inst, client1, "alice", testPass)
+				sc := full.dial(client1, "alice", testPass)
+				name := fmt.Sprintf("via-%d-%v", i, passiveSrc)
+				if r := fxpCopy(t, cc, sc, "fxp.bin", "to-"+name, passiveSrc, false); !r.ok() {
+					t.Fatalf("cluster -> standalone (%s): %v", name, r)
+				}
+				if fileSHA(t, filepath.Join(full.root("alice"), "to-"+name)) != sha(data) {
+					t.Fatal("standalone copy differs")
+				}
+				if r := fxpCopy(t, sc, cc, "fxp.bin", "from-"+name, passiveSrc, true); !r.ok() {
+					t.Fatalf("standalone -> cluster (%s): %v", name, r)
+				}
+				if fileSHA(t, filepath.Join(cl.shared, "from-"+name)) != sha(data) {
+					t.Fatal("cluster copy differs")
+				}
+			}
+		}
+		// A standalone that lists only the balancer refuses data that an
+		// instance sends actively: it arrives from 127.0.0.2, not .6.
+		only := startServer(t, standaloneHost, basicConfig("", "[fxp]\nenabled = true\npeers = [\"127.0.0.6/32\"]\n"))
+		cc := mustDialVia(t, cl.ctrlA, client1, "alice", testPass)
+		sc := only.dial(client1, "alice", testPass)
+		if r := fxpCopy(t, cc, sc, "fxp.bin", "refused.bin", false, false); r.ok() {
+			t.Fatal("standalone listing only the balancer accepted data from instance a")
+		}
+		only.logs.waitFor(t, `"peer":"127.0.0.2"`, `127.0.0.2 is not an allowed FXP peer`)
+	})
 	t.Run("instance killed mid-download, client resumes through the other", func(t *testing.T) {
 		data := randomBytes(t, 32<<20)
 		writeFile(t, filepath.Join(cl.shared, "big.bin"), data)
