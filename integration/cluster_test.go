@@ -262,12 +262,7 @@ func TestClusterBehindHAProxy(t *testing.T) {
 			t.Fatalf("PASV announced %s, want the balancer %s", addr, balancerHost)
 		}
 		attacker := rawDial(t, client2, addr.String())
-		stolen := make(chan int, 1)
-		go func() {
-			_ = attacker.SetReadDeadline(time.Now().Add(10 * time.Second))
-			n, _ := io.Copy(io.Discard, attacker)
-			stolen <- int(n)
-		}()
+		stolen := drainCount(attacker)
 		if err := c.Send("RETR loot.bin"); err != nil {
 			t.Fatal(err)
 		}
