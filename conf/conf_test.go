@@ -257,6 +257,18 @@ func TestParseErrors(t *testing.T) {
 			`t.toml:9: limits.ban_duration: invalid duration "15 minutes" (want e.g. "90s", "5m" or "1h30m")`},
 		{"zero idle timeout", "[server]\nlisten = \"127.0.0.1:2121\"\nidle_timeout = \"0s\"\n" + base[strings.Index(base, "\n\n"):],
 			`t.toml:3: server.idle_timeout: must be above 0 (there is no "never")`},
+		{"proxy_protocol without trusted_proxies", "[server]\nlisten = \"127.0.0.2:2121\"\nproxy_protocol = true\n" + base[strings.Index(base, "\n\n"):],
+			`t.toml:3: server.proxy_protocol: needs trusted_proxies: the balancers' addresses (anything else is closed without a reply)`},
+		{"proxy_protocol on a wildcard listen", "[server]\nlisten = \"0.0.0.0:2121\"\nproxy_protocol = true\ntrusted_proxies = [\"127.0.0.4\"]\n" + base[strings.Index(base, "\n\n"):],
+			`t.toml:2: server.listen: must name this instance's address with proxy_protocol = true (active data connections leave from it), got 0.0.0.0`},
+		{"trusted_proxies without proxy_protocol", "[server]\nlisten = \"127.0.0.2:2121\"\ntrusted_proxies = [\"127.0.0.4\"]\n" + base[strings.Index(base, "\n\n"):],
+			`t.toml:3: server.trusted_proxies: only applies with proxy_protocol = true`},
+		{"bad trusted proxy", "[server]\nlisten = \"127.0.0.2:2121\"\nproxy_protocol = true\ntrusted_proxies = [\"haproxy\"]\n" + base[strings.Index(base, "\n\n"):],
+			`t.toml:4: server.trusted_proxies[0]: invalid address "haproxy" (want a CIDR like "10.0.0.0/8" or an IP like "127.0.0.2")`},
+		{"bad spent_store", base + "[tokens]\nspent_store = \"redis\"\n",
+			`t.toml:9: tokens.spent_store: unknown value "redis" (want file or s3)`},
+		{"spent_store s3 without [s3]", base + "[tokens]\nkey_file = \"/k\"\nspent_store = \"s3\"\n",
+			`t.toml:10: tokens.spent_store: "s3" needs an [s3] section (the bucket every instance shares)`},
 		{"bad port range", "[server]\nlisten = \"127.0.0.1:2121\"\npassive_ports = \"40100-40000\"\n" + base[strings.Index(base, "\n\n"):],
 			`t.toml:3: server.passive_ports: invalid port range "40100-40000": start 40100 is above end 40000`},
 		{"port out of range", "[server]\nlisten = \"127.0.0.1:2121\"\npassive_ports = \"40000-70000\"\n" + base[strings.Index(base, "\n\n"):],
@@ -503,3 +515,17 @@ func TestMaxPassivePerIPDefault(t *testing.T) {
 }
 
 const oneUser = "\n[[users]]\nname = \"ftp\"\nroot = \"/srv/pub\"\n"
+
+func TestParseProxyProtocol(t *testing.T) {
+	doc := "[server]\nlisten = \"127.0.0.2:2121\"\nproxy_protocol = true\ntrusted_proxies = [\"127.0.0.4\", \"10.0.0.0/8\"]\n[tokens]\nspent_store = \"file\"\n" + base[strings.Index(base, "\n\n"):]
+	cfg, err := Parse("t.toml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cfg.Server.ProxyProtocol || len(cfg.Server.TrustedProxies) != 2 || cfg.Server.TrustedProxies[0].String() != "127.0.0.4/32" {
+		t.Fatalf("server = %+v", cfg.Server)
+	}
+	if cfg.Tokens.SpentStore != SpentFile {
+		t.Fatalf("spent_store = %v", cfg.Tokens.SpentStore)
+	}
+}

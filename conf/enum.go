@@ -14,12 +14,13 @@ type enumName[T ~int] struct {
 
 // Spellings of the enums, in the order error messages list them.
 var (
-	tlsModes   = []enumName[TLSMode]{{"off", TLSOff}, {"explicit", TLSExplicit}, {"implicit", TLSImplicit}}
-	fxpModes   = []enumName[FXPMode]{{"none", FXPNone}, {"send", FXPSend}, {"receive", FXPReceive}, {"both", FXPBoth}}
-	backends   = []enumName[Backend]{{"os", BackendOS}, {"memory", BackendMemory}, {"s3", BackendS3}}
-	logFormats = []enumName[LogFormat]{{"text", LogText}, {"json", LogJSON}}
-	logLevels  = []enumName[LogLevel]{{"debug", LevelDebug}, {"info", LevelInfo}, {"warn", LevelWarn}, {"error", LevelError}}
-	prevKeys   = []enumName[PreviousKey]{{"accept", PreviousAccept}, {"drop", PreviousDrop}}
+	tlsModes    = []enumName[TLSMode]{{"off", TLSOff}, {"explicit", TLSExplicit}, {"implicit", TLSImplicit}}
+	fxpModes    = []enumName[FXPMode]{{"none", FXPNone}, {"send", FXPSend}, {"receive", FXPReceive}, {"both", FXPBoth}}
+	backends    = []enumName[Backend]{{"os", BackendOS}, {"memory", BackendMemory}, {"s3", BackendS3}}
+	logFormats  = []enumName[LogFormat]{{"text", LogText}, {"json", LogJSON}}
+	logLevels   = []enumName[LogLevel]{{"debug", LevelDebug}, {"info", LevelInfo}, {"warn", LevelWarn}, {"error", LevelError}}
+	prevKeys    = []enumName[PreviousKey]{{"accept", PreviousAccept}, {"drop", PreviousDrop}}
+	spentStores = []enumName[SpentStore]{{"file", SpentFile}, {"s3", SpentS3}}
 )
 
 // setEnum stores the value spelled text in *dst; on error *dst is unchanged.
@@ -143,3 +144,12 @@ func (p PreviousKey) MarshalText() ([]byte, error) { return enumMarshal(prevKeys
 
 // UnmarshalText accepts accept or drop.
 func (p *PreviousKey) UnmarshalText(text []byte) error { return setEnum(prevKeys, p, text) }
+
+// String returns file or s3.
+func (s SpentStore) String() string { return enumString(spentStores, s, "SpentStore") }
+
+// MarshalText returns the store's name; an unknown store is an error.
+func (s SpentStore) MarshalText() ([]byte, error) { return enumMarshal(spentStores, s, "SpentStore") }
+
+// UnmarshalText accepts file or s3.
+func (s *SpentStore) UnmarshalText(text []byte) error { return setEnum(spentStores, s, text) }

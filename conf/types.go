@@ -39,6 +39,10 @@ type Tokens struct {
 	// every 6s).
 	MintBurst    int      `toml:"mint_burst"`
 	MintInterval Duration `toml:"mint_interval"`
+	// SpentStore is where spent uses are recorded: "file" (KeyFile +
+	// ".spent", one instance) or "s3" (conditional creates in the [s3]
+	// bucket, shared by every instance). Default file.
+	SpentStore SpentStore `toml:"spent_store"`
 }
 
 // PreviousKey is [tokens] previous_key.
@@ -67,6 +71,15 @@ type S3 struct {
 	// 512MiB, at least one part.
 	UploadMemory Size `toml:"upload_memory"`
 }
+
+// SpentStore is file or s3.
+type SpentStore int
+
+// Spent stores.
+const (
+	SpentFile SpentStore = iota
+	SpentS3
+)
 
 // MaxDataSocketBuffer is the largest [server] data_socket_buffer: the
 // kernel doubles the value and keeps it in an int.
@@ -103,6 +116,12 @@ type Server struct {
 	// source port 20 as well as from the control connection's address,
 	// for peers that check it. Needs the privilege to bind port 20.
 	ActivePort20 bool `toml:"active_port20"`
+	// ProxyProtocol: every control and passive data connection must
+	// start with a PROXY v1/v2 header from one of TrustedProxies, and the
+	// header's client address is the client's address for everything.
+	// Needs listen to name an address (active data leaves from it).
+	ProxyProtocol  bool     `toml:"proxy_protocol"`
+	TrustedProxies []Prefix `toml:"trusted_proxies"`
 }
 
 // TLS is the [server.tls] table.

@@ -66,6 +66,7 @@ func (c *Config) validate(line func(key string) int) []*Error {
 	if c.Tokens.MintInterval.Duration <= 0 {
 		v.errorf("tokens.mint_interval", "must be above 0")
 	}
+	c.validateTokens(v)
 	c.validateUsers(v)
 	c.validateS3(v)
 	return v.errs
@@ -117,7 +118,34 @@ func (s *Server) validate(v *validator) {
 	if t.Required && t.Mode != TLSExplicit {
 		v.errorf("server.tls.required", `only applies to mode = "explicit" (mode is %q)`, t.Mode)
 	}
+	if s.ProxyProtocol {
+		if len(s.TrustedProxies) == 0 {
+			v.errorf("server.proxy_protocol", "needs trusted_proxies: the balancers' addresses (anything else is closed without a reply)")
+		}
+		if s.Listen.IsValid() && s.Listen.Addr().IsUnspecified() {
+			v.errorf("server.listen", "must name this instance's address with proxy_protocol = true (active data connections leave from it), got %s", s.Listen.Addr())
+		}
+	} else if len(s.TrustedProxies) > 0 {
+		v.errorf("server.trusted_proxies", "only applies with proxy_protocol = true")
+	}
 }
+
+// validateTokens checks [tokens]. spent_store = "s3" records spends in the
+// [s3] section's bucket; s3Configured says whether there is one.
+func (c *Config) validateTokens(v *validator) {
+	switch c.Tokens.SpentStore {
+	case SpentFile:
+	case SpentS3:
+		if !c.s3Configured() {
+			v.errorf("tokens.spent_store", `"s3" needs an [s3] section (the bucket every instance shares)`)
+		}
+	default:
+		v.errorf("tokens.spent_store", "invalid store %d (want %s)", c.Tokens.SpentStore, enumChoices(spentStores))
+	}
+}
+
+// s3Configured reports whether the config names an [s3] bucket.
+func (c *Config) s3Configured() bool { return c.S3.Bucket != "" }
 
 func (l *Limits) validate(v *validator) {
 	for _, f := range []struct {

@@ -441,12 +441,7 @@ func TestPassivePortTheft(t *testing.T) {
 			}
 			// The attacker (127.0.0.11) connects first.
 			attacker := rawDial(t, client2, addr.String())
-			stolen := make(chan int, 1)
-			go func() {
-				_ = attacker.SetReadDeadline(time.Now().Add(10 * time.Second))
-				n, _ := io.Copy(io.Discard, attacker)
-				stolen <- int(n)
-			}()
+			stolen := drainCount(attacker)
 			if err := c.Send("RETR loot.bin"); err != nil {
 				t.Fatal(err)
 			}

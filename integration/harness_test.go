@@ -285,6 +285,18 @@ func rawDial(t testing.TB, localIP, addr string) net.Conn {
 	return c
 }
 
+// drainCount reads c to its end in the background and sends how many
+// bytes came (10 s bound on a connection left open: a hang, not speed).
+func drainCount(c net.Conn) <-chan int {
+	got := make(chan int, 1)
+	go func() {
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, _ := io.Copy(io.Discard, c)
+		got <- int(n)
+	}()
+	return got
+}
+
 func mustAP(s string) netip.AddrPort { return netip.MustParseAddrPort(s) }
 
 // listenLocal listens on ip:0 and closes the listener when the test ends.

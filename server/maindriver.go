@@ -8,6 +8,8 @@ import (
 	"net/netip"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
+
+	"github.com/ftpd/ftpd/server/dataplane"
 )
 
 // mainDriver is the FTP library's view of the server.
@@ -45,7 +47,14 @@ func (d *mainDriver) GetSettings() (*ftpserver.Settings, error) {
 	}
 	// Implicit TLS is ftpd's own (controlconn), and data TLS is the data
 	// plane's: the library is never told, so it never wraps a connection.
-	if pr := cfg.Server.PassivePorts; pr.Start != 0 {
+	switch pr := cfg.Server.PassivePorts; {
+	case !cfg.Server.Listen.Addr().IsUnspecified():
+		// The library would bind 0.0.0.0 (every interface, and a port a
+		// balancer on this machine holds on its own address): it gets a
+		// throwaway port, and the data plane binds the listen address
+		// in the configured range (dataplane.SetPassiveBind).
+		set.PassiveTransferPortRange = dataplane.PassiveAnyPort{}
+	case pr.Start != 0:
 		set.PassiveTransferPortRange = ftpserver.PortRange{Start: int(pr.Start), End: int(pr.End)}
 	}
 	switch {

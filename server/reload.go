@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"syscall"
 
 	"github.com/ftpd/ftpd/conf"
@@ -35,6 +36,16 @@ func restartOnlyChanges(old, cfg *conf.Config) []string {
 	if old.Server.ActivePort20 != cfg.Server.ActivePort20 {
 		keys = append(keys, "server.active_port20")
 	}
+	if old.Server.ProxyProtocol != cfg.Server.ProxyProtocol {
+		keys = append(keys, "server.proxy_protocol")
+	}
+	if !slices.Equal(old.Server.TrustedProxies, cfg.Server.TrustedProxies) {
+		keys = append(keys, "server.trusted_proxies")
+	}
+	if old.Tokens.SpentStore != cfg.Tokens.SpentStore {
+		keys = append(keys, "tokens.spent_store")
+	}
+
 	return keys
 }
 
@@ -45,6 +56,8 @@ func keepRestartOnly(running, next conf.Server) conf.Server {
 	next.PassivePorts = running.PassivePorts
 	next.IdleTimeout = running.IdleTimeout
 	next.ActivePort20 = running.ActivePort20
+	next.ProxyProtocol = running.ProxyProtocol
+	next.TrustedProxies = running.TrustedProxies
 	if (running.TLS.Mode == conf.TLSImplicit) != (next.TLS.Mode == conf.TLSImplicit) {
 		next.TLS.Mode = running.TLS.Mode
 	}

@@ -23,9 +23,9 @@ const s3CheckTimeout = 30 * time.Second
 const s3SweepAge = 24 * time.Hour
 
 // openS3 builds the [s3] store of cfg (no request yet); nil when no user
-// has backend = "s3".
+// has backend = "s3" and token spends are not kept there.
 func openS3(cfg *conf.Config) (*s3store.Store, error) {
-	if !cfg.UsesS3() {
+	if !cfg.UsesS3() && cfg.Tokens.SpentStore != conf.SpentS3 {
 		return nil, nil
 	}
 	var id [8]byte

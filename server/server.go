@@ -27,6 +27,7 @@ import (
 	"github.com/ftpd/ftpd/server/controlconn"
 	"github.com/ftpd/ftpd/server/dataplane"
 	"github.com/ftpd/ftpd/server/logsafe"
+	"github.com/ftpd/ftpd/server/proxyhdr"
 	"github.com/ftpd/ftpd/storage/s3store"
 )
 
@@ -144,6 +145,12 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	s.state.Store(st)
 	s.plane.SetActivePort20(cfg.Server.ActivePort20)
 	s.plane.SetLimits(planeLimits(cfg))
+	if a := cfg.Server.Listen.Addr(); !a.IsUnspecified() {
+		s.plane.SetPassiveBind(a, int(cfg.Server.PassivePorts.Start), int(cfg.Server.PassivePorts.End))
+	}
+	if cfg.Server.ProxyProtocol {
+		s.plane.SetProxy(proxyOptions(cfg), cfg.Server.Listen.Addr())
+	}
 	s.warnRisky(cfg)
 	return s, nil
 }
@@ -155,6 +162,16 @@ func planeLimits(cfg *conf.Config) dataplane.Limits {
 		ListenerTimeout: cfg.Server.PassiveListenerTimeout.Duration,
 		MaxPerClient:    cfg.Limits.MaxPassivePerIP,
 	}
+}
+
+// proxyOptions are the PROXY protocol settings of control and passive
+// data connections.
+func proxyOptions(cfg *conf.Config) proxyhdr.Options {
+	o := proxyhdr.Options{Timeout: proxyhdr.DefaultTimeout}
+	for _, p := range cfg.Server.TrustedProxies {
+		o.Trusted = append(o.Trusted, p.Prefix)
+	}
+	return o
 }
 
 // warnRisky logs settings that are allowed but weaken the server.
@@ -191,8 +208,12 @@ func (s *Server) Start() error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", st.cfg.Server.Listen, err)
 	}
+	var ln net.Listener = raw
+	if st.cfg.Server.ProxyProtocol {
+		ln = proxyhdr.NewListener(raw.(*net.TCPListener), proxyOptions(st.cfg), s.log.With("component", "proxy"))
+	}
 	s.ln = &controlconn.Listener{
-		Listener:     raw,
+		Listener:     ln,
 		TLSConfig:    s.tlsConfig,
 		Implicit:     st.cfg.Server.TLS.Mode == conf.TLSImplicit,
 		LoginTimeout: st.cfg.Server.LoginTimeout.Duration,
@@ -210,7 +231,7 @@ func (s *Server) Start() error {
 	}
 	err = s.dropAndPrepare(st.cfg)
 	if err == nil {
-		if err = s.tokens.load(st.cfg.Tokens, s.now, s.log); err != nil {
+		if err = s.tokens.load(st.cfg.Tokens, s.s3, s.now, s.log); err != nil {
 			err = fmt.Errorf("%s: tokens.key_file: %w", st.cfg.Source, err)
 		}
 	}
@@ -276,6 +297,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	// Keep the values that cannot change live, so that what is reported
 	// is what is in force.
 	cfg.Server = keepRestartOnly(old.cfg.Server, cfg.Server)
+	cfg.Tokens.SpentStore = old.cfg.Tokens.SpentStore // the store is chosen at start
 	if old.cfg.Metrics != cfg.Metrics {
 		s.log.Warn("config change needs a restart to take effect; keeping the running value", "key", "metrics.listen")
 		cfg.Metrics = old.cfg.Metrics
@@ -287,7 +309,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	s.state.Store(st)
 	s.plane.SetLimits(planeLimits(cfg))
 	s.revokeSessions(st)
-	if err := s.tokens.load(cfg.Tokens, s.now, s.log); err != nil {
+	if err := s.tokens.load(cfg.Tokens, s.s3, s.now, s.log); err != nil {
 		s.log.Error("token key not reloaded; keeping the key in use", "key_file", cfg.Tokens.KeyFile, "err", err.Error())
 	}
 	s.tokens.forgetUsers(st.accounts)

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/storage/s3store"
 	"github.com/ftpd/ftpd/token"
 )
 
@@ -36,7 +37,7 @@ type tokenKeys struct {
 // reload (an error keeps the ring as it was and is only logged by the
 // caller). A missing key is created at start, and at a reload when no key
 // of that file is in use yet.
-func (k *tokenKeys) load(cfg conf.Tokens, now func() time.Time, log *slog.Logger) error {
+func (k *tokenKeys) load(cfg conf.Tokens, s3 *s3store.Store, now func() time.Time, log *slog.Logger) error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.mintRate.MintBurst != cfg.MintBurst || k.mintRate.MintInterval != cfg.MintInterval {
@@ -54,7 +55,7 @@ func (k *tokenKeys) load(cfg conf.Tokens, now func() time.Time, log *slog.Logger
 	}
 	spent := k.spent
 	if !sameFile {
-		if spent, err = openSpentStore(cfg, now); err != nil {
+		if spent, err = openSpentStore(cfg, s3, now); err != nil {
 			return err
 		}
 		k.closeLocked()
@@ -77,10 +78,16 @@ func (k *tokenKeys) load(cfg conf.Tokens, now func() time.Time, log *slog.Logger
 	return nil
 }
 
-// openSpentStore opens the spent store cfg names: today the file beside
-// the key (token.FileSpent). Another store (one several servers share)
-// is chosen here.
-func openSpentStore(cfg conf.Tokens, now func() time.Time) (token.SpentStore, error) {
+// openSpentStore opens the spent store cfg names: the file beside the key
+// (token.FileSpent, one instance), or conditional creates in the [s3]
+// bucket that every instance shares (s3store.Spent).
+func openSpentStore(cfg conf.Tokens, s3 *s3store.Store, now func() time.Time) (token.SpentStore, error) {
+	if cfg.SpentStore == conf.SpentS3 {
+		if s3 == nil {
+			return nil, errors.New(`[tokens] spent_store = "s3": the [s3] store is not set up`)
+		}
+		return s3.Spent(now), nil
+	}
 	return token.OpenFileSpent(token.SpentPath(cfg.KeyFile), now)
 }
 

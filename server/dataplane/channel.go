@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ftpd/ftpd/acl"
+	"github.com/ftpd/ftpd/server/proxyhdr"
 )
 
 // Channel is one control session's side of the data plane: what the
@@ -335,6 +336,7 @@ func (ch *Channel) beginWait() (context.Context, func()) {
 // it dials the client's PORT target itself (active).
 type Listener struct {
 	raw   *net.TCPListener
+	lib   *net.TCPListener // the library's, when raw is the plane's own (SetPassiveBind)
 	plane *Plane
 	port  int
 
@@ -395,6 +397,9 @@ func (l *Listener) close() {
 	l.mu.Unlock()
 	if !already {
 		_ = l.raw.Close()
+		if l.lib != nil {
+			_ = l.lib.Close()
+		}
 		l.plane.forget(l)
 	}
 }
@@ -467,7 +472,11 @@ func (l *Listener) dial(ctx context.Context, ch *Channel, req Request, target ne
 		ch.sess.Refused(req, v)
 		return nil, v, refusal(req.Command, v)
 	}
-	c, err := l.plane.dial(ctx, ch.sess.ControlLocal(), target)
+	from := ch.sess.ControlLocal()
+	if l.plane.dialFrom.IsValid() {
+		from = l.plane.dialFrom
+	}
+	c, err := l.plane.dial(ctx, from, target)
 	if err != nil {
 		return nil, v, err
 	}
@@ -479,6 +488,10 @@ func (l *Listener) dial(ctx context.Context, ch *Channel, req Request, target ne
 // not admit for the waiting command, are reset; the port keeps waiting,
 // for at most Grace after the first refusal.
 func (l *Listener) accept(ctx context.Context, ch *Channel, req Request) (net.Conn, acl.Verdict, error) {
+	if l.lib != nil {
+		// The library set its deadline on its own listener.
+		_ = l.raw.SetDeadline(l.plane.opts.Now().Add(l.plane.opts.AcceptTimeout))
+	}
 	stop := context.AfterFunc(ctx, func() { _ = l.raw.SetDeadline(time.Unix(1, 0)) })
 	defer stop()
 	local := ch.sess.ControlLocal().Unmap()
@@ -504,7 +517,21 @@ func (l *Listener) accept(ctx context.Context, ch *Channel, req Request) (net.Co
 		r := req
 		r.Peer = PeerOf(c)
 		var v acl.Verdict
-		if arrived := addrPortOf(c.LocalAddr()).Addr(); arrived != local {
+		if l.plane.proxy != nil {
+			// Behind a balancer: the header's addresses are the
+			// connection's. Only a trusted proxy is read, and within
+			// the header timeout (it sends the header at once).
+			pc, perr := proxyhdr.Read(c.(*net.TCPConn), *l.plane.proxy)
+			if perr != nil {
+				v = acl.Verdict{Reason: acl.ReasonUnknownAddress, Foreign: true, Message: perr.Error()}
+			} else {
+				c = pc
+				r.Peer = PeerOf(c)
+			}
+		}
+		if !v.Allowed() {
+			// refused below, without a reply
+		} else if arrived := addrPortOf(c.LocalAddr()).Addr(); arrived != local {
 			v = acl.Verdict{Reason: acl.ReasonPortTheft, Foreign: true,
 				Message: fmt.Sprintf("connection arrived on %s, not on the session's address %s", arrived, local)}
 		} else {

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ftpd/ftpd/acl"
+	"github.com/ftpd/ftpd/server/proxyhdr"
 )
 
 // Session is the control session a data connection belongs to.
@@ -59,9 +61,13 @@ type Request struct {
 
 // Options configure a Plane.
 type Options struct {
-	DialTimeout time.Duration    // active connections; 0 = 10 s
-	Grace       time.Duration    // how long a passive port waits after refusing a stranger; 0 = 5 s
-	Now         func() time.Time // nil = time.Now
+	DialTimeout time.Duration // active connections; 0 = 10 s
+	// AcceptTimeout bounds the wait for a passive connection on a port
+	// the plane bound itself (SetPassiveBind); 0 = 30 s, the library's
+	// own data connection timeout.
+	AcceptTimeout time.Duration
+	Grace         time.Duration    // how long a passive port waits after refusing a stranger; 0 = 5 s
+	Now           func() time.Time // nil = time.Now
 }
 
 // Limits bound what a client can hold of the data plane; a reload may
@@ -85,6 +91,13 @@ type Plane struct {
 	port20 atomic.Bool
 	limits atomic.Pointer[Limits]
 
+	// Set once before serving (SetPassiveBind, SetProxy).
+	bind     netip.Addr        // valid: passive ports bind this address
+	bindLo   int               // and a port of bindLo-bindHi (0: any)
+	bindHi   int               //
+	proxy    *proxyhdr.Options // non-nil: data connections carry a PROXY header
+	dialFrom netip.Addr        // valid: active connections leave from it
+
 	mu    sync.Mutex
 	ports map[int]*Listener
 }
@@ -93,6 +106,9 @@ type Plane struct {
 func New(opts Options) *Plane {
 	if opts.DialTimeout == 0 {
 		opts.DialTimeout = 10 * time.Second
+	}
+	if opts.AcceptTimeout == 0 {
+		opts.AcceptTimeout = 30 * time.Second
 	}
 	if opts.Grace == 0 {
 		opts.Grace = 5 * time.Second
@@ -113,6 +129,63 @@ func (p *Plane) SetLimits(l Limits) { p.limits.Store(&l) }
 
 func (p *Plane) lim() Limits { return *p.limits.Load() }
 
+// SetPassiveBind makes passive ports bind addr (a port of lo-hi, or any
+// when lo is 0) instead of the library's 0.0.0.0: the library is then
+// given a port getter that asks for any port (see PassiveAnyPort), and
+// Wrap trades its listener for one on addr. Call before serving.
+func (p *Plane) SetPassiveBind(addr netip.Addr, lo, hi int) {
+	p.bind, p.bindLo, p.bindHi = addr.Unmap(), lo, hi
+}
+
+// SetProxy makes every passive connection start with a PROXY header from
+// a trusted proxy (see proxyhdr); its addresses are then the connection's
+// for every decision. Active connections leave from dialFrom, this
+// instance's own address (the control connection's local address is the
+// balancer's). Call before serving.
+func (p *Plane) SetProxy(o proxyhdr.Options, dialFrom netip.Addr) {
+	p.proxy, p.dialFrom = &o, dialFrom.Unmap()
+}
+
+// PassiveAnyPort is the library's passive port getter with SetPassiveBind:
+// it asks the library for a kernel-chosen port (exposed port 0, so the
+// library announces the port of the listener Wrap returns).
+type PassiveAnyPort struct{}
+
+// FetchNext implements ftpserverlib's PasvPortGetter.
+func (PassiveAnyPort) FetchNext() (exposed, listened int, ok bool) { return 0, 0, true }
+
+// NumberAttempts implements ftpserverlib's PasvPortGetter.
+func (PassiveAnyPort) NumberAttempts() int { return 1 }
+
+// stopListening makes the library's own listener refuse connections
+// while it stays open: the library still sets its accept deadline on it
+// (which the data plane then applies to its own listener).
+func stopListening(l *net.TCPListener) {
+	if rc, err := l.SyscallConn(); err == nil {
+		_ = rc.Control(func(fd uintptr) { _ = syscall.Shutdown(int(fd), syscall.SHUT_RDWR) })
+	}
+}
+
+// rebind listens on the bind address, on a free port of the range, tried
+// from a random start.
+func (p *Plane) rebind() (*net.TCPListener, error) {
+	if p.bindLo == 0 {
+		return net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(p.bind, 0)))
+	}
+	n := p.bindHi - p.bindLo + 1
+	start := rand.IntN(n)
+	var last error
+	for i := range n {
+		port := p.bindLo + (start+i)%n
+		l, err := net.ListenTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(p.bind, uint16(port))))
+		if err == nil {
+			return l, nil
+		}
+		last = err
+	}
+	return nil, fmt.Errorf("no free passive port in %d-%d on %s: %w", p.bindLo, p.bindHi, p.bind, last)
+}
+
 // Wrap takes over a passive listener the FTP library opened. It is
 // unowned until a session's Channel claims it from the library's reply.
 func (p *Plane) Wrap(l net.Listener) (net.Listener, error) {
@@ -120,8 +193,18 @@ func (p *Plane) Wrap(l net.Listener) (net.Listener, error) {
 	if !ok {
 		return nil, fmt.Errorf("data listener is %T, not TCP", l)
 	}
+	var lib *net.TCPListener
+	if p.bind.IsValid() {
+		own, err := p.rebind()
+		if err != nil {
+			_ = tl.Close()
+			return nil, err
+		}
+		lib, tl = tl, own
+		stopListening(lib)
+	}
 	port := tl.Addr().(*net.TCPAddr).Port
-	wl := &Listener{raw: tl, plane: p, port: port}
+	wl := &Listener{raw: tl, lib: lib, plane: p, port: port}
 	if d := p.lim().ListenerTimeout; d > 0 {
 		wl.mu.Lock()
 		wl.timer = time.AfterFunc(d, wl.expire)
@@ -286,7 +369,7 @@ func addrPortOf(a net.Addr) netip.AddrPort {
 // resetClose closes with a TCP reset, so a refused sender fails at once
 // instead of writing into a connection nobody reads.
 func resetClose(c net.Conn) {
-	if tc, ok := c.(*net.TCPConn); ok {
+	if tc, ok := c.(interface{ SetLinger(int) error }); ok {
 		_ = tc.SetLinger(0)
 	}
 	_ = c.Close()

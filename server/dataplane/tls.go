@@ -155,7 +155,10 @@ func handshake(ctx context.Context, tc *tls.Conn) error {
 // waitReadable waits until the peer has sent something, without reading
 // it.
 func waitReadable(c net.Conn, d time.Duration) (bool, error) {
-	tcp, ok := c.(*net.TCPConn)
+	tcp, ok := c.(interface {
+		syscall.Conn
+		SetReadDeadline(time.Time) error
+	})
 	if !ok {
 		return true, nil
 	}
