@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -45,6 +46,9 @@ type Config struct {
 	InstanceID string
 	// HTTPClient, if set, is the client's transport (tests).
 	HTTPClient *http.Client
+	// Log gets the store's own text of a failed request (endpoint,
+	// bucket, request ids), which FTP replies do not show; nil discards.
+	Log *slog.Logger
 }
 
 // MinPartSize is S3's smallest part but the last.
@@ -58,6 +62,7 @@ type Store struct {
 	budget   chan []byte // the part buffers: nil until first used, then reused
 	instance string
 	now      func() time.Time
+	log      *slog.Logger
 }
 
 // New builds a Store; credentials come from the AWS SDK's default chain.
@@ -103,7 +108,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	for range slots {
 		budget <- nil
 	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Store{
+		log:      log,
 		c:        c,
 		bucket:   cfg.Bucket,
 		partSize: cfg.PartSize,
