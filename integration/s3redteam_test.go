@@ -1,6 +1,9 @@
 package integration
 
 import (
+	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/server"
+	"github.com/ftpd/ftpd/storage/s3store/s3test"
 	"net/url"
 	"strings"
 	"testing"
@@ -43,4 +46,26 @@ func TestS3StoreErrorRepliesHideStore(t *testing.T) {
 		t.Fatal("LIST with the store down succeeded")
 	}
 	check("LIST", err.Error())
+}
+
+// TestS3CheckConfigWrongAccessKey: an access key the store does not know
+// is named as such by -check-config and at start (versitygw answers the
+// unsigned-body HEAD of the bucket with a bare 404, which was reported as
+// "bucket does not exist: create it").
+func TestS3CheckConfigWrongAccessKey(t *testing.T) {
+	store := s3test.Start(t)
+	_ = store.Store(t, "ftp", 5<<20, 10<<20)
+	dir := t.TempDir()
+	text := strings.ReplaceAll(strings.ReplaceAll(s3Config(store.Endpoint, ""), "{{DIR}}", dir), "{{HOST}}", hostA)
+	path := dir + "/ftpd.toml"
+	writeFile(t, path, []byte(text))
+	cfg, err := conf.Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "nosuchkey")
+	err = server.Check(cfg, nil)
+	if err == nil || !strings.Contains(err.Error(), "access key is unknown") || strings.Contains(err.Error(), "does not exist") {
+		t.Fatalf("check with an unknown access key: %v", err)
+	}
 }
