@@ -69,3 +69,27 @@ func TestS3CheckConfigWrongAccessKey(t *testing.T) {
 		t.Fatalf("check with an unknown access key: %v", err)
 	}
 }
+
+// TestS3LongNameRefused: a name whose key would pass S3's 1024-byte limit
+// is refused as too long before any request (was: the store's 400/500,
+// retried three times, shown as a store failure).
+func TestS3LongNameRefused(t *testing.T) {
+	in, _, st := startS3Server(t, hostA, "")
+	c := in.dial(client1, "sam", testPass)
+	long := strings.Repeat("a", 1030)
+	for _, cmd := range []string{"MKD", "SIZE", "DELE"} {
+		n, msg, err := c.Cmd("%s %s", cmd, long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != 550 || !strings.Contains(msg, "file name too long") {
+			t.Errorf("%s of a 1030-byte name: %d %.200s", cmd, n, msg)
+		}
+	}
+	if _, err := c.Stor(long, strings.NewReader("x")); err == nil || !strings.Contains(err.Error(), "file name too long") {
+		t.Errorf("STOR of a 1030-byte name: %.300v", err)
+	}
+	if ups := s3test.Uploads(t, st); len(ups) != 0 {
+		t.Errorf("uploads left: %v", ups)
+	}
+}

@@ -64,8 +64,15 @@ func (f *Fs) key(op, name string) (string, error) {
 	if strings.HasPrefix(k, Reserved) || k+"/" == Reserved {
 		return "", &os.PathError{Op: op, Path: name, Err: os.ErrNotExist}
 	}
+	if len(k)+1 > maxKey {
+		// +1: the directory marker k+"/" must fit too.
+		return "", &os.PathError{Op: op, Path: name, Err: syscall.ENAMETOOLONG}
+	}
 	return k, nil
 }
+
+// maxKey is S3's longest key in bytes.
+const maxKey = 1024
 
 // Name implements afero.Fs.
 func (f *Fs) Name() string { return "S3" }
