@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/ftpd/ftpd/ftpclient"
 )
 
@@ -161,7 +163,17 @@ func TestStorCompleteThenHangup(t *testing.T) {
 		path, _ := precious(t, a)
 		body := randomBytes(t, 64<<20)
 		h := startHangupStor(t, a, "precious.bin", 0, body)
-		h.data.Close() // FIN after every byte
+		// The data connection completes cleanly: FIN after every byte, and
+		// the server's kernel has acked all of it (so the server has the
+		// whole stream and the FIN), before the control connection goes
+		// without waiting for the 226. Without the wait, bytes and FIN
+		// could still sit in our send queue when the control connection
+		// closes (a loaded server reads slowly): that upload has not
+		// completed yet, and cutting it is right.
+		if err := h.data.CloseWrite(); err != nil {
+			t.Fatal(err)
+		}
+		waitAllAcked(t, h.data)
 		h.ctrl.Close() // no wait for the 226
 		eventually(t, 20*time.Second, "session end and transfer logged", func() bool {
 			log := a.logs.String()
@@ -178,5 +190,20 @@ func TestStorCompleteThenHangup(t *testing.T) {
 		h.ctrl.Close()
 		waitSessionEnds(t, a, 1)
 		noPartial(t, path, old, "an upload short of its ALLO size whose client hung up")
+	})
+}
+
+// waitAllAcked waits until the peer's kernel has acknowledged everything
+// written on c, its FIN included (the send queue, SIOCOUTQ, is empty).
+func waitAllAcked(t *testing.T, c *net.TCPConn) {
+	t.Helper()
+	rc, err := c.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, "the server acked every byte and the FIN", func() bool {
+		outq := -1
+		_ = rc.Control(func(fd uintptr) { outq, _ = unix.IoctlGetInt(int(fd), unix.SIOCOUTQ) })
+		return outq == 0
 	})
 }
