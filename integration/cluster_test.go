@@ -471,6 +471,33 @@ func TestClusterOnS3(t *testing.T) {
 			t.Fatalf("resumed file: %d bytes, differs", got.Len())
 		}
 	})
+	// After the kill a is down; ctrl reaches b.
+	t.Run("store down: token logins refused and not spent, downloads fail; back up: the token works once", func(t *testing.T) {
+		link, err := url.Parse(mintToken(t, cl.b, "-user", "sam", "-path", "/tok.bin", "-fxp", "send", "-ttl", "1h", "-uses", "1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pass, _ := link.User.Password()
+		c := mustDialVia(t, cl.ctrl, client1, "sam", testPass)
+		store.Kill()
+		if _, err := dialVia(t, cl.ctrl, client1, link.User.Username(), pass); err == nil {
+			t.Fatal("token login granted while its spent store is down")
+		}
+		cl.b.logs.waitFor(t, `"msg":"token spent store"`)
+		var buf bytes.Buffer
+		if _, err := c.Retr("shared.bin", &buf); err == nil {
+			t.Fatalf("RETR succeeded (%d bytes) while the store is down", buf.Len())
+		} else {
+			t.Logf("RETR with the store down: %v", err)
+		}
+		store.Restart(t)
+		if _, err := dialVia(t, cl.ctrl, client1, link.User.Username(), pass); err != nil {
+			t.Fatalf("token refused after the store came back (the refused attempt spent it?): %v", err)
+		}
+		if _, err := dialVia(t, cl.ctrl, client1, link.User.Username(), pass); err == nil {
+			t.Fatal("the one-use token logged in twice")
+		}
+	})
 }
 
 // killAfter passes writes on and, once at bytes went through, calls kill
