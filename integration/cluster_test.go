@@ -12,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
@@ -407,27 +406,14 @@ func TestClusterOnS3(t *testing.T) {
 			// half through the one that reaches only b: every login
 			// races on both instances at once.
 			const racers = 8 // per instance
-			var (
-				wg sync.WaitGroup
-				mu sync.Mutex
-				ok int
-			)
-			for i := 0; i < 2*racers; i++ {
+			ok := raceLogins(2*racers, func(i int) error {
 				via := cl.ctrlA
 				if i%2 == 1 {
 					via = cl.ctrlB
 				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					if _, err := dialVia(t, via, client1, u.User.Username(), pass); err == nil {
-						mu.Lock()
-						ok++
-						mu.Unlock()
-					}
-				}()
-			}
-			wg.Wait()
+				_, err := dialVia(t, via, client1, u.User.Username(), pass)
+				return err
+			})
 			if ok != uses {
 				t.Fatalf("uses=%d: %d of %d racing logins through HAProxy succeeded, want exactly %d", uses, ok, 2*racers, uses)
 			}
