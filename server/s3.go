@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/spf13/afero"
@@ -23,8 +24,9 @@ const s3CheckTimeout = 30 * time.Second
 const s3SweepAge = 24 * time.Hour
 
 // openS3 builds the [s3] store of cfg (no request yet); nil when no user
-// has backend = "s3" and token spends are not kept there.
-func openS3(cfg *conf.Config) (*s3store.Store, error) {
+// has backend = "s3" and token spends are not kept there. log gets the
+// store's text of failed requests (nil: discarded).
+func openS3(cfg *conf.Config, log *slog.Logger) (*s3store.Store, error) {
 	if !cfg.UsesS3() && cfg.Tokens.SpentStore != conf.SpentS3 {
 		return nil, nil
 	}
@@ -33,7 +35,7 @@ func openS3(cfg *conf.Config) (*s3store.Store, error) {
 	st, err := s3store.New(context.Background(), s3store.Config{
 		Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region, Bucket: cfg.S3.Bucket, PathStyle: cfg.S3.PathStyle,
 		PartSize: int64(cfg.S3.PartSize), UploadMemory: int64(cfg.S3.UploadMemory),
-		InstanceID: hex.EncodeToString(id[:]),
+		InstanceID: hex.EncodeToString(id[:]), Log: log,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("%s: [s3]: %w", cfg.Source, err)

@@ -90,7 +90,7 @@ func Check(cfg *conf.Config, dropPrivileges func() error) error {
 	if err := asServing(cfg, dropPrivileges, false); err != nil {
 		return err
 	}
-	st, err := openS3(cfg)
+	st, err := openS3(cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		metrics:   newMetrics(),
 		plane:     dataplane.New(dataplane.Options{Now: opts.Now}),
 	}
-	if s.s3, err = openS3(cfg); err != nil {
+	if s.s3, err = openS3(cfg, s.log); err != nil {
 		return nil, err
 	}
 	_, _ = rand.Read(s.ticketKey[:]) // crypto/rand.Read never fails on Linux

@@ -64,8 +64,15 @@ func (f *Fs) key(op, name string) (string, error) {
 	if strings.HasPrefix(k, Reserved) || k+"/" == Reserved {
 		return "", &os.PathError{Op: op, Path: name, Err: os.ErrNotExist}
 	}
+	if len(k)+1 > maxKey {
+		// +1: the directory marker k+"/" must fit too.
+		return "", &os.PathError{Op: op, Path: name, Err: syscall.ENAMETOOLONG}
+	}
 	return k, nil
 }
+
+// maxKey is S3's longest key in bytes.
+const maxKey = 1024
 
 // Name implements afero.Fs.
 func (f *Fs) Name() string { return "S3" }
@@ -93,7 +100,7 @@ func (f *Fs) Mkdir(name string, _ os.FileMode) error {
 		}
 	}
 	_, err = f.s.c.PutObject(f.ctx, &s3.PutObjectInput{Bucket: &f.s.bucket, Key: aws.String(k + "/"), Body: strings.NewReader(""), ContentLength: aws.Int64(0)})
-	return pathErr("mkdir", name, err)
+	return f.pathErr("mkdir", name, err)
 }
 
 // MkdirAll writes the markers of name and its missing parents.
@@ -175,11 +182,11 @@ func (f *Fs) Remove(name string) error {
 	}
 	if !fi.IsDir() {
 		_, err = f.s.c.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &k})
-		return pathErr("remove", name, err)
+		return f.pathErr("remove", name, err)
 	}
 	out, err := f.s.c.ListObjectsV2(f.ctx, &s3.ListObjectsV2Input{Bucket: &f.s.bucket, Prefix: aws.String(k + "/"), MaxKeys: aws.Int32(2)})
 	if err != nil {
-		return pathErr("remove", name, err)
+		return f.pathErr("remove", name, err)
 	}
 	for _, o := range out.Contents {
 		if aws.ToString(o.Key) != k+"/" {
@@ -187,7 +194,7 @@ func (f *Fs) Remove(name string) error {
 		}
 	}
 	_, err = f.s.c.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: aws.String(k + "/")})
-	return pathErr("remove", name, err)
+	return f.pathErr("remove", name, err)
 }
 
 // RemoveAll is refused: a recursive delete of a prefix is not an FTP
@@ -230,10 +237,10 @@ func (f *Fs) Rename(oldname, newname string) error {
 	}
 	_, err = f.s.c.CopyObject(f.ctx, &s3.CopyObjectInput{Bucket: &f.s.bucket, Key: &nk, CopySource: aws.String(copySource(f.s.bucket, ok))})
 	if err != nil {
-		return pathErr("rename", oldname, err)
+		return f.pathErr("rename", oldname, err)
 	}
 	_, err = f.s.c.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &ok})
-	return pathErr("rename", oldname, err)
+	return f.pathErr("rename", oldname, err)
 }
 
 func copySource(bucket, key string) string {
@@ -277,11 +284,11 @@ func (f *Fs) Stat(name string) (os.FileInfo, error) {
 		return &info{name: base, size: aws.ToInt64(out.ContentLength), mtime: mtimeOf(out.Metadata, out.LastModified)}, nil
 	}
 	if httpStatus(err) != http.StatusNotFound {
-		return nil, pathErr("stat", name, err)
+		return nil, f.pathErr("stat", name, err)
 	}
 	lo, err := f.s.c.ListObjectsV2(f.ctx, &s3.ListObjectsV2Input{Bucket: &f.s.bucket, Prefix: aws.String(k + "/"), MaxKeys: aws.Int32(1)})
 	if err != nil {
-		return nil, pathErr("stat", name, err)
+		return nil, f.pathErr("stat", name, err)
 	}
 	if len(lo.Contents) == 0 && len(lo.CommonPrefixes) == 0 {
 		return nil, &os.PathError{Op: "stat", Path: name, Err: os.ErrNotExist}
@@ -331,7 +338,7 @@ func (f *Fs) Chtimes(name string, _, mtime time.Time) error {
 	}
 	head, err := f.s.c.HeadObject(f.ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
 	if err != nil {
-		return pathErr("chtimes", name, err)
+		return f.pathErr("chtimes", name, err)
 	}
 	meta := map[string]string{}
 	for mk, mv := range head.Metadata {
@@ -342,17 +349,22 @@ func (f *Fs) Chtimes(name string, _, mtime time.Time) error {
 		Bucket: &f.s.bucket, Key: &k, CopySource: aws.String(copySource(f.s.bucket, k)),
 		Metadata: meta, MetadataDirective: types.MetadataDirectiveReplace,
 	})
-	return pathErr("chtimes", name, err)
+	return f.pathErr("chtimes", name, err)
 }
 
-func pathErr(op, name string, err error) error {
+// pathErr is the error of a failed request on name. The store's own text
+// names the endpoint, the bucket, the user's key prefix and request ids:
+// it goes to the log, and the error (which becomes the FTP reply) says
+// only ErrStore.
+func (f *Fs) pathErr(op, name string, err error) error {
 	if err == nil {
 		return nil
 	}
 	if httpStatus(err) == http.StatusNotFound {
 		return &os.PathError{Op: op, Path: name, Err: os.ErrNotExist}
 	}
-	return &os.PathError{Op: op, Path: name, Err: err}
+	f.s.log.Warn("S3 request failed", "op", op, "path", name, "err", err)
+	return &os.PathError{Op: op, Path: name, Err: ErrStore}
 }
 
 // info is an object's or a directory's os.FileInfo.
@@ -536,7 +548,7 @@ func (d *dirFile) page() error {
 		Bucket: &d.fs.s.bucket, Prefix: &prefix, Delimiter: aws.String("/"), ContinuationToken: d.token,
 	})
 	if err != nil {
-		return pathErr("readdir", d.name, err)
+		return d.fs.pathErr("readdir", d.name, err)
 	}
 	for _, cp := range out.CommonPrefixes {
 		n := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), prefix), "/")

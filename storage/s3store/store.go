@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"time"
 
@@ -45,6 +46,9 @@ type Config struct {
 	InstanceID string
 	// HTTPClient, if set, is the client's transport (tests).
 	HTTPClient *http.Client
+	// Log gets the store's own text of a failed request (endpoint,
+	// bucket, request ids), which FTP replies do not show; nil discards.
+	Log *slog.Logger
 }
 
 // MinPartSize is S3's smallest part but the last.
@@ -58,6 +62,7 @@ type Store struct {
 	budget   chan []byte // the part buffers: nil until first used, then reused
 	instance string
 	now      func() time.Time
+	log      *slog.Logger
 }
 
 // New builds a Store; credentials come from the AWS SDK's default chain.
@@ -103,7 +108,12 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	for range slots {
 		budget <- nil
 	}
+	log := cfg.Log
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	return &Store{
+		log:      log,
 		c:        c,
 		bucket:   cfg.Bucket,
 		partSize: cfg.PartSize,
@@ -189,6 +199,12 @@ func (s *Store) Check(ctx context.Context) error {
 	if _, err := s.c.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: &s.bucket}); err != nil {
 		switch httpStatus(err) {
 		case http.StatusNotFound:
+			// A HEAD reply has no body: some stores (versitygw) answer
+			// an unknown access key with a bare 404 there. A signed GET
+			// says whether the credentials or the bucket are wrong.
+			if gerr := s.probeGet(ctx); gerr != nil {
+				return gerr
+			}
 			return fmt.Errorf("s3 check: bucket %q does not exist: create it or fix [s3].bucket: %w", s.bucket, err)
 		case http.StatusForbidden, http.StatusUnauthorized:
 			// A bare 403 on HEAD: a signed GET says which credential is wrong.
@@ -236,17 +252,21 @@ func (s *Store) Check(ctx context.Context) error {
 func (s *Store) probeGet(ctx context.Context) error {
 	key := Reserved + "absent-probe"
 	_, err := s.c.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: &key})
-	if err == nil || httpStatus(err) == http.StatusNotFound {
+	if err == nil || httpStatus(err) == http.StatusNotFound && errCode(err) != codeUnknownUser {
 		return nil
 	}
 	return fmt.Errorf("s3 check: credentials refused on bucket %q: %w (%s)", s.bucket, err, credHint(err))
 }
 
+// codeUnknownUser is versitygw's error code (with a 404) for an access
+// key it does not know.
+const codeUnknownUser = "XAdminUserNotFound"
+
 func credHint(err error) string {
 	switch errCode(err) {
 	case "SignatureDoesNotMatch":
 		return "the secret key is wrong: fix AWS_SECRET_ACCESS_KEY or the profile"
-	case "InvalidAccessKeyId":
+	case "InvalidAccessKeyId", codeUnknownUser:
 		return "the access key is unknown to the store: fix AWS_ACCESS_KEY_ID or the profile"
 	case "AccessDenied":
 		return "the credentials lack permission: grant s3:PutObject, GetObject, DeleteObject, ListBucket"
