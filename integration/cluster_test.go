@@ -8,17 +8,20 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/ftpd/ftpd/ftpclient"
+	"github.com/ftpd/ftpd/storage/s3store/s3test"
 )
 
 // The cluster: two ftpd instances (127.0.0.2, 127.0.0.3) sharing one os
-// root behind HAProxy on 127.0.0.6 (127.0.0.4 is the interop peers'),
+// root (and, in TestClusterOnS3, one S3 bucket) behind HAProxy on 127.0.0.6 (127.0.0.4 is the interop peers'),
 // which sends a PROXY v2 header on every control and passive data
 // connection. Clients come from 127.0.0.10+; a standalone ftpd for FXP
 // runs on 127.0.0.5.
@@ -91,7 +94,35 @@ root = %q
 `, balancerHost, pasv, pasv+9, balancerHost+"/32", testHash, shared, extraUser, testPass, shared)
 }
 
-func startCluster(t *testing.T) *cluster {
+// clusterS3Extra is what the S3 cluster adds to both instances' configs:
+// the bucket, one token key and spent_store = "s3", and the S3 user
+// "sam" (same key prefix on both, logins from client1 only).
+func clusterS3Extra(endpoint, keyFile string) string {
+	return `
+[[users]]
+name = "sam"
+password = "` + testPass + `"
+backend = "s3"
+root = "sam/"
+allowed_ips = ["127.0.0.10/32"]
+
+[s3]
+endpoint = "` + endpoint + `"
+region = "us-east-1"
+bucket = "ftp"
+path_style = true
+part_size = "5MiB"
+upload_memory = "20MiB"
+
+[tokens]
+key_file = "` + keyFile + `"
+spent_store = "s3"
+`
+}
+
+// startCluster starts the two instances (with extra appended to both
+// configs) and HAProxy in front of them.
+func startCluster(t *testing.T, extra string) *cluster {
 	t.Helper()
 	haproxy, err := exec.LookPath("haproxy")
 	if err != nil {
@@ -105,8 +136,8 @@ func startCluster(t *testing.T) *cluster {
 	ports := freeRange(t, 23, hostA, hostB, balancerHost)
 	pa, pb := ports, ports+10
 	cl := &cluster{shared: shared, haproxyP: haproxy}
-	cl.a = startServer(t, hostA, clusterConfig(shared, pa, ""))
-	cl.b = startServer(t, hostB, clusterConfig(shared, pb, ""))
+	cl.a = startServer(t, hostA, clusterConfig(shared, pa, "")+extra)
+	cl.b = startServer(t, hostB, clusterConfig(shared, pb, "")+extra)
 	cl.ctrl = fmt.Sprintf("%s:%d", balancerHost, ports+20)
 	cl.ctrlA = fmt.Sprintf("%s:%d", balancerHost, ports+21)
 	cl.ctrlB = fmt.Sprintf("%s:%d", balancerHost, ports+22)
@@ -218,27 +249,11 @@ func mustDialVia(t *testing.T, addr, clientIP, user, pass string) *ftpclient.Con
 	return c
 }
 
+// TestClusterBehindHAProxy: what the balancer and the PROXY header change
+// (addresses, passive gate, FXP), on a shared os root. The storage cases
+// are in TestClusterOnS3.
 func TestClusterBehindHAProxy(t *testing.T) {
-	cl := startCluster(t)
-
-	t.Run("upload through one instance, download through the other", func(t *testing.T) {
-		data := randomBytes(t, 3<<20)
-		up := mustDialVia(t, cl.ctrlA, client1, "alice", testPass)
-		if _, err := up.Stor("shared.bin", bytes.NewReader(data)); err != nil {
-			t.Fatal(err)
-		}
-		down := mustDialVia(t, cl.ctrlB, client1, "alice", testPass)
-		var buf bytes.Buffer
-		if _, err := down.Retr("shared.bin", &buf); err != nil {
-			t.Fatal(err)
-		}
-		if sha(buf.Bytes()) != sha(data) {
-			t.Fatalf("downloaded %d bytes, not what was uploaded", buf.Len())
-		}
-		// Each instance saw the client's address, not the balancer's.
-		cl.a.logs.waitFor(t, `127.0.0.10`, `STOR`)
-		cl.b.logs.waitFor(t, `127.0.0.10`, `RETR`)
-	})
+	cl := startCluster(t, "")
 
 	t.Run("allowed_ips judged on the PROXY address", func(t *testing.T) {
 		for _, addr := range []string{cl.ctrlA, cl.ctrlB} {
@@ -341,10 +356,81 @@ func TestClusterBehindHAProxy(t *testing.T) {
 		}
 		only.logs.waitFor(t, `"peer":"127.0.0.2"`, `127.0.0.2 is not an allowed FXP peer`)
 	})
+}
+
+// TestClusterOnS3: both instances keep files and token spends in one
+// bucket (versitygw; skipped without it, failed under CI=true), behind
+// HAProxy: a file uploaded through one is downloaded through the other,
+// a download cut by its instance's death resumes (REST) through the
+// other, and a one-use token raced on both logs in once.
+func TestClusterOnS3(t *testing.T) {
+	store := s3test.Start(t)
+	store.Store(t, "ftp", 5<<20, 10<<20) // creates the bucket
+	cl := startCluster(t, clusterS3Extra(store.Endpoint, filepath.Join(t.TempDir(), "token.key")))
+
+	t.Run("upload through one instance, download through the other", func(t *testing.T) {
+		data := randomBytes(t, 3<<20)
+		up := mustDialVia(t, cl.ctrlA, client1, "sam", testPass)
+		if _, err := up.Stor("shared.bin", bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		down := mustDialVia(t, cl.ctrlB, client1, "sam", testPass)
+		var buf bytes.Buffer
+		if _, err := down.Retr("shared.bin", &buf); err != nil {
+			t.Fatal(err)
+		}
+		if sha(buf.Bytes()) != sha(data) {
+			t.Fatalf("downloaded %d bytes, not what was uploaded", buf.Len())
+		}
+		// The file is the bucket's object sam/shared.bin (versitygw's
+		// posix root holds it as a file).
+		if fileSHA(t, filepath.Join(store.Dir, "ftp", "sam", "shared.bin")) != sha(data) {
+			t.Fatal("the bucket's sam/shared.bin is not the uploaded file")
+		}
+		// Each instance saw the client's address, not the balancer's.
+		cl.a.logs.waitFor(t, `127.0.0.10`, `STOR`)
+		cl.b.logs.waitFor(t, `127.0.0.10`, `RETR`)
+	})
+
+	t.Run("one-use token raced through the balancer on both instances", func(t *testing.T) {
+		up := mustDialVia(t, cl.ctrl, client1, "sam", testPass)
+		if _, err := up.Stor("tok.bin", bytes.NewReader([]byte("token"))); err != nil {
+			t.Fatal(err)
+		}
+		for _, uses := range []int{1, 3} {
+			u, err := url.Parse(mintToken(t, cl.a, "-user", "sam", "-path", "/tok.bin", "-fxp", "send", "-ttl", "1h", "-uses", fmt.Sprint(uses)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			pass, _ := u.User.Password()
+			// Half the racers through the frontend that reaches only a,
+			// half through the one that reaches only b: every login
+			// races on both instances at once.
+			const racers = 8 // per instance
+			ok := raceLogins(2*racers, func(i int) error {
+				via := cl.ctrlA
+				if i%2 == 1 {
+					via = cl.ctrlB
+				}
+				_, err := dialVia(t, via, client1, u.User.Username(), pass)
+				return err
+			})
+			if ok != uses {
+				t.Fatalf("uses=%d: %d of %d racing logins through HAProxy succeeded, want exactly %d", uses, ok, 2*racers, uses)
+			}
+		}
+		// Both instances refused spent uses: each asked the bucket, on
+		// the client's address (the PROXY header's).
+		cl.a.logs.waitFor(t, `"msg":"token refused"`, `"reason":"spent"`, `127.0.0.10`)
+		cl.b.logs.waitFor(t, `"msg":"token refused"`, `"reason":"spent"`, `127.0.0.10`)
+	})
 	t.Run("instance killed mid-download, client resumes through the other", func(t *testing.T) {
 		data := randomBytes(t, 32<<20)
-		writeFile(t, filepath.Join(cl.shared, "big.bin"), data)
-		c := mustDialVia(t, cl.ctrlA, client1, "alice", testPass)
+		up := mustDialVia(t, cl.ctrlB, client1, "sam", testPass)
+		if _, err := up.Stor("big.bin", bytes.NewReader(data)); err != nil {
+			t.Fatal(err)
+		}
+		c := mustDialVia(t, cl.ctrlA, client1, "sam", testPass)
 		var got bytes.Buffer
 		w := &killAfter{w: &got, at: 1 << 20, kill: func() {
 			// The client stops reading while a dies: socket buffers
@@ -361,7 +447,7 @@ func TestClusterBehindHAProxy(t *testing.T) {
 		}
 		// The round-robin frontend: a is down, HAProxy retries and
 		// redispatches to b.
-		c2 := mustDialVia(t, cl.ctrl, client1, "alice", testPass)
+		c2 := mustDialVia(t, cl.ctrl, client1, "sam", testPass)
 		if _, err := c2.Expect(350, "REST %d", got.Len()); err != nil {
 			t.Fatal(err)
 		}
@@ -370,6 +456,33 @@ func TestClusterBehindHAProxy(t *testing.T) {
 		}
 		if sha(got.Bytes()) != sha(data) {
 			t.Fatalf("resumed file: %d bytes, differs", got.Len())
+		}
+	})
+	// After the kill a is down; ctrl reaches b.
+	t.Run("store down: token logins refused and not spent, downloads fail; back up: the token works once", func(t *testing.T) {
+		link, err := url.Parse(mintToken(t, cl.b, "-user", "sam", "-path", "/tok.bin", "-fxp", "send", "-ttl", "1h", "-uses", "1"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pass, _ := link.User.Password()
+		c := mustDialVia(t, cl.ctrl, client1, "sam", testPass)
+		store.Kill()
+		if _, err := dialVia(t, cl.ctrl, client1, link.User.Username(), pass); err == nil {
+			t.Fatal("token login granted while its spent store is down")
+		}
+		cl.b.logs.waitFor(t, `"msg":"token spent store"`)
+		var buf bytes.Buffer
+		if _, err := c.Retr("shared.bin", &buf); err == nil {
+			t.Fatalf("RETR succeeded (%d bytes) while the store is down", buf.Len())
+		} else if strings.Contains(err.Error(), store.Endpoint) {
+			t.Fatalf("RETR's reply names the store: %v", err)
+		}
+		store.Restart(t)
+		if _, err := dialVia(t, cl.ctrl, client1, link.User.Username(), pass); err != nil {
+			t.Fatalf("token refused after the store came back (the refused attempt spent it?): %v", err)
+		}
+		if _, err := dialVia(t, cl.ctrl, client1, link.User.Username(), pass); err == nil {
+			t.Fatal("the one-use token logged in twice")
 		}
 	})
 }

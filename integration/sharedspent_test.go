@@ -36,32 +36,40 @@ path_style = true
 		t.Run(fmt.Sprintf("uses=%d", uses), func(t *testing.T) {
 			link := mintToken(t, a, "-user", "alice", "-path", "/x.bin", "-fxp", "send", "-ttl", "1h", "-uses", fmt.Sprint(uses))
 			const racers = 8 // per instance
-			var (
-				wg sync.WaitGroup
-				mu sync.Mutex
-				ok int
-			)
-			for i := 0; i < 2*racers; i++ {
+			ok := raceLogins(2*racers, func(i int) error {
 				in := a
 				if i%2 == 1 {
 					in = b
 				}
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c, err := tokenLogin(t, in, link)
-					if err == nil {
-						mu.Lock()
-						ok++
-						mu.Unlock()
-					}
-					c.Close()
-				}()
-			}
-			wg.Wait()
+				c, err := tokenLogin(t, in, link)
+				c.Close()
+				return err
+			})
 			if ok != uses {
 				t.Fatalf("%d of %d racing logins on two instances succeeded, want exactly %d", ok, 2*racers, uses)
 			}
 		})
 	}
+}
+
+// raceLogins runs login(0..n-1) at once and counts those that succeeded.
+func raceLogins(n int, login func(i int) error) int {
+	var (
+		wg sync.WaitGroup
+		mu sync.Mutex
+		ok int
+	)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if login(i) == nil {
+				mu.Lock()
+				ok++
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return ok
 }
