@@ -66,6 +66,9 @@ type Server struct {
 	s3         *s3store.Store // nil: no S3 user at start
 	ticketKey  [32]byte       // TLS session tickets, for the life of the process
 	stopBans   context.CancelFunc
+	// bufferListings (tests only) lets the library render listings from
+	// the whole directory, as it does without ftpd's streaming.
+	bufferListings bool
 
 	mu        sync.Mutex
 	pending   map[string]*controlconn.Conn // accepted, not yet seen by ClientConnected

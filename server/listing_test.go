@@ -1,0 +1,250 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/spf13/afero"
+
+	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/ftpclient"
+	"github.com/ftpd/ftpd/testcert"
+)
+
+const (
+	listHost   = "127.0.0.2"
+	listClient = "127.0.0.10"
+	listPass   = "list-pass"
+)
+
+// listTLS is a server certificate's TOML table and the client config that
+// trusts it.
+type listTLS struct {
+	table  string
+	client *tls.Config
+}
+
+func newListTLS(t *testing.T) *listTLS {
+	t.Helper()
+	dir := t.TempDir()
+	f, err := testcert.Write(dir, netip.MustParseAddr(listHost))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(f.Leaf)
+	return &listTLS{
+		table: fmt.Sprintf("[server.tls]\nmode = \"explicit\"\ncert_file = %q\nkey_file = %q\n", f.Cert, f.Key),
+		// One session cache for control and data connections.
+		client: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, ServerName: listHost,
+			ClientSessionCache: tls.NewLRUClientSessionCache(4)},
+	}
+}
+
+// startListServer starts an in-process ftpd on listHost with user alice
+// on backend ("os": root is a directory; "memory": a memory root) and
+// returns it; buffered makes it let the library render listings from the
+// whole slice (ftpd's streaming off).
+func startListServer(t *testing.T, backend, root string, tl *listTLS, buffered bool) *Server {
+	t.Helper()
+	text := "[server]\nlisten = \"" + listHost + ":0\"\n"
+	if tl != nil {
+		text += tl.table
+	}
+	text += fmt.Sprintf("[[users]]\nname = \"alice\"\npassword = %q\nbackend = %q\nroot = %q\n", listPass, backend, root)
+	cfg, err := conf.Parse("list.toml", []byte(text))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(cfg, Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.bufferListings = buffered
+	if err := s.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := s.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	return s
+}
+
+func dialList(t *testing.T, s *Server, tl *listTLS) *ftpclient.Conn {
+	t.Helper()
+	opts := ftpclient.Options{LocalAddr: netip.MustParseAddr(listClient), Timeout: 60 * time.Second}
+	if tl != nil {
+		opts.TLS = tl.client
+	}
+	t.Logf("dial %s", s.Addr())
+	c, err := ftpclient.Dial(context.Background(), s.Addr().String(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if err := c.Login("alice", listPass); err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// listRaw runs a listing command over PASV and hands its data connection
+// (TLS when tl is set) to read; it returns the final reply.
+func listRaw(t *testing.T, c *ftpclient.Conn, tl *listTLS, line string, read func(r io.Reader) error) (int, string) {
+	t.Helper()
+	addr, err := c.Pasv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(listClient)}, Timeout: 30 * time.Second}
+	conn, err := d.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	code, msg, err := c.Cmd("%s", line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 150 && code != 125 {
+		return code, msg
+	}
+	var r io.Reader = conn
+	if tl != nil {
+		r = tls.Client(conn, tl.client)
+	}
+	if err := read(r); err != nil {
+		t.Fatalf("%s: data (%s): %v", line, addr, err)
+	}
+	conn.Close()
+	code, msg, err = c.ReadReply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code, msg
+}
+
+// listBytes is a listing's bytes and final reply, as one string.
+func listBytes(t *testing.T, c *ftpclient.Conn, tl *listTLS, line string) string {
+	t.Helper()
+	var got []byte
+	code, msg := listRaw(t, c, tl, line, func(r io.Reader) error {
+		var err error
+		got, err = io.ReadAll(r)
+		return err
+	})
+	return fmt.Sprintf("%s -> %d %s\n%s", line, code, msg, got)
+}
+
+// guardTree makes the tree the guard test lists, through fs.
+func guardTree(t *testing.T, fs afero.Fs) {
+	t.Helper()
+	old := time.Now().AddDate(-2, 0, 0)
+	for _, d := range []string{"/sub", "/sub2/deeper", "/empty", "/dir with space"} {
+		if err := fs.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	files := map[string]string{
+		"/a.txt": "hello", "/b c.txt": "with spaces", "/old.bin": "old", "/sub/x": "x",
+		"/sub/y y": "yy", "/sub2/deeper/z": "zzz", "/.hidden": "dot",
+		"/.ftpd-upload-0123456789abcdef0123456789abcdef": "a partial upload: never listed",
+	}
+	for name, body := range files {
+		if err := afero.WriteFile(fs, name, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fs.Chtimes("/old.bin", old, old); err != nil {
+		t.Fatal(err)
+	}
+	if err := fs.Chtimes("/sub", old, old); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// guardCommands lists the tree in every way the library renders: LIST
+// with and without its options, NLST relative and absolute, from the root
+// and from a subdirectory, MLSD, and file paths (the library's own path).
+func guardCommands(t *testing.T, c *ftpclient.Conn, tl *listTLS) []string {
+	t.Helper()
+	var out []string
+	for _, line := range []string{"LIST", "LIST -a", "LIST -l", "LIST -al", "LIST sub", "LIST /dir with space",
+		"NLST", "NLST sub", "NLST /sub", "NLST sub2/deeper", "MLSD", "MLSD sub", "LIST empty", "MLSD empty",
+		"LIST a.txt", "NLST b c.txt", "LIST missing"} {
+		out = append(out, listBytes(t, c, tl, line))
+	}
+	if _, err := c.Expect(250, "CWD /sub2/deeper"); err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range []string{"NLST", "NLST ..", "NLST ../..", "NLST /sub", "NLST ../../sub", "LIST ../..", "MLSD /", "NLST /"} {
+		out = append(out, listBytes(t, c, tl, line))
+	}
+	return out
+}
+
+// TestListingMatchesLibrary is the guard of the listing hook (package
+// listing): ftpd's streamed LIST, NLST and MLSD are byte for byte what
+// the FTP library renders itself from the whole directory, on disk and
+// in memory, clear and under PROT P. A library upgrade that stops
+// calling ReadDir, stops writing an empty listing through the connection
+// it was given, or changes its format, fails here.
+func TestListingMatchesLibrary(t *testing.T) {
+	tl := newListTLS(t)
+	for _, backend := range []string{"os", "memory"} {
+		for _, prot := range []string{"clear", "PROT P"} {
+			t.Run(backend+" "+prot, func(t *testing.T) {
+				var ptl *listTLS
+				if prot == "PROT P" {
+					ptl = tl
+				}
+				root := "/alice"
+				if backend == "os" {
+					root = t.TempDir()
+				}
+				streamed := startListServer(t, backend, root, tl, false)
+				library := startListServer(t, backend, root, tl, true)
+				if backend == "os" {
+					guardTree(t, afero.NewBasePathFs(afero.NewOsFs(), root))
+				} else {
+					u := &conf.User{Name: "alice", Root: root}
+					guardTree(t, streamed.memoryFs(u))
+					guardTree(t, library.memoryFs(u))
+				}
+				got := guardCommands(t, dialList(t, streamed, ptl), ptl)
+				want := guardCommands(t, dialList(t, library, ptl), ptl)
+				for i := range want {
+					if got[i] != want[i] {
+						t.Errorf("streamed differs from the library:\n--- streamed\n%s\n--- library\n%s", got[i], want[i])
+					}
+				}
+				all := strings.Join(got, "\n")
+				for _, must := range []string{"b c.txt\r\n", "sub/y y\r\n", "../../sub/x\r\n", "Type=dir;", " old.bin\r\n"} {
+					if !strings.Contains(all, must) {
+						t.Errorf("listings lack %q:\n%s", must, all)
+					}
+				}
+				if strings.Contains(all, ".ftpd-upload-") {
+					t.Errorf("a partial upload was listed:\n%s", all)
+				}
+				if y := strconv.Itoa(time.Now().AddDate(-2, 0, 0).Year()); !strings.Contains(all, "  "+y+" old.bin") {
+					t.Errorf("old.bin not listed with its year %s:\n%s", y, all)
+				}
+			})
+		}
+	}
+}
