@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bufio"
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -9,6 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
+	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -248,3 +253,107 @@ func TestListingMatchesLibrary(t *testing.T) {
 		}
 	}
 }
+
+// bigDirEntries is the size of the flat-memory test's directory.
+const bigDirEntries = 100000
+
+// heapProbe measures the process's live heap (after a collection) against
+// a baseline: the server runs in this process, so its listing is in it.
+type heapProbe struct {
+	base uint64
+	max  uint64
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+func (p *heapProbe) sample() {
+	if h := liveHeap(); h > p.base && h-p.base > p.max {
+		p.max = h - p.base
+	}
+}
+
+// listBig lists the big directory with line (LIST or MLSD) and checks
+// that every entry f000000..f099999 arrives exactly once. It samples the
+// live heap when the first entry arrives and after every tenth of them:
+// points fixed by the listing's progress, not by time. The server is
+// ahead of the client by at most the sockets' buffers, so every sample
+// falls while the server is still listing.
+func listBig(t *testing.T, c *ftpclient.Conn, line string) (growth uint64) {
+	t.Helper()
+	p := &heapProbe{base: liveHeap()}
+	seen := make([]uint64, (bigDirEntries+63)/64)
+	n := 0
+	code, msg := listRaw(t, c, nil, line, func(r io.Reader) error {
+		br := bufio.NewReaderSize(r, 64<<10)
+		for {
+			l, err := br.ReadSlice('\n')
+			if err == io.EOF && len(l) == 0 {
+				return nil
+			}
+			if err != nil {
+				return err
+			}
+			name := string(l[bytes.LastIndexByte(l, ' ')+1 : len(l)-2])
+			i, perr := strconv.Atoi(strings.TrimPrefix(name, "f"))
+			if perr != nil || i < 0 || i >= bigDirEntries || !strings.HasPrefix(name, "f") {
+				return fmt.Errorf("unexpected entry %q", l)
+			}
+			if seen[i/64]&(1<<(i%64)) != 0 {
+				return fmt.Errorf("entry %q listed twice", name)
+			}
+			seen[i/64] |= 1 << (i % 64)
+			n++
+			if n == 1 || n%(bigDirEntries/10) == 0 {
+				p.sample()
+			}
+		}
+	})
+	if code != 226 || n != bigDirEntries {
+		t.Fatalf("%s: %d entries, reply %d %s", line, n, code, msg)
+	}
+	return p.max
+}
+
+// TestListingFlatMemory lists a directory of 100 000 files with LIST and
+// MLSD: streamed, the server's live heap grows by less than
+// listingHeapBound whatever the directory's size; rendered by the library
+// from the whole slice (ftpd's streaming off), it grows with the
+// directory. Both are measured and logged; every entry arrives once.
+func TestListingFlatMemory(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, "big")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range bigDirEntries {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("f%06d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+	streamed := dialList(t, startListServer(t, "os", root, nil, false), nil)
+	library := dialList(t, startListServer(t, "os", root, nil, true), nil)
+	for _, verb := range []string{"LIST", "MLSD"} {
+		on := listBig(t, streamed, verb+" big")
+		off := listBig(t, library, verb+" big")
+		t.Logf("%s of %d entries: live heap growth %d KiB streamed, %d KiB rendered by the library from the whole slice",
+			verb, bigDirEntries, on>>10, off>>10)
+		if on >= listingHeapBound {
+			t.Errorf("%s streamed: the live heap grew by %d KiB, over %d KiB", verb, on>>10, listingHeapBound>>10)
+		}
+		if off < 4*listingHeapBound {
+			t.Errorf("%s by the library: the live heap grew by %d KiB only: the probe does not see a whole listing", verb, off>>10)
+		}
+	}
+}
+
+// listingHeapBound is what one streamed listing may add to the live heap:
+// a page of 1000 entries, the 32 KiB buffer, and the client's own 64 KiB
+// reader in this process, with room to spare.
+const listingHeapBound = 4 << 20
