@@ -73,7 +73,7 @@ func (e *ReadError) Error() string { return "listing: " + e.Err.Error() }
 func (e *ReadError) Unwrap() error { return e.Err }
 
 // Stream writes the listing to w a page at a time through one buffer of
-// BufferSize bytes and returns how many entries it wrote. A read error is
+// BufferSize bytes, flushed after each page, and returns how many entries it wrote. A read error is
 // a *ReadError; a write error is returned wrapped. It does not close the
 // directory.
 func (l *Listing) Stream(w io.Writer) (int, error) {
@@ -98,6 +98,11 @@ func (l *Listing) Stream(w io.Writer) (int, error) {
 		}
 		if err != nil {
 			return n, &ReadError{Err: err}
+		}
+		// The client gets each page while the next one is read (an S3
+		// page is a round trip to the store).
+		if ferr := bw.Flush(); ferr != nil {
+			return n, fmt.Errorf("write listing: %w", ferr)
 		}
 	}
 	if err := bw.Flush(); err != nil {
