@@ -45,6 +45,10 @@ func restartOnlyChanges(old, cfg *conf.Config) []string {
 	if old.Tokens.SpentStore != cfg.Tokens.SpentStore {
 		keys = append(keys, "tokens.spent_store")
 	}
+	if old.S3 != cfg.S3 {
+		// The store (client, part buffers, shares) is built at start.
+		keys = append(keys, "s3")
+	}
 
 	return keys
 }

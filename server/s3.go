@@ -34,7 +34,7 @@ func openS3(cfg *conf.Config, log *slog.Logger) (*s3store.Store, error) {
 	_, _ = rand.Read(id[:])
 	st, err := s3store.New(context.Background(), s3store.Config{
 		Endpoint: cfg.S3.Endpoint, Region: cfg.S3.Region, Bucket: cfg.S3.Bucket, PathStyle: cfg.S3.PathStyle,
-		PartSize: int64(cfg.S3.PartSize), UploadMemory: int64(cfg.S3.UploadMemory),
+		PartSize: int64(cfg.S3.PartSize), UploadMemory: int64(cfg.S3.UploadMemory), ClientShare: cfg.S3.ClientShare(),
 		InstanceID: hex.EncodeToString(id[:]), Log: log,
 	})
 	if err != nil {

@@ -137,6 +137,9 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 	if s.s3, err = openS3(cfg, s.log); err != nil {
 		return nil, err
 	}
+	if s.s3 != nil {
+		s.metrics.watchS3(s.s3)
+	}
 	_, _ = rand.Read(s.ticketKey[:]) // crypto/rand.Read never fails on Linux
 	s.bandwidth.update(cfg)
 	s.bans.SetIPv6Prefix(cfg.Limits.BanIPv6Prefix)
@@ -298,6 +301,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	// is what is in force.
 	cfg.Server = keepRestartOnly(old.cfg.Server, cfg.Server)
 	cfg.Tokens.SpentStore = old.cfg.Tokens.SpentStore // the store is chosen at start
+	cfg.S3 = old.cfg.S3                               // so is the S3 store
 	if old.cfg.Metrics != cfg.Metrics {
 		s.log.Warn("config change needs a restart to take effect; keeping the running value", "key", "metrics.listen")
 		cfg.Metrics = old.cfg.Metrics

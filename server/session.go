@@ -16,10 +16,12 @@ import (
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
 
+	"github.com/ftpd/ftpd/acl"
 	"github.com/ftpd/ftpd/conf"
 	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/controlconn"
 	"github.com/ftpd/ftpd/server/dataplane"
+	"github.com/ftpd/ftpd/storage/s3store"
 	"github.com/ftpd/ftpd/token"
 )
 
@@ -164,7 +166,10 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		return nil, errBadLogin
 	}
 	name := a.user.Name
-	storage, closeStorage, err := sess.srv.openStorage(sess.ctx, &a.user)
+	// The client block is what an S3 user's uploads count against
+	// (upload_memory_per_client).
+	block := acl.ClientBlock(sess.clientIP, sess.srv.state.Load().cfg.Limits.BanIPv6Prefix)
+	storage, closeStorage, err := sess.srv.openStorage(s3store.WithClient(sess.ctx, block.String()), &a.user)
 	if err != nil {
 		sess.srv.releaseSessionSlot(name)
 		sess.log.Error("login failed: storage", "user", user, "err", err)

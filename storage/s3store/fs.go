@@ -38,17 +38,19 @@ type Fs struct {
 	s      *Store
 	prefix string
 	ctx    context.Context
+	client string // the client block its uploads count against (WithClient)
 }
 
 var _ afero.Fs = (*Fs)(nil)
 
 // Fs returns the view of the keys under prefix (see conf.S3PrefixProblem); ctx
-// bounds its requests (the session's lifetime).
+// bounds its requests (the session's lifetime) and names the client block
+// its uploads count against (WithClient).
 func (s *Store) Fs(ctx context.Context, prefix string) (*Fs, error) {
 	if why := conf.S3PrefixProblem(prefix); why != "" {
 		return nil, fmt.Errorf("s3: prefix %q %s", prefix, why)
 	}
-	return &Fs{s: s, prefix: prefix, ctx: ctx}, nil
+	return &Fs{s: s, prefix: prefix, ctx: ctx, client: clientOf(ctx)}, nil
 }
 
 // key maps an FTP path to its object key; "" for the root.
