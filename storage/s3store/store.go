@@ -65,9 +65,13 @@ type Store struct {
 	bucket   string
 	partSize int64
 	budget   *budget
-	instance string
-	now      func() time.Time
-	log      *slog.Logger
+	// copyLimit is the largest object copied with one CopyObject, and
+	// copyPart the part size of bigger copies (S3's limits; tests lower
+	// them).
+	copyLimit, copyPart int64
+	instance            string
+	now                 func() time.Time
+	log                 *slog.Logger
 }
 
 // New builds a Store; credentials come from the AWS SDK's default chain.
@@ -118,13 +122,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Store{
-		log:      log,
-		c:        c,
-		bucket:   cfg.Bucket,
-		partSize: cfg.PartSize,
-		budget:   newBudget(slots, perClient, cfg.PartSize),
-		instance: instance,
-		now:      time.Now,
+		log:       log,
+		c:         c,
+		bucket:    cfg.Bucket,
+		partSize:  cfg.PartSize,
+		budget:    newBudget(slots, perClient, cfg.PartSize),
+		copyLimit: maxSingleCopy,
+		copyPart:  copyPartSize,
+		instance:  instance,
+		now:       time.Now,
 	}, nil
 }
 
