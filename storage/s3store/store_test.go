@@ -74,16 +74,6 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, st *s3store.Store, key string) ([]byte, error) {
-	t.Helper()
-	out, err := st.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(key)})
-	if err != nil {
-		return nil, err
-	}
-	defer out.Body.Close()
-	return io.ReadAll(out.Body)
-}
-
 // An upload appears only at Commit; Close without Commit aborts and the
 // old object stays, with no multipart upload left behind.
 func TestUploadAtomic(t *testing.T) {
@@ -120,7 +110,7 @@ func TestUploadAtomic(t *testing.T) {
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
-		got, err := get(t, st, "alice/f")
+		got, err := s3test.Get(t, st, "alice/f")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -279,7 +269,7 @@ func TestMultipartCopy(t *testing.T) {
 	if err := fs.Rename("big", "moved"); err != nil {
 		t.Fatalf("rename of a 12 MiB object with a 6 MiB copy limit: %v", err)
 	}
-	if got, err := get(t, st, "u/moved"); err != nil || !bytes.Equal(got, data) {
+	if got, err := s3test.Get(t, st, "u/moved"); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("renamed object: %d bytes, %v; want the %d bytes", len(got), err, len(data))
 	}
 	if s3test.Exists(t, st, "u/big") {
@@ -293,7 +283,7 @@ func TestMultipartCopy(t *testing.T) {
 	if err != nil || !fi.ModTime().Equal(when) || fi.Size() != int64(len(data)) {
 		t.Fatalf("after MFMT: %v %v", fi, err)
 	}
-	if got, err := get(t, st, "u/moved"); err != nil || !bytes.Equal(got, data) {
+	if got, err := s3test.Get(t, st, "u/moved"); err != nil || !bytes.Equal(got, data) {
 		t.Fatalf("object after MFMT differs: %d bytes, %v", len(got), err)
 	}
 	if ups := s3test.Uploads(t, st); len(ups) != 0 {
