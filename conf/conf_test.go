@@ -225,6 +225,8 @@ func TestParseErrors(t *testing.T) {
 			`t.toml:12: users[1].backend: backend = "s3" needs [s3] bucket`},
 		{"s3 part too small", base + "\n[s3]\npart_size = \"1MiB\"\n",
 			"t.toml:10: s3.part_size: must be between 5MiB and 5GiB (S3's part limits), got 1048576"},
+		{"s3 client share above upload_memory", base + "\n[s3]\nupload_memory = \"32MiB\"\nupload_memory_per_client = \"64MiB\"\n",
+			"t.toml:11: s3.upload_memory_per_client: must be between part_size (16777216) and upload_memory (33554432), got 67108864"},
 		{"bad tls mode", base + "\n[server.tls]\nmode = \"starttls\"\n",
 			`t.toml:10: server.tls.mode: unknown value "starttls" (want off, explicit or implicit)`},
 		{"zero login_timeout", "[server]\nlogin_timeout = \"0s\"\nlisten = \"127.0.0.1:2121\"\n[[users]]\nname = \"a\"\npassword = \"x\"\nroot = \"/\"\n",

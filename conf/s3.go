@@ -85,6 +85,9 @@ func (c *Config) validateS3(v *validator) {
 	if s.UploadMemory < s.PartSize {
 		v.errorf("s3.upload_memory", "must hold at least one part (part_size %d), got %d", int64(s.PartSize), int64(s.UploadMemory))
 	}
+	if s.UploadMemoryPerClient != 0 && (s.UploadMemoryPerClient < s.PartSize || s.UploadMemoryPerClient > s.UploadMemory) {
+		v.errorf("s3.upload_memory_per_client", "must be between part_size (%d) and upload_memory (%d), got %d", int64(s.PartSize), int64(s.UploadMemory), int64(s.UploadMemoryPerClient))
+	}
 	for i := range c.Users {
 		if c.Users[i].Backend != BackendS3 {
 			continue

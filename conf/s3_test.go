@@ -31,3 +31,19 @@ func TestS3PrefixProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestS3ClientShareDefault(t *testing.T) {
+	for _, c := range []struct {
+		part, memory, share, want int64
+	}{
+		{16 << 20, 512 << 20, 0, 128 << 20}, // a quarter
+		{16 << 20, 32 << 20, 0, 16 << 20},   // at least one part
+		{16 << 20, 512 << 20, 512 << 20, 512 << 20},
+		{16 << 20, 512 << 20, 40 << 20, 40 << 20},
+	} {
+		s := S3{PartSize: Size(c.part), UploadMemory: Size(c.memory), UploadMemoryPerClient: Size(c.share)}
+		if got := s.ClientShare(); got != c.want {
+			t.Errorf("part %d, memory %d, per client %d: share %d, want %d", c.part, c.memory, c.share, got, c.want)
+		}
+	}
+}

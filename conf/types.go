@@ -70,6 +70,22 @@ type S3 struct {
 	// together; uploads wait for a buffer when it is spent. Default
 	// 512MiB, at least one part.
 	UploadMemory Size `toml:"upload_memory"`
+	// UploadMemoryPerClient bounds what the uploads of one client block
+	// (an IPv4 address or an IPv6 /ban_ipv6_prefix) hold of upload_memory
+	// together, so slow senders from one address cannot stall everybody
+	// else's uploads. Default (0) a quarter of upload_memory, at least one
+	// part; set it to upload_memory for no per-client cap.
+	UploadMemoryPerClient Size `toml:"upload_memory_per_client"`
+}
+
+// ClientShare is upload_memory_per_client with its default applied: the
+// most one client block's uploads hold, at least one part.
+func (s *S3) ClientShare() int64 {
+	share := int64(s.UploadMemoryPerClient)
+	if share == 0 {
+		share = int64(s.UploadMemory) / 4
+	}
+	return max(share, int64(s.PartSize))
 }
 
 // SpentStore is file or s3.

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ftpd/ftpd/acl"
+	"github.com/ftpd/ftpd/storage/s3store"
 )
 
 // Refusal reasons that are not data-connection verdicts (those come from
@@ -90,6 +91,18 @@ func newMetrics() *metrics {
 		m.logins.WithLabelValues(r)
 	}
 	return m
+}
+
+// watchS3 adds the S3 store's upload buffer gauges.
+func (m *metrics) watchS3(st *s3store.Store) {
+	m.registry.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftpd_s3_upload_buffers", Help: "S3 upload part buffers lent to uploads (each part_size bytes; at most upload_memory together).",
+		}, func() float64 { return float64(st.Budget().InUse) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "ftpd_s3_uploads_waiting", Help: "S3 uploads waiting for a part buffer (upload_memory or upload_memory_per_client spent).",
+		}, func() float64 { return float64(st.Budget().Waiting) }),
+	)
 }
 
 func (m *metrics) refused(reason string) { m.refusals.WithLabelValues(reason).Inc() }

@@ -3,15 +3,11 @@ package server
 import (
 	"errors"
 	"fmt"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"slices"
-	"syscall"
 
 	"github.com/ftpd/ftpd/conf"
-	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/dataplane"
+	"github.com/ftpd/ftpd/storage"
 )
 
 // restartOnlyChanges lists the keys whose change a reload cannot apply: the
@@ -45,6 +41,10 @@ func restartOnlyChanges(old, cfg *conf.Config) []string {
 	if old.Tokens.SpentStore != cfg.Tokens.SpentStore {
 		keys = append(keys, "tokens.spent_store")
 	}
+	if old.S3 != cfg.S3 {
+		// The store (client, part buffers, shares) is built at start.
+		keys = append(keys, "s3")
+	}
 
 	return keys
 }
@@ -64,73 +64,38 @@ func keepRestartOnly(running, next conf.Server) conf.Server {
 	return next
 }
 
-// prepareRoots creates and opens the directories of os-backed users, as a
-// login will, so that a root the server cannot use fails the start (or a
+// prepareRoots creates and opens the roots of cfg's users, as a login
+// will, so that a root the server cannot use fails the start (or a
 // reload), not a login.
-func prepareRoots(cfg *conf.Config) error { return checkRoots(cfg, true) }
+func prepareRoots(cfg *conf.Config, reg *storage.Registry) error { return checkRoots(cfg, reg, true) }
 
-// checkRoots opens every os root. With create, missing roots are created
-// first (a start, a reload); without, a missing root passes if its nearest
-// existing parent is a directory this process may create it in
-// (-check-config creates nothing).
-func checkRoots(cfg *conf.Config, create bool) error {
+// checkRoots checks every user's root in the user's backend
+// (storage.Backend.CheckRoot: an os root opens). With create, missing
+// roots are created first (a start, a reload); without, nothing is
+// created (-check-config).
+func checkRoots(cfg *conf.Config, reg *storage.Registry, create bool) error {
 	var errs []error
-	for i, u := range cfg.Users {
-		if u.Backend != conf.BackendOS {
-			continue
-		}
-		if err := checkRoot(u.Root, create); err != nil {
+	for i := range cfg.Users {
+		u := &cfg.Users[i]
+		if err := reg.CheckRoot(u, create); err != nil {
 			errs = append(errs, fmt.Errorf("%s:%d: users[%d].root: %w", cfg.Source, u.Line, i, err))
 		}
 	}
 	return errors.Join(errs...)
 }
 
-func checkRoot(dir string, create bool) error {
-	if !create {
-		if _, err := os.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
-			return creatable(dir)
-		}
-	}
-	root, err := driver.OpenRootFs(dir) // creates it if missing
-	if err != nil {
-		return err
-	}
-	return root.Close()
-}
-
-// creatable reports whether MkdirAll(dir) could succeed: the nearest
-// existing ancestor is a directory this process may write into.
-func creatable(dir string) error {
-	parent := filepath.Dir(filepath.Clean(dir))
-	for {
-		info, err := os.Stat(parent)
-		if err == nil {
-			if !info.IsDir() {
-				return fmt.Errorf("cannot create %s: %s is not a directory", dir, parent)
-			}
-			if err := syscall.Access(parent, 0x2|0x1); err != nil { // W_OK|X_OK
-				return fmt.Errorf("cannot create %s in %s: %w", dir, parent, err)
-			}
-			return nil
-		}
-		if !errors.Is(err, fs.ErrNotExist) || parent == filepath.Dir(parent) {
-			return fmt.Errorf("cannot create %s: %w", dir, err)
-		}
-		parent = filepath.Dir(parent)
-	}
-}
-
 // dropAndPrepare runs once the listeners are bound: it drops privileges
 // (when asked), then creates the roots as the account the server runs as.
-func (s *Server) dropAndPrepare(cfg *conf.Config) error { return asServing(cfg, s.drop, true) }
+func (s *Server) dropAndPrepare(cfg *conf.Config) error {
+	return asServing(cfg, s.storage, s.drop, true)
+}
 
 // asServing drops privileges (drop may be nil), then checks, as the
 // account ftpd serves as, what depends on it: the port-20 privilege, the
 // roots (created when create is set, else only checked) and the token
 // key (outside every root, readable; tokenfiles.go). A start and
 // -check-config both go through it.
-func asServing(cfg *conf.Config, drop func() error, create bool) error {
+func asServing(cfg *conf.Config, reg *storage.Registry, drop func() error, create bool) error {
 	if drop != nil {
 		if err := drop(); err != nil {
 			return fmt.Errorf("drop privileges: %w", err)
@@ -139,10 +104,10 @@ func asServing(cfg *conf.Config, drop func() error, create bool) error {
 	if err := checkActivePort20(cfg); err != nil {
 		return err
 	}
-	if err := checkRoots(cfg, create); err != nil {
+	if err := checkRoots(cfg, reg, create); err != nil {
 		return err
 	}
-	return checkTokenFiles(cfg, create)
+	return checkTokenFiles(cfg, reg, create)
 }
 
 // checkActivePort20 makes sure that, with active_port20, this process (as

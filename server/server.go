@@ -18,7 +18,6 @@ import (
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
-	"github.com/spf13/afero"
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/ftpd/ftpd/acl"
@@ -28,6 +27,7 @@ import (
 	"github.com/ftpd/ftpd/server/dataplane"
 	"github.com/ftpd/ftpd/server/logsafe"
 	"github.com/ftpd/ftpd/server/proxyhdr"
+	"github.com/ftpd/ftpd/storage"
 	"github.com/ftpd/ftpd/storage/s3store"
 )
 
@@ -63,8 +63,8 @@ type Server struct {
 	metrics    *metrics
 	metricsSrv *metricsServer
 	plane      *dataplane.Plane
-	s3         *s3store.Store // nil: no S3 user at start
-	ticketKey  [32]byte       // TLS session tickets, for the life of the process
+	storage    *storage.Registry // the backends users' files live in
+	ticketKey  [32]byte          // TLS session tickets, for the life of the process
 	stopBans   context.CancelFunc
 	// bufferListings (tests only) lets the library render listings from
 	// the whole directory, as it does without ftpd's streaming.
@@ -73,8 +73,6 @@ type Server struct {
 	mu        sync.Mutex
 	pending   map[string]*controlconn.Conn // accepted, not yet seen by ClientConnected
 	sessions  map[uint32]*session
-	memory    map[string]afero.Fs
-	roots     map[string]*sharedRoot
 	userSlots map[string]int                 // logged-in sessions per user
 	xfers     map[*driver.Transfer]xferEntry // authorized, running
 	xferID    uint64
@@ -83,21 +81,23 @@ type Server struct {
 
 // Check does to cfg what a start does before it serves, through the same
 // functions, without listening and without creating anything: certificates
-// and keys load, privileges drop (when dropPrivileges is set), and every os
-// root opens (or, when missing, could be created). ftpd -check-config uses
-// it, so a config it passes does not fail at start for these reasons.
+// and keys load, the storage backends build, privileges drop (when
+// dropPrivileges is set), every os root opens (or, when missing, could be
+// created), and every store checks (S3: bucket, credentials, probe).
+// ftpd -check-config uses it, so a config it passes does not fail at start
+// for these reasons.
 func Check(cfg *conf.Config, dropPrivileges func() error) error {
 	if _, err := compile(cfg, nil, bcrypt.CompareHashAndPassword); err != nil {
 		return err
 	}
-	if err := asServing(cfg, dropPrivileges, false); err != nil {
-		return err
-	}
-	st, err := openS3(cfg, nil)
+	reg, err := storage.New(cfg, storage.Kinds(), storage.Options{})
 	if err != nil {
 		return err
 	}
-	return checkS3(cfg, st)
+	if err := asServing(cfg, reg, dropPrivileges, false); err != nil {
+		return err
+	}
+	return reg.Check(context.Background())
 }
 
 // New compiles cfg (certificates and keys load) and returns a server that
@@ -125,8 +125,6 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		done:      make(chan struct{}),
 		pending:   map[string]*controlconn.Conn{},
 		sessions:  map[uint32]*session{},
-		memory:    map[string]afero.Fs{},
-		roots:     map[string]*sharedRoot{},
 		userSlots: map[string]int{},
 		xfers:     map[*driver.Transfer]xferEntry{},
 
@@ -137,8 +135,11 @@ func New(cfg *conf.Config, opts Options) (*Server, error) {
 		metrics:   newMetrics(),
 		plane:     dataplane.New(dataplane.Options{Now: opts.Now}),
 	}
-	if s.s3, err = openS3(cfg, s.log); err != nil {
+	if s.storage, err = storage.New(cfg, storage.Kinds(), storage.Options{Log: s.log, Now: s.now}); err != nil {
 		return nil, err
+	}
+	if st := s.s3Store(); st != nil {
+		s.metrics.watchS3(st)
 	}
 	_, _ = rand.Read(s.ticketKey[:]) // crypto/rand.Read never fails on Linux
 	s.bandwidth.update(cfg)
@@ -203,8 +204,9 @@ func (s *Server) pinTicketKeys(st *state) {
 // when the config asked for port 0.
 func (s *Server) Start() error {
 	st := s.state.Load()
-	s.sweepPartials(st.cfg, s.now())
-	if err := s.startS3(st.cfg); err != nil {
+	// Before the first connection: nothing a sweep removes can be an
+	// upload of this process.
+	if err := s.storage.Start(context.Background()); err != nil {
 		return err
 	}
 	raw, err := net.Listen("tcp", st.cfg.Server.Listen.String())
@@ -234,7 +236,7 @@ func (s *Server) Start() error {
 	}
 	err = s.dropAndPrepare(st.cfg)
 	if err == nil {
-		if err = s.tokens.load(st.cfg.Tokens, s.s3, s.now, s.log); err != nil {
+		if err = s.tokens.load(st.cfg.Tokens, s.s3Store(), s.now, s.log); err != nil {
 			err = fmt.Errorf("%s: tokens.key_file: %w", st.cfg.Source, err)
 		}
 	}
@@ -285,11 +287,16 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	if err != nil {
 		return err
 	}
-	if err := prepareRoots(cfg); err != nil {
+	// A backend the new config is the first to use (os, memory) is
+	// built now; S3 only at start.
+	if err := s.storage.Reload(cfg); err != nil {
+		return err
+	}
+	if err := prepareRoots(cfg, s.storage); err != nil {
 		return err
 	}
 	if cfg.Tokens.KeyFile != "" {
-		if err := tokenFilesOutsideRoots(cfg); err != nil {
+		if err := tokenFilesOutsideRoots(cfg, s.storage); err != nil {
 			return err
 		}
 	}
@@ -301,6 +308,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	// is what is in force.
 	cfg.Server = keepRestartOnly(old.cfg.Server, cfg.Server)
 	cfg.Tokens.SpentStore = old.cfg.Tokens.SpentStore // the store is chosen at start
+	cfg.S3 = old.cfg.S3                               // so is the S3 store
 	if old.cfg.Metrics != cfg.Metrics {
 		s.log.Warn("config change needs a restart to take effect; keeping the running value", "key", "metrics.listen")
 		cfg.Metrics = old.cfg.Metrics
@@ -312,7 +320,7 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	s.state.Store(st)
 	s.plane.SetLimits(planeLimits(cfg))
 	s.revokeSessions(st)
-	if err := s.tokens.load(cfg.Tokens, s.s3, s.now, s.log); err != nil {
+	if err := s.tokens.load(cfg.Tokens, s.s3Store(), s.now, s.log); err != nil {
 		s.log.Error("token key not reloaded; keeping the key in use", "key_file", cfg.Tokens.KeyFile, "err", err.Error())
 	}
 	s.tokens.forgetUsers(st.accounts)
@@ -356,6 +364,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Unlock()
 	s.stopBans()
 	s.tokens.close()
+	if err := s.storage.Close(); err != nil {
+		s.log.Warn("close storage", "err", err)
+	}
 	if s.metricsSrv != nil {
 		mctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		_ = s.metricsSrv.close(mctx)
@@ -415,16 +426,12 @@ func (s *Server) removeSession(sess *session) {
 	delete(s.sessions, sess.id)
 }
 
-// memoryFs returns the memory storage of a user, the same for all the
-// user's sessions and kept across reloads while name and root stay.
-func (s *Server) memoryFs(u *conf.User) afero.Fs {
-	key := u.Name + "\x00" + u.Root
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	fs, ok := s.memory[key]
-	if !ok {
-		fs = driver.NewMemoryFs()
-		s.memory[key] = fs
+// s3Store is the S3 backend's store, nil when the start config had no S3
+// user and no S3 spent store: the spent store of tokens and the metrics
+// use it.
+func (s *Server) s3Store() *s3store.Store {
+	if b, ok := s.storage.Get(conf.BackendS3).(*s3store.Backend); ok {
+		return b.Store()
 	}
-	return fs
+	return nil
 }

@@ -16,10 +16,12 @@ import (
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
 
+	"github.com/ftpd/ftpd/acl"
 	"github.com/ftpd/ftpd/conf"
 	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/controlconn"
 	"github.com/ftpd/ftpd/server/dataplane"
+	"github.com/ftpd/ftpd/storage/s3store"
 	"github.com/ftpd/ftpd/token"
 )
 
@@ -166,7 +168,10 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 		return nil, errBadLogin
 	}
 	name := a.user.Name
-	storage, closeStorage, err := sess.srv.openStorage(sess.ctx, &a.user)
+	// The client block is what an S3 user's uploads count against
+	// (upload_memory_per_client).
+	block := acl.ClientBlock(sess.clientIP, sess.srv.state.Load().cfg.Limits.BanIPv6Prefix)
+	storage, closeStorage, err := sess.srv.openStorage(s3store.WithClient(sess.ctx, block.String()), &a.user)
 	if err != nil {
 		sess.srv.releaseSessionSlot(name)
 		sess.log.Error("login failed: storage", "user", user, "err", err)
@@ -205,49 +210,10 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	return &clientDriver{FS: fs, sess: sess}, nil
 }
 
-// openStorage returns the user's storage and how to release it. An os
-// root is opened once per directory and shared by every session using it
-// (os.Root is safe for concurrent use), so a session costs no descriptor
-// beyond its socket.
+// openStorage returns the user's storage, from the backend the user's
+// backend names (package storage), and how to release it.
 func (s *Server) openStorage(ctx context.Context, u *conf.User) (afero.Fs, func() error, error) {
-	if u.Backend == conf.BackendS3 {
-		return s.s3Fs(ctx, u)
-	}
-	if u.Backend == conf.BackendMemory {
-		return s.memoryFs(u), func() error { return nil }, nil
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	sr, ok := s.roots[u.Root]
-	if !ok {
-		root, err := driver.OpenRootFs(u.Root)
-		if err != nil {
-			return nil, nil, err
-		}
-		sr = &sharedRoot{fs: root}
-		s.roots[u.Root] = sr
-	}
-	sr.refs++
-	var once sync.Once
-	release := func() error {
-		var err error
-		once.Do(func() {
-			s.mu.Lock()
-			defer s.mu.Unlock()
-			if sr.refs--; sr.refs == 0 {
-				delete(s.roots, u.Root)
-				err = sr.fs.Close()
-			}
-		})
-		return err
-	}
-	return sr.fs, release, nil
-}
-
-// sharedRoot is an open root directory and the number of sessions using it.
-type sharedRoot struct {
-	fs   *driver.RootFs
-	refs int
+	return s.storage.Open(ctx, u)
 }
 
 // runningTransfer is a session's transfer between GetHandle and the

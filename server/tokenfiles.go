@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/ftpd/ftpd/conf"
+	"github.com/ftpd/ftpd/storage"
+	"github.com/ftpd/ftpd/storage/osstore"
 	"github.com/ftpd/ftpd/token"
 )
 
@@ -23,12 +25,12 @@ import (
 // root, the key readable (and 0600), the spent file writable. With create
 // (a start) a missing key and spent file are created; without
 // (-check-config) their directory must let them be created.
-func checkTokenFiles(cfg *conf.Config, create bool) error {
+func checkTokenFiles(cfg *conf.Config, reg *storage.Registry, create bool) error {
 	keyFile := cfg.Tokens.KeyFile
 	if keyFile == "" {
 		return nil
 	}
-	if err := tokenFilesOutsideRoots(cfg); err != nil {
+	if err := tokenFilesOutsideRoots(cfg, reg); err != nil {
 		return err
 	}
 	who := "the account ftpd serves as"
@@ -43,7 +45,7 @@ func checkTokenFiles(cfg *conf.Config, create bool) error {
 		if _, err := token.LoadKey(keyFile, create); err != nil {
 			return fail(keyFile, err)
 		}
-	} else if err := creatable(keyFile); err != nil {
+	} else if err := osstore.Creatable(keyFile); err != nil {
 		return fail(keyFile, err)
 	}
 	spent := token.SpentPath(keyFile)
@@ -55,17 +57,17 @@ func checkTokenFiles(cfg *conf.Config, create bool) error {
 	}
 	// Compacting writes spent+".tmp" beside it and renames it over: the
 	// directory must be writable whether the spent file exists or not.
-	if err := creatable(spent + ".tmp"); err != nil {
+	if err := osstore.Creatable(spent + ".tmp"); err != nil {
 		return fail(spent, err)
 	}
 	return nil
 }
 
-// tokenFilesOutsideRoots refuses a key file or spent file that lies in an
-// os-backed user's root: where its directory entry is, or where it leads
-// when it is a symbolic link, compared with the root with its links
-// resolved.
-func tokenFilesOutsideRoots(cfg *conf.Config) error {
+// tokenFilesOutsideRoots refuses a key file or spent file that lies in the
+// local directory of a user's files (storage.Backend.LocalDir: an os
+// root): where its directory entry is, or where it leads when it is a
+// symbolic link, compared with the root with its links resolved.
+func tokenFilesOutsideRoots(cfg *conf.Config, reg *storage.Registry) error {
 	keyFile := cfg.Tokens.KeyFile
 	var places []string
 	for _, f := range []string{keyFile, token.SpentPath(keyFile)} {
@@ -73,11 +75,13 @@ func tokenFilesOutsideRoots(cfg *conf.Config) error {
 		places = append(places, filepath.Join(resolvePath(filepath.Dir(f)), filepath.Base(f)))
 	}
 	var errs []error
-	for _, u := range cfg.Users {
-		if u.Backend != conf.BackendOS {
+	for i := range cfg.Users {
+		u := &cfg.Users[i]
+		dir := reg.LocalDir(u)
+		if dir == "" {
 			continue
 		}
-		root := resolvePath(u.Root)
+		root := resolvePath(dir)
 		for _, p := range places {
 			if p == root || strings.HasPrefix(p, root+string(filepath.Separator)) || root == string(filepath.Separator) {
 				errs = append(errs, fmt.Errorf("%s: tokens.key_file: %s lies inside the root of user %q (%s, as %s): that user could download it and forge tokens for every user; keep the key and its .spent file outside every root",

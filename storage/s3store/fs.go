@@ -16,7 +16,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/spf13/afero"
 
 	"github.com/ftpd/ftpd/conf"
@@ -26,10 +25,6 @@ import (
 // rename, append, resume, chmod, chown): the FTP reply is a 5xx.
 var ErrUnsupported = errors.New("not supported on S3 storage")
 
-// maxCopy is CopyObject's largest source (5 GiB); bigger needs a
-// multipart copy, which is not built: RNFR/RNTO of such a file is refused.
-const maxCopy = 5 << 30
-
 // Fs is one user's view of the bucket: the keys under prefix. It
 // implements afero.Fs. Names are FTP paths; every name is cleaned against
 // "/" before it becomes a key, so no spelling ("..", "//") leaves the
@@ -38,17 +33,19 @@ type Fs struct {
 	s      *Store
 	prefix string
 	ctx    context.Context
+	client string // the client block its uploads count against (WithClient)
 }
 
 var _ afero.Fs = (*Fs)(nil)
 
 // Fs returns the view of the keys under prefix (see conf.S3PrefixProblem); ctx
-// bounds its requests (the session's lifetime).
+// bounds its requests (the session's lifetime) and names the client block
+// its uploads count against (WithClient).
 func (s *Store) Fs(ctx context.Context, prefix string) (*Fs, error) {
 	if why := conf.S3PrefixProblem(prefix); why != "" {
 		return nil, fmt.Errorf("s3: prefix %q %s", prefix, why)
 	}
-	return &Fs{s: s, prefix: prefix, ctx: ctx}, nil
+	return &Fs{s: s, prefix: prefix, ctx: ctx, client: clientOf(ctx)}, nil
 }
 
 // key maps an FTP path to its object key; "" for the root.
@@ -221,9 +218,6 @@ func (f *Fs) Rename(oldname, newname string) error {
 	if fi.IsDir() {
 		return &os.PathError{Op: "rename", Path: oldname, Err: fmt.Errorf("directory rename: %w", ErrUnsupported)}
 	}
-	if fi.Size() > maxCopy {
-		return &os.PathError{Op: "rename", Path: oldname, Err: fmt.Errorf("file over 5 GiB: %w", ErrUnsupported)}
-	}
 	if ok == nk {
 		return nil
 	}
@@ -235,8 +229,7 @@ func (f *Fs) Rename(oldname, newname string) error {
 			return &os.PathError{Op: "rename", Path: newname, Err: os.ErrNotExist}
 		}
 	}
-	_, err = f.s.c.CopyObject(f.ctx, &s3.CopyObjectInput{Bucket: &f.s.bucket, Key: &nk, CopySource: aws.String(copySource(f.s.bucket, ok))})
-	if err != nil {
+	if err := f.s.copyObject(f.ctx, ok, nk, fi.Size(), nil); err != nil {
 		return f.pathErr("rename", oldname, err)
 	}
 	_, err = f.s.c.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &ok})
@@ -323,7 +316,7 @@ func (f *Fs) Chown(name string, _, _ int) error {
 }
 
 // Chtimes (MFMT) keeps the time in the object's metadata: a copy of the
-// object onto itself with replaced metadata.
+// object onto itself with replaced metadata (a multipart copy beyond 5 GiB).
 func (f *Fs) Chtimes(name string, _, mtime time.Time) error {
 	k, err := f.key("chtimes", name)
 	if err != nil {
@@ -333,7 +326,7 @@ func (f *Fs) Chtimes(name string, _, mtime time.Time) error {
 	if err != nil {
 		return err
 	}
-	if fi.IsDir() || fi.Size() > maxCopy {
+	if fi.IsDir() {
 		return &os.PathError{Op: "chtimes", Path: name, Err: ErrUnsupported}
 	}
 	head, err := f.s.c.HeadObject(f.ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
@@ -345,11 +338,7 @@ func (f *Fs) Chtimes(name string, _, mtime time.Time) error {
 		meta[mk] = mv
 	}
 	meta[metaMtime] = strconv.FormatInt(mtime.Unix(), 10)
-	_, err = f.s.c.CopyObject(f.ctx, &s3.CopyObjectInput{
-		Bucket: &f.s.bucket, Key: &k, CopySource: aws.String(copySource(f.s.bucket, k)),
-		Metadata: meta, MetadataDirective: types.MetadataDirectiveReplace,
-	})
-	return f.pathErr("chtimes", name, err)
+	return f.pathErr("chtimes", name, f.s.copyObject(f.ctx, k, k, aws.ToInt64(head.ContentLength), meta))
 }
 
 // pathErr is the error of a failed request on name. The store's own text

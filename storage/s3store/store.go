@@ -41,6 +41,11 @@ type Config struct {
 	PathStyle    bool
 	PartSize     int64 // multipart part size, >= 5 MiB
 	UploadMemory int64 // all part buffers together, >= PartSize
+	// ClientShare is the most one client block's uploads hold of
+	// UploadMemory together (rounded down to whole parts, at least one);
+	// 0 = no per-client cap. The client block comes from the session's
+	// context (WithClient).
+	ClientShare int64
 	// InstanceID marks the multipart uploads this process starts (in
 	// their metadata), so a start-up sweep aborts only its own.
 	InstanceID string
@@ -59,10 +64,14 @@ type Store struct {
 	c        *s3.Client
 	bucket   string
 	partSize int64
-	budget   chan []byte // the part buffers: nil until first used, then reused
-	instance string
-	now      func() time.Time
-	log      *slog.Logger
+	budget   *budget
+	// copyLimit is the largest object copied with one CopyObject, and
+	// copyPart the part size of bigger copies (S3's limits; tests lower
+	// them).
+	copyLimit, copyPart int64
+	instance            string
+	now                 func() time.Time
+	log                 *slog.Logger
 }
 
 // New builds a Store; credentials come from the AWS SDK's default chain.
@@ -103,23 +112,25 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		_, _ = rand.Read(b[:])
 		instance = hex.EncodeToString(b[:])
 	}
-	slots := cfg.UploadMemory / cfg.PartSize
-	budget := make(chan []byte, slots)
-	for range slots {
-		budget <- nil
+	slots := int(cfg.UploadMemory / cfg.PartSize)
+	perClient := 0
+	if cfg.ClientShare > 0 {
+		perClient = max(1, int(cfg.ClientShare/cfg.PartSize))
 	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Store{
-		log:      log,
-		c:        c,
-		bucket:   cfg.Bucket,
-		partSize: cfg.PartSize,
-		budget:   budget,
-		instance: instance,
-		now:      time.Now,
+		log:       log,
+		c:         c,
+		bucket:    cfg.Bucket,
+		partSize:  cfg.PartSize,
+		budget:    newBudget(slots, perClient, cfg.PartSize),
+		copyLimit: maxSingleCopy,
+		copyPart:  copyPartSize,
+		instance:  instance,
+		now:       time.Now,
 	}, nil
 }
 
@@ -131,25 +142,6 @@ func (s *Store) Bucket() string { return s.bucket }
 
 // InstanceID marks this process's multipart uploads.
 func (s *Store) InstanceID() string { return s.instance }
-
-// acquire takes one part buffer from the budget, waiting while it is
-// spent (the upload's data connection then backs up: back-pressure).
-// Buffers are reused, never dropped: the server's part buffers never
-// exceed upload_memory, garbage included.
-func (s *Store) acquire(ctx context.Context) ([]byte, error) {
-	select {
-	case b := <-s.budget:
-		if b == nil {
-			b = make([]byte, 0, s.partSize)
-		}
-		return b[:0], nil
-	case <-ctx.Done():
-		return nil, fmt.Errorf("wait for upload memory: %w", ctx.Err())
-	}
-}
-
-// release gives a buffer back to the budget.
-func (s *Store) release(b []byte) { s.budget <- b[:0] }
 
 // CreateIfAbsent creates key with body only if no object has that key
 // (PutObject with If-None-Match: *). It returns false, nil when the key

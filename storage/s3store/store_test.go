@@ -74,16 +74,6 @@ func TestCheck(t *testing.T) {
 	}
 }
 
-func get(t *testing.T, st *s3store.Store, key string) ([]byte, error) {
-	t.Helper()
-	out, err := st.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(key)})
-	if err != nil {
-		return nil, err
-	}
-	defer out.Body.Close()
-	return io.ReadAll(out.Body)
-}
-
 // An upload appears only at Commit; Close without Commit aborts and the
 // old object stays, with no multipart upload left behind.
 func TestUploadAtomic(t *testing.T) {
@@ -120,7 +110,7 @@ func TestUploadAtomic(t *testing.T) {
 		if err := f.Close(); err != nil {
 			t.Fatal(err)
 		}
-		got, err := get(t, st, "alice/f")
+		got, err := s3test.Get(t, st, "alice/f")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,5 +249,44 @@ func TestSpentRacingLogins(t *testing.T) {
 	}
 	if ok, err := spents[0].Spend(context.Background(), "tok-2", 1, now); ok || err != nil {
 		t.Fatalf("expired token: granted %v, %v", ok, err)
+	}
+}
+
+// TestMultipartCopy: beyond the single-copy limit (5 GiB on S3, lowered
+// here), RNFR/RNTO and MFMT copy in parts; the copy is whole, the source
+// gone after a rename, and no multipart upload is left.
+func TestMultipartCopy(t *testing.T) {
+	srv := s3test.Start(t)
+	st := srv.Store(t, "ftp", 5*mib, 10*mib)
+	st.SetCopyLimits(6*mib, 5*mib)
+	ctx := context.Background()
+	fs, _ := st.Fs(ctx, "u/")
+	data := make([]byte, 12*mib+7) // three parts: 5, 5 and 2 MiB + 7
+	for i := range data {
+		data[i] = byte(i * 7 / 5)
+	}
+	s3test.Put(t, st, "u/big", data)
+	if err := fs.Rename("big", "moved"); err != nil {
+		t.Fatalf("rename of a 12 MiB object with a 6 MiB copy limit: %v", err)
+	}
+	if got, err := s3test.Get(t, st, "u/moved"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("renamed object: %d bytes, %v; want the %d bytes", len(got), err, len(data))
+	}
+	if s3test.Exists(t, st, "u/big") {
+		t.Error("the source is still there after the rename")
+	}
+	when := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	if err := fs.Chtimes("moved", when, when); err != nil {
+		t.Fatalf("MFMT of a 12 MiB object: %v", err)
+	}
+	fi, err := fs.Stat("moved")
+	if err != nil || !fi.ModTime().Equal(when) || fi.Size() != int64(len(data)) {
+		t.Fatalf("after MFMT: %v %v", fi, err)
+	}
+	if got, err := s3test.Get(t, st, "u/moved"); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("object after MFMT differs: %d bytes, %v", len(got), err)
+	}
+	if ups := s3test.Uploads(t, st); len(ups) != 0 {
+		t.Errorf("multipart uploads left: %v", ups)
 	}
 }

@@ -137,12 +137,12 @@ func (u *Upload) ReadFrom(r io.Reader) (int64, error) {
 }
 
 // ensureBuf takes a part buffer from the budget if the upload has none,
-// waiting while the budget is spent.
+// waiting while the budget or the client's share of it is spent.
 func (u *Upload) ensureBuf() error {
 	if u.buf != nil {
 		return nil
 	}
-	b, err := u.fs.s.acquire(u.ctx())
+	b, err := u.fs.s.budget.acquire(u.ctx(), u.fs.client)
 	if err != nil {
 		u.err = err
 		return err
@@ -230,7 +230,7 @@ const abortPatience = time.Minute
 func (u *Upload) Close() error {
 	if u.held {
 		u.held = false
-		u.fs.s.release(u.buf)
+		u.fs.s.budget.release(u.fs.client, u.buf)
 		u.buf = nil
 	}
 	if u.done {

@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -131,6 +132,17 @@ func Put(t testing.TB, st *s3store.Store, key string, body []byte) {
 	if err != nil {
 		t.Fatalf("put %s: %v", key, err)
 	}
+}
+
+// Get reads an object directly.
+func Get(t testing.TB, st *s3store.Store, key string) ([]byte, error) {
+	t.Helper()
+	out, err := st.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(st.Bucket()), Key: aws.String(key)})
+	if err != nil {
+		return nil, err
+	}
+	defer out.Body.Close()
+	return io.ReadAll(out.Body)
 }
 
 // Exists reports whether key is an object.

@@ -1,0 +1,104 @@
+package s3store
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+)
+
+func (b *budget) stats() (inUse, waiting int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.inUse, b.waiting
+}
+
+// waitWaiting polls until n borrowers wait (a hang detector: the
+// goroutines only have to reach their select).
+func waitWaiting(t *testing.T, b *budget, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, w := b.stats(); w == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("never saw %d waiting borrowers", n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestBudgetClientShare(t *testing.T) {
+	b := newBudget(3, 2, 8)
+	a1, ok1 := b.tryAcquire("a")
+	_, ok2 := b.tryAcquire("a")
+	if !ok1 || !ok2 {
+		t.Fatal("client a could not take its two buffers")
+	}
+	if _, ok := b.tryAcquire("a"); ok {
+		t.Fatal("client a took a third buffer beyond its share of two")
+	}
+	c1, ok := b.tryAcquire("c")
+	if !ok {
+		t.Fatal("client c got no buffer while one was free")
+	}
+	if _, ok := b.tryAcquire("d"); ok {
+		t.Fatal("a fourth buffer beyond the budget of three")
+	}
+	if cap(a1) != 8 || len(a1) != 0 {
+		t.Fatalf("buffer len %d cap %d, want 0 and 8", len(a1), cap(a1))
+	}
+
+	// d waits for the budget, a for its share.
+	got := make(chan string, 2)
+	ctx := context.Background()
+	go func() {
+		if _, err := b.acquire(ctx, "d"); err == nil {
+			got <- "d"
+		}
+	}()
+	waitWaiting(t, b, 1)
+	b.release("c", c1) // the budget frees one: d takes it
+	if who := <-got; who != "d" {
+		t.Fatalf("%s got the buffer", who)
+	}
+	go func() {
+		if _, err := b.acquire(ctx, "a"); err == nil {
+			got <- "a"
+		}
+	}()
+	waitWaiting(t, b, 1)
+	b.release("a", a1) // a is under its share again
+	if who := <-got; who != "a" {
+		t.Fatalf("%s got the buffer", who)
+	}
+	if inUse, waiting := b.stats(); inUse != 3 || waiting != 0 {
+		t.Fatalf("in use %d, waiting %d; want 3 and 0", inUse, waiting)
+	}
+
+	// A waiter whose context ends stops waiting and is not counted.
+	cctx, cancel := context.WithCancel(ctx)
+	errc := make(chan error, 1)
+	go func() { _, err := b.acquire(cctx, "e"); errc <- err }()
+	waitWaiting(t, b, 1)
+	cancel()
+	if err := <-errc; !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled wait: %v", err)
+	}
+	if _, waiting := b.stats(); waiting != 0 {
+		t.Fatalf("%d still counted as waiting after cancel", waiting)
+	}
+	if len(b.held) != 2 || b.held["a"] != 2 || b.held["d"] != 1 {
+		t.Fatalf("held %v, want a:2 d:1", b.held)
+	}
+}
+
+func TestBudgetNoShareWhenAtLeastSlots(t *testing.T) {
+	b := newBudget(2, 2, 8)
+	for i := range 2 {
+		if _, ok := b.tryAcquire("a"); !ok {
+			t.Fatalf("buffer %d refused with a share of the whole budget", i)
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package s3store
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// S3's copy limits: CopyObject takes a source of at most 5 GiB; bigger
+// needs a multipart upload whose parts are UploadPartCopy ranges of the
+// source (at most 10 000 parts of 5 MiB to 5 GiB).
+const (
+	maxSingleCopy = 5 << 30
+	maxParts      = 10000
+	copyPartSize  = 512 << 20 // large parts: few requests for a big object
+)
+
+// copyObject copies the object at src (size bytes) to dst, both keys of
+// the bucket. With meta non-nil the copy gets that metadata instead of
+// the source's. Up to copyLimit it is one CopyObject; beyond, a multipart
+// copy that is aborted on any failure, so dst is either the whole copy or
+// as it was.
+func (s *Store) copyObject(ctx context.Context, src, dst string, size int64, meta map[string]string) error {
+	source := aws.String(copySource(s.bucket, src))
+	if size <= s.copyLimit {
+		in := &s3.CopyObjectInput{Bucket: &s.bucket, Key: &dst, CopySource: source}
+		if meta != nil {
+			in.Metadata, in.MetadataDirective = meta, types.MetadataDirectiveReplace
+		}
+		_, err := s.c.CopyObject(ctx, in)
+		return err
+	}
+	head, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &src})
+	if err != nil {
+		return err
+	}
+	if aws.ToInt64(head.ContentLength) != size || head.ETag == nil {
+		return fmt.Errorf("copy %s: the object changed during the copy", src)
+	}
+	if meta == nil {
+		meta = head.Metadata
+	}
+	part := max(s.copyPart, (size+maxParts-1)/maxParts)
+	up, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &dst, Metadata: withInstance(meta, s.instance)})
+	if err != nil {
+		return err
+	}
+	var parts []types.CompletedPart
+	for off, num := int64(0), int32(1); off < size; off, num = off+part, num+1 {
+		end := min(off+part, size) - 1
+		out, err := s.c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+			Bucket: &s.bucket, Key: &dst, UploadId: up.UploadId, PartNumber: aws.Int32(num),
+			CopySource: source, CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, end)),
+			// The source must stay the object measured above.
+			CopySourceIfMatch: head.ETag,
+		})
+		if err != nil {
+			s.abortCopy(ctx, dst, up.UploadId)
+			return err
+		}
+		parts = append(parts, types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(num)})
+	}
+	_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+		Bucket: &s.bucket, Key: &dst, UploadId: up.UploadId,
+		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
+	})
+	if err != nil {
+		s.abortCopy(ctx, dst, up.UploadId)
+	}
+	return err
+}
+
+// abortCopy removes a failed multipart copy, with a deadline of its own
+// (the session may be ending).
+func (s *Store) abortCopy(ctx context.Context, key string, id *string) {
+	actx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if _, err := s.c.AbortMultipartUpload(actx, &s3.AbortMultipartUploadInput{Bucket: &s.bucket, Key: &key, UploadId: id}); err != nil {
+		s.log.Warn("abort S3 multipart copy", "key", key, "err", err)
+	}
+}
+
+func withInstance(meta map[string]string, instance string) map[string]string {
+	out := make(map[string]string, len(meta)+1)
+	for k, v := range meta {
+		out[k] = v
+	}
+	out[metaInstance] = instance
+	return out
+}
