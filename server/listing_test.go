@@ -226,9 +226,15 @@ func TestListingMatchesLibrary(t *testing.T) {
 				if backend == "os" {
 					guardTree(t, afero.NewBasePathFs(afero.NewOsFs(), root))
 				} else {
-					u := &conf.User{Name: "alice", Root: root}
-					guardTree(t, streamed.memoryFs(u))
-					guardTree(t, library.memoryFs(u))
+					u := &conf.User{Name: "alice", Root: root, Backend: conf.BackendMemory}
+					for _, s := range []*Server{streamed, library} {
+						fs, release, err := s.storage.Open(context.Background(), u)
+						if err != nil {
+							t.Fatal(err)
+						}
+						guardTree(t, fs)
+						_ = release()
+					}
 				}
 				got := guardCommands(t, dialList(t, streamed, ptl), ptl)
 				want := guardCommands(t, dialList(t, library, ptl), ptl)
