@@ -363,3 +363,165 @@ func TestListingFlatMemory(t *testing.T) {
 // a page of 1000 entries, the 32 KiB buffer, and the client's own 64 KiB
 // reader in this process, with room to spare.
 const listingHeapBound = 4 << 20
+
+// makeFiles creates n empty files f000000... in dir.
+func makeFiles(t *testing.T, dir string, n int) {
+	t.Helper()
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("f%06d", i)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+	}
+}
+
+// pendingListing is the server's only session's pending listing.
+func pendingListing(t *testing.T, s *Server) bool {
+	t.Helper()
+	sessions := s.allSessions()
+	if len(sessions) != 1 {
+		t.Fatalf("%d sessions, want 1", len(sessions))
+	}
+	sessions[0].list.mu.Lock()
+	defer sessions[0].list.mu.Unlock()
+	return sessions[0].list.pending != nil
+}
+
+// TestListingStatBounded: STAT of a directory, which the library lists on
+// the control connection from the whole directory, is refused past
+// statMaxEntries entries instead of growing with it; a smaller one is
+// listed as before. (Failed before: STAT listed all 10001 entries, 212.)
+func TestListingStatBounded(t *testing.T) {
+	root := t.TempDir()
+	makeFiles(t, filepath.Join(root, "big"), statMaxEntries+1)
+	makeFiles(t, filepath.Join(root, "small"), 3)
+	c := dialList(t, startListServer(t, "os", root, nil, false), nil)
+	code, msg, err := c.Cmd("STAT big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 450 || !strings.Contains(msg, "more than 10000 entries") {
+		t.Fatalf("STAT big: %d %s", code, msg)
+	}
+	code, msg, err = c.Cmd("STAT small")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 212 || !strings.Contains(msg, "f000002") {
+		t.Fatalf("STAT small: %d %s", code, msg)
+	}
+}
+
+// TestListingFailClosed: a listing that never reaches its data
+// connection leaves nothing pending; a listing pipelined with the next
+// command (which the control screen sees before the library runs the
+// listing) is listed whole; ABOR in the middle of a streamed listing gets
+// the library's 426 and 226, and the next listing is whole.
+func TestListingFailClosed(t *testing.T) {
+	const n = 20000
+	root := t.TempDir()
+	makeFiles(t, filepath.Join(root, "big"), n)
+	s := startListServer(t, "os", root, nil, false)
+	c := dialList(t, s, nil)
+
+	// No data connection prepared: the listing fails before its handover.
+	code, msg, err := c.Cmd("LIST big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code < 400 {
+		t.Fatalf("LIST without PASV: %d %s", code, msg)
+	}
+	if pendingListing(t, s) {
+		t.Fatal("a listing that failed before its data connection is still pending")
+	}
+
+	count := func(r io.Reader) (int, error) {
+		br := bufio.NewReader(r)
+		got := 0
+		for {
+			_, err := br.ReadSlice('\n')
+			if err == io.EOF {
+				return got, nil
+			}
+			if err != nil {
+				return got, err
+			}
+			got++
+		}
+	}
+	// LIST and NOOP sent back to back.
+	addr, err := c.Pasv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(listClient)}, Timeout: 30 * time.Second}
+	conn, err := d.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, cmd := range []string{"LIST big", "NOOP"} { // no reply awaited in between
+		if err := c.Send("%s", cmd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := count(conn)
+	conn.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var codes []int
+	for range 3 {
+		code, _, err := c.ReadReply()
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, code)
+	}
+	if got != n || fmt.Sprint(codes) != "[150 226 200]" {
+		t.Fatalf("pipelined LIST: %d of %d entries, replies %v", got, n, codes)
+	}
+
+	// ABOR after the first line.
+	addr, err = c.Pasv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err = d.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Expect(150, "LIST big"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Send("ABOR"); err != nil {
+		t.Fatal(err)
+	}
+	codes = codes[:0]
+	for range 2 {
+		code, _, err := c.ReadReply()
+		if err != nil {
+			t.Fatal(err)
+		}
+		codes = append(codes, code)
+	}
+	conn.Close()
+	if fmt.Sprint(codes) != "[426 226]" {
+		t.Fatalf("ABOR during a listing: replies %v", codes)
+	}
+	code, msg = listRaw(t, c, nil, "MLSD big", func(r io.Reader) error {
+		var err error
+		got, err = count(r)
+		return err
+	})
+	if code != 226 || got != n {
+		t.Fatalf("MLSD after ABOR: %d of %d entries, reply %d %s", got, n, code, msg)
+	}
+}
