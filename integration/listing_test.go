@@ -218,3 +218,37 @@ func TestS3ListingStoreKilled(t *testing.T) {
 	}
 	t.Logf("reply %d %s after %d of %d entries", code, msg, got, n)
 }
+
+// TestS3ListingClientGone: the client resets the data connection after
+// the first page of a listing: the next page's write fails and the reply
+// is 426, not 226 (the library would say 550).
+func TestS3ListingClientGone(t *testing.T) {
+	const n = 2500
+	store := s3test.Start(t)
+	_ = store.Store(t, "ftp", 5<<20, 10<<20)
+	s3BigDir(t, store, n)
+	gate, endpoint := startListGate(t, store.Endpoint)
+	in := startServer(t, hostA, s3Config(endpoint, ""))
+	c := in.dial(client1, "sam", testPass)
+	conn := openStor(t, c, client1, "MLSD", "big")
+	_ = conn.SetReadDeadline(time.Now().Add(60 * time.Second))
+	if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-gate.arrived:
+	case <-time.After(60 * time.Second):
+		t.Fatal("ftpd never asked for the second page")
+	}
+	_ = conn.SetLinger(0)
+	conn.Close() // a reset: the server's next write fails at once
+	gate.release()
+	code, msg, err := c.ReadReply()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code != 426 {
+		t.Fatalf("MLSD to a client that reset the data connection: reply %d %s", code, msg)
+	}
+	t.Logf("reply %d %s", code, msg)
+}
