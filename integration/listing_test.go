@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -100,8 +101,9 @@ func s3BigDir(t *testing.T, store *s3test.Server, n int) {
 }
 
 // s3Entries reads listing lines and checks that each names one of
-// f000000..f(n-1), once; it returns how many arrived.
-func s3Entries(r *bufio.Reader, seen []bool) (int, error) {
+// f000000..f(n-1), once; it returns how many arrived. each, if set, runs
+// after every entry with the count so far.
+func s3Entries(r *bufio.Reader, seen []bool, each func(got int)) (int, error) {
 	got := 0
 	for {
 		l, err := r.ReadString('\n')
@@ -123,6 +125,9 @@ func s3Entries(r *bufio.Reader, seen []bool) (int, error) {
 		}
 		seen[i] = true
 		got++
+		if each != nil {
+			each(got)
+		}
 	}
 }
 
@@ -137,9 +142,10 @@ func s3ListSize() int {
 
 // TestS3ListingStreams lists a directory of s3ListSize() objects (three
 // ListObjectsV2 pages by default) on S3 with LIST, NLST and MLSD: each entry arrives
-// once, and the first page reaches the client while the request for the
-// second page is held at a proxy in front of the store: the listing
-// streams page by page. (Before, the library read every page before the
+// once, the first page reaches the client while the request for the
+// second page is held at a proxy in front of the store (the listing
+// streams page by page), and the server's live heap grows by less than
+// 4 MiB. (Before, the library read every page before the
 // first byte: the client waited at the gate until the test gave up.)
 func TestS3ListingStreams(t *testing.T) {
 	n := s3ListSize()
@@ -166,7 +172,18 @@ func TestS3ListingStreams(t *testing.T) {
 			before := gate.forwarded()
 			gate.release()
 			seen := make([]bool, n)
-			got, err := s3Entries(bufio.NewReader(io.MultiReader(strings.NewReader(first), r)), seen)
+			// The server runs in this process: its live heap is sampled
+			// after every tenth of the entries (points fixed by the
+			// listing's progress; the server is ahead of the client by
+			// the sockets' buffers at most, so it is still listing).
+			base, growth := liveHeap(), uint64(0)
+			got, err := s3Entries(bufio.NewReader(io.MultiReader(strings.NewReader(first), r)), seen, func(got int) {
+				if got%(n/10) == 0 {
+					if h := liveHeap(); h > base {
+						growth = max(growth, h-base)
+					}
+				}
+			})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -180,7 +197,11 @@ func TestS3ListingStreams(t *testing.T) {
 			if before != 1 {
 				t.Fatalf("%d ListObjectsV2 pages were fetched before the first listing byte, want 1", before)
 			}
-			t.Logf("%s: first line %q arrived after 1 ListObjectsV2 page; %d pages in all", verb, strings.TrimSpace(first), gate.forwarded())
+			t.Logf("%s: first line %q arrived after 1 ListObjectsV2 page; %d pages in all; live heap growth %d KiB",
+				verb, strings.TrimSpace(first), gate.forwarded(), growth>>10)
+			if growth >= 4<<20 {
+				t.Errorf("%s of %d objects: the live heap grew by %d KiB, over 4096 KiB", verb, n, growth>>10)
+			}
 		})
 	}
 }
@@ -205,7 +226,7 @@ func TestS3ListingStoreKilled(t *testing.T) {
 	store.Kill()
 	gate.release()
 	seen := make([]bool, n)
-	got, err := s3Entries(bufio.NewReader(conn), seen)
+	got, err := s3Entries(bufio.NewReader(conn), seen, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -251,4 +272,12 @@ func TestS3ListingClientGone(t *testing.T) {
 		t.Fatalf("MLSD to a client that reset the data connection: reply %d %s", code, msg)
 	}
 	t.Logf("reply %d %s", code, msg)
+}
+
+// liveHeap is the process's live heap after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
 }
