@@ -62,8 +62,8 @@ func (ls *listState) drop() {
 
 // ReadDir is the library's ClientDriverExtensionFileList, called for a
 // directory by LIST, NLST, MLSD and STAT. A listing gets an empty slice
-// and its directory becomes the session's pending listing; STAT gets the
-// whole directory up to statMaxEntries.
+// and its directory, first page read, becomes the session's pending
+// listing; STAT gets the whole directory up to statMaxEntries.
 func (c *clientDriver) ReadDir(name string) ([]os.FileInfo, error) {
 	sess := c.sess
 	verb := strings.ToUpper(sess.cc.GetLastCommand())
@@ -80,10 +80,15 @@ func (c *clientDriver) ReadDir(name string) ([]os.FileInfo, error) {
 	if err != nil {
 		return nil, err
 	}
-	sess.list.set(&listing.Listing{
+	l := &listing.Listing{
 		Verb: verb, Path: name, Dir: dir, Since: sess.list.since,
 		Parent: listing.RelativeTo(sess.cc.Path(), name),
-	})
+	}
+	if err := l.Prefetch(); err != nil {
+		_ = l.Close()
+		return nil, err // answered before the transfer starts, as the library does
+	}
+	sess.list.set(l)
 	return []os.FileInfo{}, nil
 }
 
@@ -163,7 +168,7 @@ func (ls *listState) reply(line string) string {
 	switch {
 	case errors.Is(failed, s3store.ErrStore):
 		// The store's own text (endpoint, request ids) stays in the log.
-		return "451 storage error: listing aborted"
+		return "451 listing aborted: " + s3store.ErrStore.Error()
 	case errors.As(failed, &re):
 		return "451 listing aborted: the directory could not be read"
 	}

@@ -21,9 +21,10 @@
 //  1. ReadDir. ftpd's client driver implements
 //     ClientDriverExtensionFileList. For a directory being listed it opens
 //     the directory (driver.FS.OpenDir: the client's view, with partial
-//     uploads hidden and, on S3, ftpd's reserved .ftpd/ left out), records
-//     it in the session as the pending Listing, and returns an empty
-//     slice. An error opening it is returned, and the library answers it
+//     uploads hidden and, on S3, ftpd's reserved .ftpd/ left out), reads
+//     its first page (Prefetch), records it in the session as the pending
+//     Listing, and returns an empty slice. An error opening it or reading
+//     that page is returned, and the library answers it ("Could not list")
 //     before any data connection is used, as before.
 //  2. The data connection. ftpd's data plane makes every data connection
 //     (server/dataplane); for a listing command it hands the library a

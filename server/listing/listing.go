@@ -52,7 +52,31 @@ type Listing struct {
 	Parent string
 	Page   int // entries per Readdir; 0 = Page
 
+	// First is the first page, read before the data connection is used
+	// (Prefetch), and Done whether it was the last.
+	First []os.FileInfo
+	Done  bool
+
 	closeOnce sync.Once
+}
+
+// Prefetch reads the first page, so that a directory that cannot be read
+// at all is answered before the transfer starts, as the library answers
+// it; the error is the storage's.
+func (l *Listing) Prefetch() error {
+	fis, err := l.Dir.Readdir(l.page())
+	if err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	l.First, l.Done = fis, errors.Is(err, io.EOF) || len(fis) == 0
+	return nil
+}
+
+func (l *Listing) page() int {
+	if l.Page <= 0 {
+		return Page
+	}
+	return l.Page
 }
 
 // Valid reports whether verb is a listing this package renders.
@@ -77,15 +101,18 @@ func (e *ReadError) Unwrap() error { return e.Err }
 // a *ReadError; a write error is returned wrapped. It does not close the
 // directory.
 func (l *Listing) Stream(w io.Writer) (int, error) {
-	page := l.Page
-	if page <= 0 {
-		page = Page
-	}
 	bw := bufio.NewWriterSize(w, BufferSize)
 	var line []byte
 	n := 0
+	fis, err := l.First, error(nil)
+	switch {
+	case l.Done:
+		err = io.EOF
+	case fis == nil:
+		fis, err = l.Dir.Readdir(l.page())
+	}
+	l.First = nil
 	for {
-		fis, err := l.Dir.Readdir(page)
 		for _, fi := range fis {
 			line = l.Entry(line[:0], fi)
 			if _, werr := bw.Write(line); werr != nil {
@@ -104,6 +131,7 @@ func (l *Listing) Stream(w io.Writer) (int, error) {
 		if ferr := bw.Flush(); ferr != nil {
 			return n, fmt.Errorf("write listing: %w", ferr)
 		}
+		fis, err = l.Dir.Readdir(l.page())
 	}
 	if err := bw.Flush(); err != nil {
 		return n, fmt.Errorf("write listing: %w", err)
