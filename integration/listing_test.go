@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ftpd/ftpd/ftpclient"
 	"github.com/ftpd/ftpd/storage/s3store/s3test"
 )
 
@@ -206,23 +207,32 @@ func TestS3ListingStreams(t *testing.T) {
 	}
 }
 
-// TestS3ListingStoreKilled: the store dies after the first page of a
-// listing: the client gets the first page, then 451, never 226.
-func TestS3ListingStoreKilled(t *testing.T) {
-	const n = 2500
+// s3ListingAtPage2 starts versitygw with a directory of n objects behind
+// a listGate and an ftpd on it, and runs verb on the directory until the
+// request for its second page waits at the gate.
+func s3ListingAtPage2(t *testing.T, n int, verb string) (*s3test.Server, *listGate, *ftpclient.Conn, *net.TCPConn) {
+	t.Helper()
 	store := s3test.Start(t)
 	_ = store.Store(t, "ftp", 5<<20, 10<<20)
 	s3BigDir(t, store, n)
 	gate, endpoint := startListGate(t, store.Endpoint)
 	in := startServer(t, hostA, s3Config(endpoint, ""))
 	c := in.dial(client1, "sam", testPass)
-	conn := openStor(t, c, client1, "LIST", "big")
-	_ = conn.SetReadDeadline(time.Now().Add(120 * time.Second)) // the SDK retries a dead store with backoff
+	conn := openStor(t, c, client1, verb, "big")
 	select {
 	case <-gate.arrived:
-	case <-time.After(60 * time.Second):
+	case <-time.After(60 * time.Second): // only a failing run waits this long
 		t.Fatal("ftpd never asked for the second page")
 	}
+	return store, gate, c, conn
+}
+
+// TestS3ListingStoreKilled: the store dies after the first page of a
+// listing: the client gets the first page, then 451, never 226.
+func TestS3ListingStoreKilled(t *testing.T) {
+	const n = 2500
+	store, gate, c, conn := s3ListingAtPage2(t, n, "LIST")
+	_ = conn.SetReadDeadline(time.Now().Add(120 * time.Second)) // the SDK retries a dead store with backoff
 	store.Kill()
 	gate.release()
 	seen := make([]bool, n)
@@ -244,23 +254,7 @@ func TestS3ListingStoreKilled(t *testing.T) {
 // the first page of a listing: the next page's write fails and the reply
 // is 426, not 226 (the library would say 550).
 func TestS3ListingClientGone(t *testing.T) {
-	const n = 2500
-	store := s3test.Start(t)
-	_ = store.Store(t, "ftp", 5<<20, 10<<20)
-	s3BigDir(t, store, n)
-	gate, endpoint := startListGate(t, store.Endpoint)
-	in := startServer(t, hostA, s3Config(endpoint, ""))
-	c := in.dial(client1, "sam", testPass)
-	conn := openStor(t, c, client1, "MLSD", "big")
-	_ = conn.SetReadDeadline(time.Now().Add(60 * time.Second))
-	if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-gate.arrived:
-	case <-time.After(60 * time.Second):
-		t.Fatal("ftpd never asked for the second page")
-	}
+	_, gate, c, conn := s3ListingAtPage2(t, 2500, "MLSD")
 	_ = conn.SetLinger(0)
 	conn.Close() // a reset: the server's next write fails at once
 	gate.release()

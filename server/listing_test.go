@@ -95,7 +95,6 @@ func dialList(t *testing.T, s *Server, tl *listTLS) *ftpclient.Conn {
 	if tl != nil {
 		opts.TLS = tl.client
 	}
-	t.Logf("dial %s", s.Addr())
 	c, err := ftpclient.Dial(context.Background(), s.Addr().String(), opts)
 	if err != nil {
 		t.Fatal(err)
@@ -107,9 +106,8 @@ func dialList(t *testing.T, s *Server, tl *listTLS) *ftpclient.Conn {
 	return c
 }
 
-// listRaw runs a listing command over PASV and hands its data connection
-// (TLS when tl is set) to read; it returns the final reply.
-func listRaw(t *testing.T, c *ftpclient.Conn, tl *listTLS, line string, read func(r io.Reader) error) (int, string) {
+// pasvConn sends PASV and connects to the port from listClient.
+func pasvConn(t *testing.T, c *ftpclient.Conn) net.Conn {
 	t.Helper()
 	addr, err := c.Pasv()
 	if err != nil {
@@ -120,6 +118,14 @@ func listRaw(t *testing.T, c *ftpclient.Conn, tl *listTLS, line string, read fun
 	if err != nil {
 		t.Fatal(err)
 	}
+	return conn
+}
+
+// listRaw runs a listing command over PASV and hands its data connection
+// (TLS when tl is set) to read; it returns the final reply.
+func listRaw(t *testing.T, c *ftpclient.Conn, tl *listTLS, line string, read func(r io.Reader) error) (int, string) {
+	t.Helper()
+	conn := pasvConn(t, c)
 	defer conn.Close()
 	code, msg, err := c.Cmd("%s", line)
 	if err != nil {
@@ -133,7 +139,7 @@ func listRaw(t *testing.T, c *ftpclient.Conn, tl *listTLS, line string, read fun
 		r = tls.Client(conn, tl.client)
 	}
 	if err := read(r); err != nil {
-		t.Fatalf("%s: data (%s): %v", line, addr, err)
+		t.Fatalf("%s: data: %v", line, err)
 	}
 	conn.Close()
 	code, msg, err = c.ReadReply()
@@ -332,17 +338,7 @@ func listBig(t *testing.T, c *ftpclient.Conn, line string) (growth uint64) {
 // directory. Both are measured and logged; every entry arrives once.
 func TestListingFlatMemory(t *testing.T) {
 	root := t.TempDir()
-	dir := filepath.Join(root, "big")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	for i := range bigDirEntries {
-		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("f%06d", i)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
+	makeFiles(t, filepath.Join(root, "big"), bigDirEntries)
 	streamed := dialList(t, startListServer(t, "os", root, nil, false), nil)
 	library := dialList(t, startListServer(t, "os", root, nil, true), nil)
 	for _, verb := range []string{"LIST", "MLSD"} {
@@ -455,15 +451,7 @@ func TestListingFailClosed(t *testing.T) {
 		}
 	}
 	// LIST and NOOP sent back to back.
-	addr, err := c.Pasv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(listClient)}, Timeout: 30 * time.Second}
-	conn, err := d.Dial("tcp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := pasvConn(t, c)
 	for _, cmd := range []string{"LIST big", "NOOP"} { // no reply awaited in between
 		if err := c.Send("%s", cmd); err != nil {
 			t.Fatal(err)
@@ -487,14 +475,7 @@ func TestListingFailClosed(t *testing.T) {
 	}
 
 	// ABOR after the first line.
-	addr, err = c.Pasv()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err = d.Dial("tcp", addr.String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn = pasvConn(t, c)
 	if _, err := c.Expect(150, "LIST big"); err != nil {
 		t.Fatal(err)
 	}
