@@ -1,13 +1,15 @@
 // Command bench measures ftpd against vsftpd, ProFTPD, Pure-FTPd and the
 // raw loopback limit, in one run on one machine: FXP copies between two
 // servers of a kind, plain downloads (curl), logins per second and ftpd's
-// memory with many idle sessions. It prints a Markdown report.
+// memory with many idle sessions; and ftpd on an S3 store (versitygw)
+// against the AWS SDK's direct GET/PUT. It prints a Markdown report.
 //
 // Run it through bench/run (builds ftpd, needs root and the programs from
 // .ci/install-peers). It is not part of `go test ./...`.
 //
 // Addresses: ftpd on 127.0.0.2/127.0.0.3, the third-party pairs on
-// 127.0.0.4/127.0.0.5, clients from 127.0.0.10-127.0.0.30. Nothing else.
+// 127.0.0.4/127.0.0.5, versitygw on 127.0.0.6, clients from
+// 127.0.0.10-127.0.0.30. Nothing else.
 package main
 
 import (
@@ -73,7 +75,7 @@ var (
 	flagLoginDur  = flag.Duration("login-time", 5*time.Second, "duration of each logins/s loop")
 	flagLoginPar  = flag.Int("login-workers", 4, "concurrent login loops")
 	flagIdle      = flag.String("idle", "1000,10000", "idle session counts for ftpd's RSS (empty = skip)")
-	flagOnly      = flag.String("only", "fxp,download,par,login,memory", "which measurements (fxp, download, par, login, memory, wan)")
+	flagOnly      = flag.String("only", "fxp,download,par,login,memory,s3", "which measurements (fxp, download, par, login, memory, s3, wan)")
 	flagKinds     = flag.String("peers", "vsftpd,proftpd,pure-ftpd", "third-party servers to compare")
 	flagDir       = flag.String("dir", "/var/tmp", "where the work directory (and the big file) goes")
 	flagCost      = flag.Int("cost", 10, "bcrypt cost of ftpd's bench user")
@@ -185,8 +187,17 @@ func run() error {
 	for _, s := range strings.Split(*flagOnly, ",") {
 		only[strings.TrimSpace(s)] = true
 	}
+	// The servers and the big file serve every measurement but s3, which
+	// starts its own.
+	pairs := false
+	for k := range only {
+		pairs = pairs || k != "s3" && k != ""
+	}
 	var kinds []peers.Kind
 	for _, s := range strings.Split(*flagKinds, ",") {
+		if !pairs {
+			break
+		}
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
@@ -219,66 +230,27 @@ func run() error {
 		os.Exit(1)
 	}()
 
-	fmt.Fprintf(os.Stderr, "writing %d random bytes to %s\n", *flagSize, w.big)
-	if err := writeRandom(w.big, *flagSize); err != nil {
-		return err
+	if pairs {
+		fmt.Fprintf(os.Stderr, "writing %d random bytes to %s\n", *flagSize, w.big)
+		if err := writeRandom(w.big, *flagSize); err != nil {
+			return err
+		}
 	}
 
-	ftpdPair, err := w.startFtpdPair("ftpd", *flagFtpd, 23000, "")
-	if err != nil {
-		return err
-	}
-	contenders := []*contender{ftpdPair}
-	if *flagBase != "" {
-		base, err := w.startFtpdPair("ftpd-base", *flagBase, 23200, "")
-		if err != nil {
-			return err
-		}
-		contenders = append(contenders, base)
-	}
-	for i, k := range kinds {
-		c, err := w.startPeerPair(k, 24000+i*100)
-		if err != nil {
-			return err
-		}
-		contenders = append(contenders, c)
-	}
-	// Secure FXP contenders run in the FXP table only.
-	fxpContenders := contenders
-	if *flagSecure {
-		sec, err := w.startSecure(kinds)
-		if err != nil {
-			return err
-		}
-		fxpContenders = append(append([]*contender(nil), contenders...), sec...)
-	}
-	// The same file (one inode, one page cache) in every source root.
-	for _, c := range fxpContenders {
-		dst := filepath.Join(c.rootA, "big.bin")
-		_ = os.Remove(dst)
-		if err := os.Link(w.big, dst); err != nil {
-			return err
-		}
-	}
-	if err := warm(w.big); err != nil {
-		return err
-	}
-
-	for _, c := range fxpContenders {
-		if !*flagWarmup {
-			break
-		}
-		// The first login with a password costs ftpd a bcrypt check
-		// (then cached); pay it outside the timed runs.
-		for _, addr := range []string{c.a, c.b} {
-			conn, err := dial(addr, c.user, c.pass, client, c.secure)
-			if err != nil {
-				return fmt.Errorf("%s warm-up login: %w", c.name, err)
-			}
-			_ = conn.Quit()
-		}
-	}
 	r := &report{size: *flagSize, runs: *flagRuns, notes: notes, loadStart: loadAvg()}
+	if only["s3"] {
+		// First: the S3 servers run alone (the pairs start after).
+		if err := r.s3Run(w); err != nil {
+			return err
+		}
+	}
+	var ftpdPair *contender
+	var contenders, fxpContenders []*contender
+	if pairs {
+		if ftpdPair, contenders, fxpContenders, err = w.startPairs(kinds); err != nil {
+			return err
+		}
+	}
 	if only["fxp"] {
 		if err := r.fxp(w, fxpContenders); err != nil {
 			return err
@@ -315,6 +287,67 @@ func run() error {
 	}
 	r.print(os.Stdout)
 	return nil
+}
+
+// startPairs starts ftpd's pair, the optional ftpd-base pair, the
+// third-party pairs of kinds and the secure FXP contenders, links the big
+// file into every source root and logs in to each once.
+func (w *workspace) startPairs(kinds []peers.Kind) (ftpdPair *contender, contenders, fxpContenders []*contender, err error) {
+	ftpdPair, err = w.startFtpdPair("ftpd", *flagFtpd, 23000, "")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	contenders = []*contender{ftpdPair}
+	if *flagBase != "" {
+		base, err := w.startFtpdPair("ftpd-base", *flagBase, 23200, "")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		contenders = append(contenders, base)
+	}
+	for i, k := range kinds {
+		c, err := w.startPeerPair(k, 24000+i*100)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		contenders = append(contenders, c)
+	}
+	// Secure FXP contenders run in the FXP table only.
+	fxpContenders = contenders
+	if *flagSecure {
+		sec, err := w.startSecure(kinds)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		fxpContenders = append(append([]*contender(nil), contenders...), sec...)
+	}
+	// The same file (one inode, one page cache) in every source root.
+	for _, c := range fxpContenders {
+		dst := filepath.Join(c.rootA, "big.bin")
+		_ = os.Remove(dst)
+		if err := os.Link(w.big, dst); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if err := warm(w.big); err != nil {
+		return nil, nil, nil, err
+	}
+
+	for _, c := range fxpContenders {
+		if !*flagWarmup {
+			break
+		}
+		// The first login with a password costs ftpd a bcrypt check
+		// (then cached); pay it outside the timed runs.
+		for _, addr := range []string{c.a, c.b} {
+			conn, err := dial(addr, c.user, c.pass, client, c.secure)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("%s warm-up login: %w", c.name, err)
+			}
+			_ = conn.Quit()
+		}
+	}
+	return ftpdPair, contenders, fxpContenders, nil
 }
 
 // --- servers ---
@@ -540,6 +573,7 @@ type report struct {
 	memBase   int64
 	notes     []string
 	loadStart string
+	s3        *s3Result
 }
 
 // loadAvg is /proc/loadavg's three load averages: how busy the shared
@@ -833,6 +867,7 @@ func (r *report) print(out io.Writer) {
 		r.wanTable(out)
 	}
 	r.targets(out)
+	r.s3Table(out)
 	if len(r.loginRes) > 0 {
 		fmt.Fprintf(out, "\nLogins per second (connect, USER, PASS, QUIT; %d concurrent loops for %v):\n\n", *flagLoginPar, *flagLoginDur)
 		fmt.Fprintln(out, "| server | password check | logins/s | errors |")
