@@ -139,13 +139,30 @@ func (s *Store) InstanceID() string { return s.instance }
 func (s *Store) acquire(ctx context.Context) ([]byte, error) {
 	select {
 	case b := <-s.budget:
-		if b == nil {
-			b = make([]byte, 0, s.partSize)
-		}
-		return b[:0], nil
+		return s.buffer(b), nil
 	case <-ctx.Done():
 		return nil, fmt.Errorf("wait for upload memory: %w", ctx.Err())
 	}
+}
+
+// tryAcquire takes one part buffer if the budget has one spare now; it
+// never waits (see Upload.sendPart).
+func (s *Store) tryAcquire() ([]byte, bool) {
+	select {
+	case b := <-s.budget:
+		return s.buffer(b), true
+	default:
+		return nil, false
+	}
+}
+
+// buffer makes a budget token a part buffer: allocated at its first use,
+// then reused.
+func (s *Store) buffer(b []byte) []byte {
+	if b == nil {
+		b = make([]byte, 0, s.partSize)
+	}
+	return b[:0]
 }
 
 // release gives a buffer back to the budget.
