@@ -847,11 +847,16 @@ func machine() string {
 
 func (r *report) print(out io.Writer) {
 	fmt.Fprintf(out, "### Benchmark run %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(out, "Machine: %s.  \nCommand: `sudo bench/run %s`  \nFile: %d bytes of random data, page-cached, hard-linked into every source root; destination deleted and `sync` before each copy.\n",
-		machine(), userArgs(), r.size)
+	fmt.Fprintf(out, "Machine: %s.  \nCommand: `sudo bench/run %s`  \n", machine(), userArgs())
+	ftp := len(r.fxpDst)+len(r.dl)+len(r.par) > 0
+	if ftp {
+		fmt.Fprintf(out, "File: %d bytes of random data, page-cached, hard-linked into every source root; destination deleted and `sync` before each copy.\n", r.size)
+	}
 	fmt.Fprintf(out, "Load average (1, 5, 15 min) at start: %s; at end: %s. %d runs per cell, contenders and passive sides interleaved run by run (the first contender rotates).\n",
 		r.loadStart, loadAvg(), r.runs)
-	fmt.Fprintln(out, "CPU s/GB: utime+stime+cutime+cstime of the server master processes (/proc/PID/stat, sessions reaped first) over the whole operation including logins, per 10^9 bytes moved.")
+	if ftp {
+		fmt.Fprintln(out, "CPU s/GB: utime+stime+cutime+cstime of the server master processes (/proc/PID/stat, sessions reaped first) over the whole operation including logins, per 10^9 bytes moved.")
+	}
 	gib := fmt.Sprintf("%.3g GiB", float64(r.size)/(1<<30))
 	if len(r.fxpDst) > 0 {
 		r.table(out, "FXP "+gib+", server A → server B of one kind, PASV on the destination", "both servers", r.fxpDst, r.fxpRaw)
