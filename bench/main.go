@@ -144,6 +144,23 @@ func (w *workspace) addProc(c *exec.Cmd) {
 	w.procs = append(w.procs, c)
 }
 
+// spawn starts cmd in a process group of its own with its output in the
+// file logPath, and stops it with the workspace.
+func (w *workspace) spawn(cmd *exec.Cmd, logPath string) error {
+	log, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	w.addProc(cmd)
+	return nil
+}
+
 func (w *workspace) addServer(s *peers.Server) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -408,18 +425,10 @@ func (w *workspace) startFtpdPair(name, bin string, passiveBase int, extra strin
 		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 			return nil, err
 		}
-		log, err := os.Create(filepath.Join(dir, "ftpd.log"))
-		if err != nil {
-			return nil, err
-		}
 		cmd := exec.Command(bin, "-config", path)
-		cmd.Stdout, cmd.Stderr = log, log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
+		if err := w.spawn(cmd, filepath.Join(dir, "ftpd.log")); err != nil {
 			return nil, err
 		}
-		log.Close()
-		w.addProc(cmd)
 		addr := fmt.Sprintf("%s:%d", host, port)
 		if err := waitGreet(addr, 10*time.Second); err != nil {
 			out, _ := os.ReadFile(filepath.Join(dir, "ftpd.log"))

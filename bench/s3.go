@@ -144,20 +144,11 @@ func (w *workspace) startS3(bin string) (*s3Env, error) {
 		return nil, err
 	}
 	addr := net.JoinHostPort(storeHost, strconv.Itoa(port))
-	log, err := os.Create(filepath.Join(dir, "versitygw.log"))
-	if err != nil {
-		return nil, err
-	}
 	cmd := exec.Command(gw, "-p", addr, "-q", "posix", filepath.Join(dir, "data"))
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+s3Key, "ROOT_SECRET_KEY="+s3Secret)
-	cmd.Stdout, cmd.Stderr = log, log
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		log.Close()
+	if err := w.spawn(cmd, filepath.Join(dir, "versitygw.log")); err != nil {
 		return nil, err
 	}
-	log.Close()
-	w.addProc(cmd)
 	env := &s3Env{gwPid: cmd.Process.Pid, endpoint: "http://" + addr, user: ftpUser, pass: ftpPass}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -229,19 +220,10 @@ root = %q
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, err
 	}
-	flog, err := os.Create(filepath.Join(fdir, "ftpd.log"))
-	if err != nil {
-		return nil, err
-	}
 	fcmd := exec.Command(bin, "-config", path)
-	fcmd.Stdout, fcmd.Stderr = flog, flog
-	fcmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := fcmd.Start(); err != nil {
-		flog.Close()
+	if err := w.spawn(fcmd, filepath.Join(fdir, "ftpd.log")); err != nil {
 		return nil, err
 	}
-	flog.Close()
-	w.addProc(fcmd)
 	env.ftpdPid = fcmd.Process.Pid
 	if err := waitGreet(env.ftpdAddr, 30*time.Second); err != nil {
 		out, _ := os.ReadFile(filepath.Join(fdir, "ftpd.log"))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"sync"
 	"testing"
@@ -32,6 +33,28 @@ func (h *holdParts) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 	}
 	return http.DefaultTransport.RoundTrip(req)
+}
+
+// writeWhileHeld writes p to w, which must send part 1 on the way, and
+// fails unless the write returns while part 1 is held at the store.
+func (h *holdParts) writeWhileHeld(t *testing.T, w io.Writer, p []byte) {
+	t.Helper()
+	wrote := make(chan error, 1)
+	go func() { _, err := w.Write(p); wrote <- err }()
+	select {
+	case <-h.started:
+	case <-time.After(waitLong):
+		t.Fatal("part 1 was never sent")
+	}
+	select {
+	case err := <-wrote:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(waitLong):
+		close(h.release)
+		t.Fatal("the write waited for part 1 to be sent: the next part did not fill meanwhile")
+	}
 }
 
 // storeVia connects a Store through transport rt to srv's bucket "ftp"
@@ -74,27 +97,8 @@ func TestUploadFillsNextPartWhileSending(t *testing.T) {
 	}
 	up := f.(*s3store.Upload)
 	defer up.Close()
-	wrote := make(chan error, 1)
-	go func() {
-		// Part 1 full, one byte more (part 1 goes), then the rest of
-		// part 2: all of it while part 1 is held.
-		_, err := up.Write(data[:10*mib])
-		wrote <- err
-	}()
-	select {
-	case <-hold.started:
-	case <-time.After(waitLong):
-		t.Fatal("part 1 was never sent")
-	}
-	select {
-	case err := <-wrote:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(waitLong):
-		close(hold.release)
-		t.Fatal("part 2 did not fill while part 1 was being sent")
-	}
+	// Part 1 full, one byte more (part 1 goes), then the rest of part 2.
+	hold.writeWhileHeld(t, up, data[:10*mib])
 	close(hold.release)
 	if _, err := up.Write(data[10*mib:]); err != nil {
 		t.Fatal(err)
@@ -180,22 +184,7 @@ func TestUploadAbortWithPartInFlight(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	wrote := make(chan error, 1)
-	go func() { _, err := f.Write(make([]byte, 5*mib+1)); wrote <- err }()
-	select {
-	case <-hold.started:
-	case <-time.After(waitLong):
-		t.Fatal("part 1 was never sent")
-	}
-	select {
-	case err := <-wrote:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(waitLong):
-		close(hold.release)
-		t.Fatal("Write waited for part 1 to be sent")
-	}
+	hold.writeWhileHeld(t, f, make([]byte, 5*mib+1))
 	closed := make(chan error, 1)
 	go func() { closed <- f.Close() }()
 	close(hold.release)
