@@ -144,6 +144,24 @@ func (w *workspace) addProc(c *exec.Cmd) {
 	w.procs = append(w.procs, c)
 }
 
+// startFtpd writes cfg to dir/ftpd.toml and starts ftpd (binary bin)
+// with it, logging to dir/ftpd.log, and waits for its greeting on addr.
+func (w *workspace) startFtpd(bin, dir, cfg, addr string) (*exec.Cmd, error) {
+	path := filepath.Join(dir, "ftpd.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-config", path)
+	if err := w.spawn(cmd, filepath.Join(dir, "ftpd.log")); err != nil {
+		return nil, err
+	}
+	if err := waitGreet(addr, 30*time.Second); err != nil {
+		out, _ := os.ReadFile(filepath.Join(dir, "ftpd.log"))
+		return nil, fmt.Errorf("ftpd on %s: %v\n%s", addr, err, out)
+	}
+	return cmd, nil
+}
+
 // spawn starts cmd in a process group of its own with its output in the
 // file logPath, and stops it with the workspace.
 func (w *workspace) spawn(cmd *exec.Cmd, logPath string) error {
@@ -421,18 +439,10 @@ func (w *workspace) startFtpdPair(name, bin string, passiveBase int, extra strin
 			fmt.Sprintf("%d-%d", passiveBase+i*100, passiveBase+i*100+15), "127.0.0.0/8", extra,
 			[]ftpdUser{{ftpUser, string(hash), filepath.Join(dir, "root"), ""},
 				{idleUser, string(idleHash), filepath.Join(dir, "idle"), idleBackend}})
-		path := filepath.Join(dir, "ftpd.toml")
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			return nil, err
-		}
-		cmd := exec.Command(bin, "-config", path)
-		if err := w.spawn(cmd, filepath.Join(dir, "ftpd.log")); err != nil {
-			return nil, err
-		}
 		addr := fmt.Sprintf("%s:%d", host, port)
-		if err := waitGreet(addr, 10*time.Second); err != nil {
-			out, _ := os.ReadFile(filepath.Join(dir, "ftpd.log"))
-			return nil, fmt.Errorf("ftpd on %s: %v\n%s", addr, err, out)
+		cmd, err := w.startFtpd(bin, dir, cfg, addr)
+		if err != nil {
+			return nil, err
 		}
 		if i == 0 {
 			c.a, c.rootA, c.pid = addr, filepath.Join(dir, "root"), cmd.Process.Pid

@@ -216,19 +216,11 @@ root = %q
 	if err := os.MkdirAll(fdir, 0o755); err != nil {
 		return nil, err
 	}
-	path := filepath.Join(fdir, "ftpd.toml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	fcmd := exec.Command(bin, "-config", path)
-	if err := w.spawn(fcmd, filepath.Join(fdir, "ftpd.log")); err != nil {
+	fcmd, err := w.startFtpd(bin, fdir, cfg, env.ftpdAddr)
+	if err != nil {
 		return nil, err
 	}
 	env.ftpdPid = fcmd.Process.Pid
-	if err := waitGreet(env.ftpdAddr, 30*time.Second); err != nil {
-		out, _ := os.ReadFile(filepath.Join(fdir, "ftpd.log"))
-		return nil, fmt.Errorf("ftpd (s3) on %s: %v\n%s", env.ftpdAddr, err, out)
-	}
 	return env, nil
 }
 
