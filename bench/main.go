@@ -122,20 +122,40 @@ func (w *workspace) stop() {
 		_ = s.Stop()
 	}
 	for _, c := range w.procs {
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		stopCmd(c)
 	}
 	for i := len(w.after) - 1; i >= 0; i-- {
 		w.after[i]()
 	}
 	w.servers, w.procs, w.after = nil, nil, nil
+}
+
+// stopCmd ends a started process group: SIGTERM, SIGKILL after 5 s.
+func stopCmd(c *exec.Cmd) {
+	_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// stopProcs stops the given started processes now (not at the end).
+func (w *workspace) stopProcs(cs ...*exec.Cmd) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range cs {
+		for i, p := range w.procs {
+			if p == c {
+				stopCmd(c)
+				w.procs = append(w.procs[:i], w.procs[i+1:]...)
+				break
+			}
+		}
+	}
 }
 
 func (w *workspace) addProc(c *exec.Cmd) {

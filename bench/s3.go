@@ -90,6 +90,8 @@ type s3Result struct {
 
 // s3Env is a running versitygw and an ftpd with one S3 user on it.
 type s3Env struct {
+	gw, ftpd       *exec.Cmd
+	dir            string
 	gwPid, ftpdPid int
 	endpoint       string
 	ftpdAddr       string
@@ -149,7 +151,7 @@ func (w *workspace) startS3(bin string) (*s3Env, error) {
 	if err := w.spawn(cmd, filepath.Join(dir, "versitygw.log")); err != nil {
 		return nil, err
 	}
-	env := &s3Env{gwPid: cmd.Process.Pid, endpoint: "http://" + addr, user: ftpUser, pass: ftpPass}
+	env := &s3Env{gw: cmd, dir: dir, gwPid: cmd.Process.Pid, endpoint: "http://" + addr, user: ftpUser, pass: ftpPass}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, time.Second)
@@ -220,7 +222,7 @@ root = %q
 	if err != nil {
 		return nil, err
 	}
-	env.ftpdPid = fcmd.Process.Pid
+	env.ftpd, env.ftpdPid = fcmd, fcmd.Process.Pid
 	return env, nil
 }
 
@@ -269,6 +271,12 @@ func (r *report) s3Run(w *workspace) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		// The other measurements run without them (and without the
+		// objects on disk).
+		w.stopProcs(env.ftpd, env.gw)
+		_ = os.RemoveAll(env.dir)
+	}()
 	data := make([]byte, size)
 	_, _ = rand.NewChaCha8([32]byte{3}).Read(data) // incompressible
 	ctx := context.Background()
