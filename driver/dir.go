@@ -37,7 +37,7 @@ func (dir *Dir) Readdir(n int) ([]os.FileInfo, error) {
 		fis, err := dir.f.Readdir(n)
 		out := fis[:0]
 		for _, fi := range fis {
-			if !strings.HasPrefix(fi.Name(), PartialPrefix) {
+			if listable(fi.Name()) {
 				out = append(out, fi)
 			}
 		}
@@ -53,6 +53,15 @@ func (dir *Dir) Readdir(n int) ([]os.FileInfo, error) {
 		}
 		// A page of partial files only: read on.
 	}
+}
+
+// listable reports whether a directory entry belongs in a listing: not a
+// partial upload, and not a name no FTP command can address (CR, LF or
+// NUL end or break a command line) which, written into a LIST or NLST,
+// would forge listing lines. Such names come from outside FTP (a local
+// user, another writer of the bucket).
+func listable(name string) bool {
+	return !strings.HasPrefix(name, PartialPrefix) && !strings.ContainsAny(name, "\r\n\x00") && name != "." && name != ".."
 }
 
 // Close releases the directory.
