@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -27,6 +28,12 @@ type evilFTP struct {
 	mu       sync.Mutex
 	cmds     []string
 	stored   map[string]bool // names a STOR/APPE was accepted for
+	// vanishing: fxp's temporary file is reported (SIZE 213 5) until the
+	// first DELE of it, which answers 550 as if the file had gone in
+	// between (a server that removes a refused upload's empty file after
+	// its reply).
+	vanishing bool
+	deleted   bool
 }
 
 func startEvil(t *testing.T, host string, e *evilFTP) *evilFTP {
@@ -107,14 +114,25 @@ func (e *evilFTP) serve(t *testing.T, c net.Conn, host string) {
 		case "MKD":
 			reply(`257 "` + arg + `" created`)
 		case "DELE", "RMD":
+			e.mu.Lock()
+			vanish := e.vanishing && strings.HasPrefix(arg, ".fxp-")
+			e.deleted = e.deleted || vanish
+			e.mu.Unlock()
+			if vanish {
+				reply("550 no such file or directory")
+				continue
+			}
 			reply("250 deleted")
 		case "SIZE":
 			// A source file of 1 MiB; fxp's temporary file exists once a
 			// STOR/APPE was accepted for it, and then never grows.
 			e.mu.Lock()
 			stored := e.stored[arg]
+			vanished := e.deleted
 			e.mu.Unlock()
 			switch {
+			case e.vanishing && !vanished && strings.HasPrefix(arg, ".fxp-"):
+				reply("213 5")
 			case stored:
 				reply("213 0")
 			case strings.HasPrefix(arg, ".fxp-"):
@@ -446,5 +464,26 @@ func TestSiteAllowForeignPasv(t *testing.T) {
 		if err != nil || ep.AllowForeignPasv != want {
 			t.Errorf("%s: AllowForeignPasv %v (%v), want %v", name, ep.AllowForeignPasv, err, want)
 		}
+	}
+}
+
+// TestTempFileGoneBeforeDelete: the stale temporary file SIZE reported is
+// gone when fxp deletes it (550): the copy goes on instead of failing on
+// "remove stale temporary file". ftpd itself does this: a refused APPE's
+// empty file is removed just after the 425 reply.
+func TestTempFileGoneBeforeDelete(t *testing.T) {
+	src := startEvil(t, "127.0.0.2", &evilFTP{})
+	dst := startEvil(t, "127.0.0.3", &evilFTP{vanishing: true})
+	_, err := hostileClient(Options{Passive: PassiveDst}).Copy(context.Background(), mustEndpoint(t, src.addr, "f"), mustEndpoint(t, dst.addr, "f"))
+	if err == nil {
+		t.Fatal("copy through servers that refuse every transfer succeeded")
+	}
+	if strings.Contains(err.Error(), "remove stale temporary file") {
+		t.Fatalf("copy failed on the vanished temporary file: %v", err)
+	}
+	cmds := dst.got()
+	deleted := slices.IndexFunc(cmds, func(c string) bool { return strings.HasPrefix(c, "DELE .fxp-") })
+	if deleted < 0 || !slices.ContainsFunc(cmds[deleted:], func(c string) bool { return strings.HasPrefix(c, "APPE .fxp-") || strings.HasPrefix(c, "STOR .fxp-") }) {
+		t.Fatalf("no upload of the temporary file after its DELE: %q", cmds)
 	}
 }

@@ -279,6 +279,11 @@ func (w *worker) tempOffset(tmp job, size int64, resuming bool) (int64, error) {
 	}
 	w.cl.log.Debug("removing stale temporary file", "path", tmp.dst.Path, "size", n)
 	if _, err := w.dst.c.Expect(250, "DELE %s", tmp.dst.Path); err != nil {
+		// Gone in between (ftpd removes a refused upload's empty file
+		// just after its reply): what was to be removed is not there.
+		if _, still, serr := w.dst.size(tmp.dst.Path); serr == nil && !still {
+			return 0, nil
+		}
 		return 0, fmt.Errorf("%s: remove stale temporary file: %w", w.dst, err)
 	}
 	return 0, nil
