@@ -68,6 +68,13 @@ func (f *Fs) key(op, name string) (string, error) {
 	return k, nil
 }
 
+// req is the context of one request on the store: the session's, bounded
+// by the request timeout, so a store that stops answering fails the
+// command instead of holding the session.
+func (f *Fs) req() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(f.ctx, f.s.reqTimeout)
+}
+
 // maxKey is S3's longest key in bytes.
 const maxKey = 1024
 
@@ -96,7 +103,9 @@ func (f *Fs) Mkdir(name string, _ os.FileMode) error {
 			return &os.PathError{Op: "mkdir", Path: name, Err: os.ErrNotExist}
 		}
 	}
-	_, err = f.s.c.PutObject(f.ctx, &s3.PutObjectInput{Bucket: &f.s.bucket, Key: aws.String(k + "/"), Body: strings.NewReader(""), ContentLength: aws.Int64(0)})
+	ctx, cancel := f.req()
+	defer cancel()
+	_, err = f.s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &f.s.bucket, Key: aws.String(k + "/"), Body: strings.NewReader(""), ContentLength: aws.Int64(0)})
 	return f.pathErr("mkdir", name, err)
 }
 
@@ -177,11 +186,13 @@ func (f *Fs) Remove(name string) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := f.req()
+	defer cancel()
 	if !fi.IsDir() {
-		_, err = f.s.c.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &k})
+		_, err = f.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &k})
 		return f.pathErr("remove", name, err)
 	}
-	out, err := f.s.c.ListObjectsV2(f.ctx, &s3.ListObjectsV2Input{Bucket: &f.s.bucket, Prefix: aws.String(k + "/"), MaxKeys: aws.Int32(2)})
+	out, err := f.s.c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &f.s.bucket, Prefix: aws.String(k + "/"), MaxKeys: aws.Int32(2)})
 	if err != nil {
 		return f.pathErr("remove", name, err)
 	}
@@ -190,7 +201,7 @@ func (f *Fs) Remove(name string) error {
 			return &os.PathError{Op: "remove", Path: name, Err: syscall.ENOTEMPTY}
 		}
 	}
-	_, err = f.s.c.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: aws.String(k + "/")})
+	_, err = f.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: aws.String(k + "/")})
 	return f.pathErr("remove", name, err)
 }
 
@@ -232,7 +243,9 @@ func (f *Fs) Rename(oldname, newname string) error {
 	if err := f.s.copyObject(f.ctx, ok, nk, fi.Size(), nil); err != nil {
 		return f.pathErr("rename", oldname, err)
 	}
-	_, err = f.s.c.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &ok})
+	ctx, cancel := f.req()
+	defer cancel()
+	_, err = f.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &ok})
 	return f.pathErr("rename", oldname, err)
 }
 
@@ -272,14 +285,16 @@ func (f *Fs) Stat(name string) (os.FileInfo, error) {
 	if k == f.prefix {
 		return &info{name: "/", dir: true}, nil
 	}
-	out, err := f.s.c.HeadObject(f.ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
+	ctx, cancel := f.req()
+	defer cancel()
+	out, err := f.s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
 	if err == nil {
 		return &info{name: base, size: aws.ToInt64(out.ContentLength), mtime: mtimeOf(out.Metadata, out.LastModified)}, nil
 	}
 	if httpStatus(err) != http.StatusNotFound {
 		return nil, f.pathErr("stat", name, err)
 	}
-	lo, err := f.s.c.ListObjectsV2(f.ctx, &s3.ListObjectsV2Input{Bucket: &f.s.bucket, Prefix: aws.String(k + "/"), MaxKeys: aws.Int32(1)})
+	lo, err := f.s.c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &f.s.bucket, Prefix: aws.String(k + "/"), MaxKeys: aws.Int32(1)})
 	if err != nil {
 		return nil, f.pathErr("stat", name, err)
 	}
@@ -329,7 +344,9 @@ func (f *Fs) Chtimes(name string, _, mtime time.Time) error {
 	if fi.IsDir() {
 		return &os.PathError{Op: "chtimes", Path: name, Err: ErrUnsupported}
 	}
-	head, err := f.s.c.HeadObject(f.ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
+	ctx, cancel := f.req()
+	head, err := f.s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
+	cancel()
 	if err != nil {
 		return f.pathErr("chtimes", name, err)
 	}
@@ -533,7 +550,9 @@ func (d *dirFile) page() error {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	out, err := d.fs.s.c.ListObjectsV2(d.fs.ctx, &s3.ListObjectsV2Input{
+	ctx, cancel := d.fs.req()
+	defer cancel()
+	out, err := d.fs.s.c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket: &d.fs.s.bucket, Prefix: &prefix, Delimiter: aws.String("/"), ContinuationToken: d.token,
 	})
 	if err != nil {
@@ -541,7 +560,7 @@ func (d *dirFile) page() error {
 	}
 	for _, cp := range out.CommonPrefixes {
 		n := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), prefix), "/")
-		if n == "" || prefix+n+"/" == Reserved {
+		if n == "" || prefix+n+"/" == Reserved || !addressable(n) {
 			continue
 		}
 		d.buf = append(d.buf, &info{name: n, dir: true})
@@ -550,6 +569,9 @@ func (d *dirFile) page() error {
 		n := strings.TrimPrefix(aws.ToString(o.Key), prefix)
 		if n == "" || strings.Contains(n, "/") {
 			continue // the directory's own marker
+		}
+		if !addressable(n) {
+			continue
 		}
 		fi := &info{name: n, size: aws.ToInt64(o.Size)}
 		if o.LastModified != nil {
@@ -561,6 +583,22 @@ func (d *dirFile) page() error {
 	d.token = out.NextContinuationToken
 	d.done = !aws.ToBool(out.IsTruncated)
 	return nil
+}
+
+// addressable reports whether an FTP command can name n. Keys come from
+// anyone who writes to the bucket; a name with a control character (CR
+// and LF would forge lines of a LIST reply, ESC drives the client's
+// terminal), or "." or "..", is left out of listings rather than shown.
+func addressable(n string) bool {
+	if n == "." || n == ".." {
+		return false
+	}
+	for _, r := range n {
+		if r < 0x20 || r >= 0x7f && r <= 0x9f {
+			return false
+		}
+	}
+	return true
 }
 
 // CommitsUploads tells the driver that an upload appears only at Commit

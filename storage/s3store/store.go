@@ -49,6 +49,11 @@ type Config struct {
 	// InstanceID marks the multipart uploads this process starts (in
 	// their metadata), so a start-up sweep aborts only its own.
 	InstanceID string
+	// RequestTimeout bounds each request that is not a transfer's
+	// stream (HeadObject, a listing page, a delete, a directory marker):
+	// a store that stops answering fails the command instead of holding
+	// the session. 0 = DefaultRequestTimeout. Copies get CopyTimeout.
+	RequestTimeout time.Duration
 	// HTTPClient, if set, is the client's transport (tests).
 	HTTPClient *http.Client
 	// Log gets the store's own text of a failed request (endpoint,
@@ -58,6 +63,14 @@ type Config struct {
 
 // MinPartSize is S3's smallest part but the last.
 const MinPartSize = 5 << 20
+
+// DefaultRequestTimeout bounds a request that moves no file data
+// (Config.RequestTimeout); CopyTimeout bounds each copy request (a
+// server-side copy of up to 5 GiB, or a 512 MiB part of a bigger one).
+const (
+	DefaultRequestTimeout = time.Minute
+	CopyTimeout           = 15 * time.Minute
+)
 
 // Store is a client of one bucket shared by every S3 user of a server.
 type Store struct {
@@ -70,8 +83,11 @@ type Store struct {
 	// them).
 	copyLimit, copyPart int64
 	instance            string
-	now                 func() time.Time
-	log                 *slog.Logger
+	// reqTimeout bounds each request but a transfer's stream and a
+	// copy; copyTimeout each copy request (Config.RequestTimeout).
+	reqTimeout, copyTimeout time.Duration
+	now                     func() time.Time
+	log                     *slog.Logger
 }
 
 // New builds a Store; credentials come from the AWS SDK's default chain.
@@ -117,20 +133,26 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.ClientShare > 0 {
 		perClient = max(1, int(cfg.ClientShare/cfg.PartSize))
 	}
+	reqTimeout := cfg.RequestTimeout
+	if reqTimeout <= 0 {
+		reqTimeout = DefaultRequestTimeout
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Store{
-		log:       log,
-		c:         c,
-		bucket:    cfg.Bucket,
-		partSize:  cfg.PartSize,
-		budget:    newBudget(slots, perClient, cfg.PartSize),
-		copyLimit: maxSingleCopy,
-		copyPart:  copyPartSize,
-		instance:  instance,
-		now:       time.Now,
+		log:         log,
+		c:           c,
+		bucket:      cfg.Bucket,
+		partSize:    cfg.PartSize,
+		budget:      newBudget(slots, perClient, cfg.PartSize),
+		copyLimit:   maxSingleCopy,
+		copyPart:    copyPartSize,
+		instance:    instance,
+		reqTimeout:  reqTimeout,
+		copyTimeout: CopyTimeout,
+		now:         time.Now,
 	}, nil
 }
 

@@ -1,0 +1,169 @@
+package s3store_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ftpd/ftpd/storage/s3store"
+	"github.com/ftpd/ftpd/storage/s3store/s3test"
+)
+
+// silentStore is a TCP endpoint that accepts connections and reads
+// requests but never answers: a store that hangs.
+func silentStore(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var conns []net.Conn
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns = append(conns, c)
+			mu.Unlock()
+			go func() {
+				buf := make([]byte, 4096)
+				for {
+					if _, err := c.Read(buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	t.Cleanup(func() {
+		l.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range conns {
+			c.Close()
+		}
+	})
+	return "http://" + l.Addr().String()
+}
+
+func testCreds(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("AWS_ACCESS_KEY_ID", "k")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "s")
+	t.Setenv("AWS_CONFIG_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", filepath.Join(dir, "none"))
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// TestSilentStoreBounded: a store that accepts connections and never
+// answers does not hold a command forever. Each of Stat (SIZE, MDTM, CWD),
+// Mkdir, Remove, Rename, Chtimes and a listing fails once the request
+// timeout passes (was: blocked until the session's context ended, which
+// is never while the session's only goroutine waits in the command).
+func TestSilentStoreBounded(t *testing.T) {
+	testCreds(t)
+	st, err := s3store.New(context.Background(), s3store.Config{
+		Endpoint: silentStore(t), Region: "us-east-1", Bucket: "ftp", PathStyle: true,
+		PartSize: 5 * mib, UploadMemory: 5 * mib, RequestTimeout: 200 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := st.Fs(context.Background(), "u/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]func() error{
+		"stat":    func() error { _, err := fs.Stat("x"); return err },
+		"mkdir":   func() error { return fs.Mkdir("d", 0o755) },
+		"remove":  func() error { return fs.Remove("x") },
+		"rename":  func() error { return fs.Rename("x", "y") },
+		"chtimes": func() error { return fs.Chtimes("x", time.Now(), time.Now()) },
+		"list": func() error {
+			d, err := fs.Open("/")
+			if err != nil {
+				return err
+			}
+			defer d.Close()
+			_, err = d.Readdir(-1)
+			return err
+		},
+	}
+	for name, op := range ops {
+		done := make(chan error, 1)
+		go func() { done <- op() }()
+		select {
+		case err := <-done:
+			if err == nil {
+				t.Errorf("%s on a silent store succeeded", name)
+			}
+			if !errors.Is(err, s3store.ErrStore) {
+				t.Errorf("%s on a silent store: %v, want a store error", name, err)
+			}
+		case <-time.After(30 * time.Second): // 150x the 200 ms timeout: a loaded machine cannot reach it
+			t.Fatalf("%s on a silent store still blocked after 30 s", name)
+		}
+	}
+}
+
+// TestListingSkipsUnaddressableNames: keys another writer put in the
+// bucket whose names no FTP command can address — with CR, LF or other
+// control characters (C0, DEL, C1) — are left out of
+// listings: a name with CRLF would forge lines of a LIST reply for a
+// client parsing it (was: every such name listed as is).
+func TestListingSkipsUnaddressableNames(t *testing.T) {
+	srv := s3test.Start(t)
+	st := srv.Store(t, "ftp", 5*mib, 5*mib)
+	dir := filepath.Join(srv.Dir, "ftp", "u")
+	bad := []string{
+		"evil\r\n-rw-r--r-- 1 ftp ftp 999 Jan  1 00:00 forged",
+		"lf\nname", "cr\rname", "tab\tname", "del\x7f", "c1\u0085nel", "c1\u009bcsi",
+	}
+	// (ESC and the other C0 controls but TAB, LF and CR cannot pass XML
+	// 1.0: the listing shows U+FFFD in their place.)
+	for _, n := range bad {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, n), []byte("x"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "sub\nforged"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sub\nforged", "f"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, good := range []string{"ok", "é ü", "\u202ebidi"} {
+		s3test.Put(t, st, "u/"+good, []byte("x"))
+	}
+	fs, _ := st.Fs(context.Background(), "u/")
+	d, err := fs.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	names, err := d.Readdirnames(-1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{"ok": true, "é ü": true, "\u202ebidi": true}
+	for _, n := range names {
+		if !want[n] {
+			t.Errorf("listed %q", n)
+		}
+		delete(want, n)
+	}
+	for n := range want {
+		t.Errorf("%q missing from the listing", n)
+	}
+}
