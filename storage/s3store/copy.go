@@ -20,14 +20,15 @@ const (
 )
 
 // copyObject copies the object at src (size bytes) to dst, both keys of
-// the bucket. With meta non-nil the copy gets that metadata instead of
+// the bucket. etag (if not nil) pins the source: the copy fails if the
+// object at src is no longer that one. With meta non-nil the copy gets that metadata instead of
 // the source's. Up to copyLimit it is one CopyObject; beyond, a multipart
 // copy that is aborted on any failure, so dst is either the whole copy or
 // as it was.
-func (s *Store) copyObject(ctx context.Context, src, dst string, size int64, meta map[string]string) error {
+func (s *Store) copyObject(ctx context.Context, src, dst string, size int64, etag *string, meta map[string]string) error {
 	source := aws.String(copySource(s.bucket, src))
 	if size <= s.copyLimit {
-		in := &s3.CopyObjectInput{Bucket: &s.bucket, Key: &dst, CopySource: source}
+		in := &s3.CopyObjectInput{Bucket: &s.bucket, Key: &dst, CopySource: source, CopySourceIfMatch: etag}
 		if meta != nil {
 			in.Metadata, in.MetadataDirective = meta, types.MetadataDirectiveReplace
 		}
@@ -42,7 +43,7 @@ func (s *Store) copyObject(ctx context.Context, src, dst string, size int64, met
 	if err != nil {
 		return err
 	}
-	if aws.ToInt64(head.ContentLength) != size || head.ETag == nil {
+	if aws.ToInt64(head.ContentLength) != size || head.ETag == nil || etag != nil && *etag != *head.ETag {
 		return fmt.Errorf("copy %s: the object changed during the copy", src)
 	}
 	if meta == nil {

@@ -240,14 +240,28 @@ func (f *Fs) Rename(oldname, newname string) error {
 			return &os.PathError{Op: "rename", Path: newname, Err: os.ErrNotExist}
 		}
 	}
-	if err := f.s.copyObject(f.ctx, ok, nk, fi.Size(), nil); err != nil {
+	etag := fi.(*info).etag
+	if err := f.s.copyObject(f.ctx, ok, nk, fi.Size(), etag, nil); err != nil {
 		return f.pathErr("rename", oldname, err)
 	}
+	// Delete only the object copied: another writer of the bucket may
+	// have replaced it since, and its new file must not be lost.
 	ctx, cancel := f.req()
 	defer cancel()
-	_, err = f.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &ok})
+	_, err = f.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &ok, IfMatch: etag})
+	if httpStatus(err) == http.StatusNotImplemented {
+		// A store without conditional deletes: delete as before.
+		_, err = f.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &ok})
+	}
+	if httpStatus(err) == http.StatusPreconditionFailed {
+		return &os.PathError{Op: "rename", Path: oldname, Err: errChanged}
+	}
 	return f.pathErr("rename", oldname, err)
 }
+
+// errChanged is a rename whose source was replaced after it was copied:
+// both names exist, the old one with the new content.
+var errChanged = errors.New("replaced during the rename: copied, and kept under its old name")
 
 func copySource(bucket, key string) string {
 	// CopySource is bucket/key, URL-escaped per segment.
@@ -289,7 +303,7 @@ func (f *Fs) Stat(name string) (os.FileInfo, error) {
 	defer cancel()
 	out, err := f.s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
 	if err == nil {
-		return &info{name: base, size: aws.ToInt64(out.ContentLength), mtime: mtimeOf(out.Metadata, out.LastModified)}, nil
+		return &info{name: base, size: aws.ToInt64(out.ContentLength), mtime: mtimeOf(out.Metadata, out.LastModified), etag: out.ETag}, nil
 	}
 	if httpStatus(err) != http.StatusNotFound {
 		return nil, f.pathErr("stat", name, err)
@@ -355,7 +369,7 @@ func (f *Fs) Chtimes(name string, _, mtime time.Time) error {
 		meta[mk] = mv
 	}
 	meta[metaMtime] = strconv.FormatInt(mtime.Unix(), 10)
-	return f.pathErr("chtimes", name, f.s.copyObject(f.ctx, k, k, aws.ToInt64(head.ContentLength), meta))
+	return f.pathErr("chtimes", name, f.s.copyObject(f.ctx, k, k, aws.ToInt64(head.ContentLength), head.ETag, meta))
 }
 
 // pathErr is the error of a failed request on name. The store's own text
@@ -379,6 +393,7 @@ type info struct {
 	size  int64
 	mtime time.Time
 	dir   bool
+	etag  *string // an object's, from HeadObject (nil from a listing)
 }
 
 func (i *info) Name() string { return i.name }

@@ -1,12 +1,19 @@
 package s3store_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log"
 	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,5 +172,120 @@ func TestListingSkipsUnaddressableNames(t *testing.T) {
 	}
 	for n := range want {
 		t.Errorf("%q missing from the listing", n)
+	}
+}
+
+// proxyStore starts a real HTTP proxy in front of srv; hook sees every
+// request first and may answer it itself (returning true). It returns a
+// Store (bucket "ftp", which must exist) that reaches srv through the
+// proxy.
+func proxyStore(t *testing.T, srv *s3test.Server, hook func(w http.ResponseWriter, r *http.Request) bool) *s3store.Store {
+	t.Helper()
+	target, err := url.Parse(srv.Endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httputil.NewSingleHostReverseProxy(target)
+	proxy.ErrorLog = log.New(io.Discard, "", 0)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if hook != nil && hook(w, r) {
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	})}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	st, err := s3store.New(context.Background(), s3store.Config{
+		Endpoint: "http://" + ln.Addr().String(), Region: "us-east-1", Bucket: "ftp", PathStyle: true,
+		PartSize: 5 * mib, UploadMemory: 5 * mib,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// TestRenameKeepsSourceReplacedDuringCopy: another writer of the bucket
+// replaces the source between RNTO's copy and its delete (the hook
+// writes the new object just before the delete reaches the store). The
+// new object survives: the delete is conditional on the object that was
+// copied (was: the delete removed the other writer's new file, lost).
+func TestRenameKeepsSourceReplacedDuringCopy(t *testing.T) {
+	srv := s3test.Start(t)
+	direct := srv.Store(t, "ftp", 5*mib, 5*mib)
+	s3test.Put(t, direct, "u/src", []byte("old"))
+	var replaced atomic.Bool
+	st := proxyStore(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete && r.URL.Path == "/ftp/u/src" && replaced.CompareAndSwap(false, true) {
+			s3test.Put(t, direct, "u/src", []byte("new upload by another writer"))
+		}
+		return false
+	})
+	fs, _ := st.Fs(context.Background(), "u/")
+	err := fs.Rename("src", "dst")
+	if !replaced.Load() {
+		t.Fatal("the rename sent no delete")
+	}
+	got, gerr := s3test.Get(t, direct, "u/src")
+	if gerr != nil || string(got) != "new upload by another writer" {
+		t.Fatalf("rename (err %v) deleted the source replaced during the copy: %q, %v", err, got, gerr)
+	}
+	if err == nil {
+		t.Error("the rename reported success though the source is still there")
+	}
+	if got, _ := s3test.Get(t, direct, "u/dst"); string(got) != "old" {
+		t.Errorf("destination %q, want the copied %q", got, "old")
+	}
+}
+
+// TestMultipartCopyFailureKeepsDestination: a multipart copy (limits
+// lowered) whose second part fails — the store answers 500 to every try,
+// or another writer replaces the source between two parts — leaves the
+// destination as it was, the source intact, and no multipart upload.
+func TestMultipartCopyFailureKeepsDestination(t *testing.T) {
+	for _, how := range []string{"part fails", "source replaced"} {
+		t.Run(how, func(t *testing.T) {
+			srv := s3test.Start(t)
+			direct := srv.Store(t, "ftp", 5*mib, 5*mib)
+			data := bytes.Repeat([]byte("0123456789abcdef"), 12*mib/16+1)
+			s3test.Put(t, direct, "u/big", data)
+			s3test.Put(t, direct, "u/dst", []byte("keep me"))
+			var hits atomic.Int32
+			st := proxyStore(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+				if r.Method != http.MethodPut || r.URL.Query().Get("partNumber") != "2" || r.Header.Get("X-Amz-Copy-Source") == "" {
+					return false
+				}
+				hits.Add(1)
+				if how == "part fails" {
+					http.Error(w, "<Error><Code>InternalError</Code></Error>", http.StatusInternalServerError)
+					return true
+				}
+				if hits.Load() == 1 {
+					s3test.Put(t, direct, "u/big", append([]byte("changed"), data[7:]...))
+				}
+				return false
+			})
+			st.SetCopyLimits(6*mib, 5*mib)
+			fs, _ := st.Fs(context.Background(), "u/")
+			if err := fs.Rename("big", "dst"); err == nil {
+				t.Fatal("the rename succeeded")
+			}
+			if hits.Load() == 0 {
+				t.Fatal("no second part was copied")
+			}
+			if got, _ := s3test.Get(t, direct, "u/dst"); string(got) != "keep me" {
+				t.Errorf("destination changed: %d bytes", len(got))
+			}
+			if !s3test.Exists(t, direct, "u/big") {
+				t.Error("the source is gone")
+			}
+			if ups := s3test.Uploads(t, direct); len(ups) != 0 {
+				t.Errorf("multipart uploads left: %v", ups)
+			}
+		})
 	}
 }
