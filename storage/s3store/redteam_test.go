@@ -289,3 +289,65 @@ func TestMultipartCopyFailureKeepsDestination(t *testing.T) {
 		})
 	}
 }
+
+// TestHugeErrorBodyBounded: a store answering 500 with an endless body
+// (here 96 MiB per request) has at most a bounded part of it read: the
+// SDK reads an error body whole into memory before parsing it, once per
+// retry (was: all 96 MiB read, three times).
+func TestHugeErrorBodyBounded(t *testing.T) {
+	testCreds(t)
+	const serve = 96 << 20
+	var mu sync.Mutex
+	var served []int64
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(http.StatusInternalServerError)
+		chunk := append([]byte("<Error><Code>InternalError</Code><Message>"), bytes.Repeat([]byte("x"), 64<<10)...)
+		var n int64
+		for n < serve {
+			k, err := w.Write(chunk)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+		}
+		mu.Lock()
+		served = append(served, n)
+		mu.Unlock()
+	})}
+	go hs.Serve(ln)
+	t.Cleanup(func() { hs.Close() })
+	st, err := s3store.New(context.Background(), s3store.Config{
+		Endpoint: "http://" + ln.Addr().String(), Region: "us-east-1", Bucket: "ftp", PathStyle: true,
+		PartSize: 5 * mib, UploadMemory: 5 * mib,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, _ := st.Fs(context.Background(), "u/")
+	d, err := fs.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Readdir(-1); !errors.Is(err, s3store.ErrStore) {
+		t.Fatalf("listing on a failing store: %v", err)
+	}
+	hs.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if len(served) == 0 {
+		t.Fatal("no request reached the store")
+	}
+	for i, n := range served {
+		// 1 MiB read at most; the rest of the margin is what loopback
+		// socket buffers take in before the client closes.
+		if n >= 32<<20 {
+			t.Errorf("request %d: %d MiB of the error body were taken", i+1, n>>20)
+		}
+	}
+	t.Logf("bytes taken per request: %v", served)
+}

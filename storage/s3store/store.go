@@ -13,6 +13,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
@@ -21,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/ftpd/ftpd/conf"
 )
@@ -121,6 +124,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		// S3 servers.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Deserialize.Add(limitErrorBody{}, middleware.After)
+		})
 	})
 	instance := cfg.InstanceID
 	if instance == "" {
@@ -186,6 +192,30 @@ func (s *Store) CreateIfAbsent(ctx context.Context, key string, body []byte) (bo
 		return false, nil
 	}
 	return false, fmt.Errorf("s3: create %s: %w", key, err)
+}
+
+// maxErrorBody is the most of an error reply's body that is read: the
+// SDK reads an error body whole before parsing it (and drains it before
+// closing), and S3's error documents are a few hundred bytes.
+const maxErrorBody = 1 << 20
+
+// limitErrorBody cuts the body of every error reply (status 300 and
+// above) to maxErrorBody, so a failing or hostile store cannot make ftpd
+// read an endless one into memory. It sits next to the transport, below
+// the operation's deserializer.
+type limitErrorBody struct{}
+
+func (limitErrorBody) ID() string { return "ftpdLimitErrorBody" }
+
+func (limitErrorBody) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+	out, md, err := next.HandleDeserialize(ctx, in)
+	if resp, ok := out.RawResponse.(*smithyhttp.Response); ok && resp.StatusCode >= 300 && resp.Body != nil {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.LimitReader(resp.Body, maxErrorBody), resp.Body}
+	}
+	return out, md, err
 }
 
 // httpStatus is the HTTP status of an SDK error, 0 if none.
