@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -72,7 +73,7 @@ func testCreds(t *testing.T) {
 
 // TestSilentStoreBounded: a store that accepts connections and never
 // answers does not hold a command forever. Each of Stat (SIZE, MDTM, CWD),
-// Mkdir, Remove, Rename, Chtimes and a listing fails once the request
+// Mkdir, Remove, Rename, Chtimes, a listing and a token spend fails once the request
 // timeout passes (was: blocked until the session's context ended, which
 // is never while the session's only goroutine waits in the command).
 func TestSilentStoreBounded(t *testing.T) {
@@ -94,6 +95,14 @@ func TestSilentStoreBounded(t *testing.T) {
 		"remove":  func() error { return fs.Remove("x") },
 		"rename":  func() error { return fs.Rename("x", "y") },
 		"chtimes": func() error { return fs.Chtimes("x", time.Now(), time.Now()) },
+		// A token login's spend (tokens.spent_store = "s3").
+		"spend": func() error {
+			_, err := st.Spent(nil).Spend(context.Background(), "tok", 1, time.Now().Add(time.Hour))
+			if err != nil {
+				err = fmt.Errorf("%w: %w", s3store.ErrStore, err)
+			}
+			return err
+		},
 		"list": func() error {
 			d, err := fs.Open("/")
 			if err != nil {

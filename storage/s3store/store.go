@@ -176,6 +176,8 @@ func (s *Store) InstanceID() string { return s.instance }
 // already exists: of any number of racing callers exactly one gets true,
 // on a store that honours conditional writes (Check tests that).
 func (s *Store) CreateIfAbsent(ctx context.Context, key string, body []byte) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.reqTimeout)
+	defer cancel()
 	_, err := s.c.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &s.bucket,
 		Key:           &key,
