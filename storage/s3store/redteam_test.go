@@ -13,11 +13,16 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/ftpd/ftpd/conf"
 	"github.com/ftpd/ftpd/storage/s3store"
 	"github.com/ftpd/ftpd/storage/s3store/s3test"
 )
@@ -359,4 +364,44 @@ func TestHugeErrorBodyBounded(t *testing.T) {
 		}
 	}
 	t.Logf("bytes taken per request: %v", served)
+}
+
+// TestSweepKeepsOtherWritersUploads: the start-up sweep aborts stale
+// multipart uploads only under the S3 users' prefixes, where ftpd writes:
+// a bucket shared with another application (or used only for the token
+// spent store) keeps that application's long uploads (was: every upload
+// of the bucket older than a day was aborted).
+func TestSweepKeepsOtherWritersUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	direct := srv.Store(t, "ftp", 5*mib, 5*mib)
+	ctx := context.Background()
+	for _, k := range []string{"backup-tool/huge", "u/stale"} {
+		if _, err := direct.Client().CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: aws.String("ftp"), Key: aws.String(k)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	base := conf.Config{Source: "ftpd.toml", S3: conf.S3{Endpoint: srv.Endpoint, Region: "us-east-1", Bucket: "ftp", PathStyle: true, PartSize: 5 * mib, UploadMemory: 5 * mib}}
+	spentOnly := base
+	spentOnly.Tokens.SpentStore = conf.SpentS3
+	withUser := base
+	withUser.Users = []conf.User{{Name: "u", Backend: conf.BackendS3, Root: "u/"}}
+	for _, c := range []struct {
+		name string
+		cfg  conf.Config
+		want int
+	}{{"spent store only", spentOnly, 0}, {"user u/", withUser, 1}} {
+		b, err := s3store.NewBackend(&c.cfg, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b.Store().SetNow(func() time.Time { return time.Now().Add(48 * time.Hour) })
+		n, err := b.Sweep(ctx)
+		if err != nil || n != c.want {
+			t.Errorf("%s: sweep aborted %d (%v), want %d", c.name, n, err, c.want)
+		}
+	}
+	ups := s3test.Uploads(t, direct)
+	if len(ups) != 1 || !strings.HasPrefix(ups[0], "backup-tool/huge(") {
+		t.Errorf("uploads left %v, want only backup-tool/huge", ups)
+	}
 }

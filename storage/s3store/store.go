@@ -16,6 +16,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -326,18 +327,52 @@ const (
 	metaMtime    = "ftpd-mtime"
 )
 
-// SweepUploads aborts multipart uploads started more than maxAge ago,
-// whoever started them: leftovers of a crash (a live upload of another
-// instance is younger; choose maxAge well above the longest transfer).
-// A listing does not show an upload's metadata, so "only this instance's"
-// cannot be told without one request per upload; the age is the guard.
-// It returns how many it aborted.
-func (s *Store) SweepUploads(ctx context.Context, maxAge time.Duration) (int, error) {
+// SweepUploads aborts the multipart uploads under the key prefixes
+// (where ftpd writes: its users' prefixes; none, none swept) started more
+// than maxAge ago, whoever started them: leftovers of a crash (a live
+// upload of another instance is younger; choose maxAge well above the
+// longest transfer). A listing does not show an upload's metadata, so
+// "only this instance's" cannot be told without one request per upload;
+// the prefixes and the age are the guard, and another application's
+// uploads elsewhere in the bucket are left alone. It returns how many it
+// aborted.
+func (s *Store) SweepUploads(ctx context.Context, maxAge time.Duration, prefixes []string) (int, error) {
+	n := 0
+	for _, p := range outermost(prefixes) {
+		m, err := s.sweepPrefix(ctx, maxAge, p)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// outermost is prefixes without those another one contains (each
+// upload is listed once).
+func outermost(prefixes []string) []string {
+	var out []string
+	for i, p := range prefixes {
+		inner := false
+		for j, q := range prefixes {
+			if strings.HasPrefix(p, q) && (p != q || j < i) {
+				inner = true
+				break
+			}
+		}
+		if !inner {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *Store) sweepPrefix(ctx context.Context, maxAge time.Duration, prefix string) (int, error) {
 	n := 0
 	var keyMarker, idMarker *string
 	cutoff := s.now().Add(-maxAge)
 	for {
-		out, err := s.c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &s.bucket, KeyMarker: keyMarker, UploadIdMarker: idMarker})
+		out, err := s.c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: &prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker})
 		if err != nil {
 			return n, fmt.Errorf("s3: list multipart uploads: %w", err)
 		}
