@@ -405,3 +405,47 @@ func TestSweepKeepsOtherWritersUploads(t *testing.T) {
 		t.Errorf("uploads left %v, want only backup-tool/huge", ups)
 	}
 }
+
+// TestSpendRequestsLogarithmic: a login with a token whose uses are all
+// spent (or nearly) costs a few requests, not one per use already spent:
+// a holder of an exhausted 1000-use link made every login attempt send
+// 1000 PUTs to the store (was: 200 requests here for uses = 200).
+func TestSpendRequestsLogarithmic(t *testing.T) {
+	srv := s3test.Start(t)
+	direct := srv.Store(t, "ftp", 5*mib, 5*mib)
+	ctx := context.Background()
+	const uses = 200
+	for n := 1; n <= uses; n++ {
+		if ok, err := direct.CreateIfAbsent(ctx, s3store.SpentKey("tok", n), []byte("x\n")); !ok || err != nil {
+			t.Fatalf("spend %d: %v %v", n, ok, err)
+		}
+	}
+	var requests atomic.Int32
+	st := proxyStore(t, srv, func(http.ResponseWriter, *http.Request) bool {
+		requests.Add(1)
+		return false
+	})
+	expires := time.Now().Add(time.Hour)
+	sp := st.Spent(nil)
+	if ok, err := sp.Spend(ctx, "tok", uses, expires); ok || err != nil {
+		t.Fatalf("spend of an exhausted token: %v %v", ok, err)
+	}
+	if n := requests.Load(); n > 20 {
+		t.Errorf("spend of an exhausted %d-use token sent %d requests", uses, n)
+	}
+	requests.Store(0)
+	if ok, err := sp.Spend(ctx, "tok", uses+3, expires); !ok || err != nil {
+		t.Fatalf("spend with uses left: %v %v", ok, err)
+	}
+	if n := requests.Load(); n > 20 {
+		t.Errorf("spend of use %d sent %d requests", uses+1, n)
+	}
+	if !s3test.Exists(t, direct, s3store.SpentKey("tok", uses+1)) {
+		t.Error("the grant did not take use number uses+1")
+	}
+	// Fresh token: one request.
+	requests.Store(0)
+	if ok, err := sp.Spend(ctx, "fresh", 1000, expires); !ok || err != nil || requests.Load() != 1 {
+		t.Errorf("fresh token: %v %v after %d requests, want granted after 1", ok, err, requests.Load())
+	}
+}
