@@ -322,9 +322,16 @@ func (f *Fs) Stat(name string) (os.FileInfo, error) {
 	return fi, nil
 }
 
+// Years 1 to 9999: what MFMT can set and MDTM, MLSD and LIST print (the
+// metadata may come from another writer of the bucket).
+const (
+	minMtime = -62135596800 // 0001-01-01 00:00:00 UTC
+	maxMtime = 253402300799 // 9999-12-31 23:59:59 UTC
+)
+
 func mtimeOf(meta map[string]string, lm *time.Time) time.Time {
 	if v, ok := meta[metaMtime]; ok {
-		if sec, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec >= minMtime && sec <= maxMtime {
 			return time.Unix(sec, 0).UTC()
 		}
 	}

@@ -449,3 +449,27 @@ func TestSpendRequestsLogarithmic(t *testing.T) {
 		t.Errorf("fresh token: %v %v after %d requests, want granted after 1", ok, err, requests.Load())
 	}
 }
+
+// TestForeignMtimeOutOfRange: another writer's ftpd-mtime metadata
+// outside years 1..9999 is ignored (the store's modification time is
+// shown): MDTM, MLSD's modify= and LIST print a year of four digits
+// (was: year 3170843 from "99999999999999").
+func TestForeignMtimeOutOfRange(t *testing.T) {
+	srv := s3test.Start(t)
+	st := srv.Store(t, "ftp", 5*mib, 5*mib)
+	ctx := context.Background()
+	for _, v := range []string{"99999999999999", "-99999999999", "253402300800"} {
+		if _, err := st.Client().PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("ftp"), Key: aws.String("u/f"),
+			Body: strings.NewReader("x"), Metadata: map[string]string{"ftpd-mtime": v}}); err != nil {
+			t.Fatal(err)
+		}
+		fs, _ := st.Fs(ctx, "u/")
+		fi, err := fs.Stat("f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if y := fi.ModTime().Year(); y < 1 || y > 9999 {
+			t.Errorf("ftpd-mtime %s: modification year %d", v, y)
+		}
+	}
+}
