@@ -520,6 +520,7 @@ type dirFile struct {
 	key   string
 	info  os.FileInfo
 	token *string
+	last  string // the greatest key (or common prefix) listed so far
 	done  bool
 	buf   []os.FileInfo
 }
@@ -580,6 +581,12 @@ func (d *dirFile) page() error {
 	if err != nil {
 		return d.fs.pathErr("readdir", d.name, err)
 	}
+	if err := d.advances(out); err != nil {
+		// The detail names keys (the user's prefix): the log's, not the
+		// reply's.
+		d.fs.s.log.Warn("S3 listing refused", "path", d.name, "err", err)
+		return &os.PathError{Op: "readdir", Path: d.name, Err: ErrStore}
+	}
 	for _, cp := range out.CommonPrefixes {
 		n := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), prefix), "/")
 		if n == "" || prefix+n+"/" == Reserved || !addressable(n) {
@@ -604,6 +611,39 @@ func (d *dirFile) page() error {
 	sort.Slice(d.buf, func(i, j int) bool { return d.buf[i].Name() < d.buf[j].Name() })
 	d.token = out.NextContinuationToken
 	d.done = !aws.ToBool(out.IsTruncated)
+	return nil
+}
+
+// advances checks that a listing page moves forward, as S3 lists: keys
+// and common prefixes in increasing order, each once, and a page that
+// says more follow gives a new continuation token. A store that repeats
+// itself would otherwise keep the listing going (and growing) forever.
+func (d *dirFile) advances(out *s3.ListObjectsV2Output) error {
+	if aws.ToBool(out.IsTruncated) {
+		next := aws.ToString(out.NextContinuationToken)
+		if next == "" || d.token != nil && next == *d.token {
+			return errors.New("the store's listing does not advance (truncated page without a new continuation token)")
+		}
+	}
+	greatest := d.last
+	check := func(k string) error {
+		if d.last != "" && k <= d.last {
+			return fmt.Errorf("the store's listing went back to %q", k)
+		}
+		greatest = max(greatest, k)
+		return nil
+	}
+	for _, cp := range out.CommonPrefixes {
+		if err := check(aws.ToString(cp.Prefix)); err != nil {
+			return err
+		}
+	}
+	for _, o := range out.Contents {
+		if err := check(aws.ToString(o.Key)); err != nil {
+			return err
+		}
+	}
+	d.last = greatest
 	return nil
 }
 
