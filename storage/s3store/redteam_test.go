@@ -567,3 +567,65 @@ func TestListingPagesOfDirsAndFiles(t *testing.T) {
 		t.Fatalf("listed %d of %d entries: %v", len(fis), 2*n, err)
 	}
 }
+
+// TestHugeListingReplyBounded: a store answering a listing with 200 OK
+// and an endless body (a name that never ends) has a bounded part of it
+// read: every reply but GetObject's data is cut at 16 MiB (was: all 96
+// MiB read into one string).
+func TestHugeListingReplyBounded(t *testing.T) {
+	const serve = 96 << 20
+	var mu sync.Mutex
+	var served []int64
+	st := fakeStore(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/xml")
+		io.WriteString(w, `<?xml version="1.0" encoding="UTF-8"?><ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>`)
+		chunk := bytes.Repeat([]byte("x"), 64<<10)
+		var n int64
+		for n < serve {
+			k, err := w.Write(chunk)
+			n += int64(k)
+			if err != nil {
+				break
+			}
+		}
+		mu.Lock()
+		served = append(served, n)
+		mu.Unlock()
+	})
+	fs, _ := st.Fs(context.Background(), "u/")
+	d, err := fs.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Readdir(-1); !errors.Is(err, s3store.ErrStore) {
+		t.Errorf("endless listing reply: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i, n := range served {
+		// 16 MiB read at most, plus what loopback socket buffers hold.
+		if n >= 48<<20 {
+			t.Errorf("request %d: %d MiB of the reply were taken", i+1, n>>20)
+		}
+	}
+	t.Logf("bytes taken per request: %v", served)
+}
+
+// TestReadBeyondReplyLimit: GetObject's data is not cut by the limit on
+// other replies' bodies: a 20 MiB object reads whole.
+func TestReadBeyondReplyLimit(t *testing.T) {
+	srv := s3test.Start(t)
+	st := srv.Store(t, "ftp", 5*mib, 5*mib)
+	data := bytes.Repeat([]byte("0123456789abcdef"), 20*mib/16)
+	s3test.Put(t, st, "u/big", data)
+	fs, _ := st.Fs(context.Background(), "u/")
+	f, err := fs.Open("big")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	got, err := io.ReadAll(f)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d of %d bytes: %v", len(got), len(data), err)
+	}
+}

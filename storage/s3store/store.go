@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
@@ -126,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
-			return st.Deserialize.Add(limitErrorBody{}, middleware.After)
+			return st.Deserialize.Add(limitBody{}, middleware.After)
 		})
 	})
 	instance := cfg.InstanceID
@@ -200,24 +201,39 @@ func (s *Store) CreateIfAbsent(ctx context.Context, key string, body []byte) (bo
 // maxErrorBody is the most of an error reply's body that is read: the
 // SDK reads an error body whole before parsing it (and drains it before
 // closing), and S3's error documents are a few hundred bytes.
-const maxErrorBody = 1 << 20
+// maxReplyBody is the most of any other reply but GetObject's data: a
+// listing page of 1000 keys of 1024 bytes, XML-escaped, stays below it.
+const (
+	maxErrorBody = 1 << 20
+	maxReplyBody = 16 << 20
+)
 
-// limitErrorBody cuts the body of every error reply (status 300 and
-// above) to maxErrorBody, so a failing or hostile store cannot make ftpd
-// read an endless one into memory. It sits next to the transport, below
-// the operation's deserializer.
-type limitErrorBody struct{}
+// limitBody cuts the body of every error reply (status 300 and above) to
+// maxErrorBody and of every other reply but GetObject's to maxReplyBody,
+// so a failing or hostile store cannot make ftpd read an endless one
+// into memory (the SDK builds a listing's names whole). It sits next to
+// the transport, below the operation's deserializer.
+type limitBody struct{}
 
-func (limitErrorBody) ID() string { return "ftpdLimitErrorBody" }
+func (limitBody) ID() string { return "ftpdLimitBody" }
 
-func (limitErrorBody) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+func (limitBody) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
 	out, md, err := next.HandleDeserialize(ctx, in)
-	if resp, ok := out.RawResponse.(*smithyhttp.Response); ok && resp.StatusCode >= 300 && resp.Body != nil {
-		resp.Body = struct {
-			io.Reader
-			io.Closer
-		}{io.LimitReader(resp.Body, maxErrorBody), resp.Body}
+	resp, ok := out.RawResponse.(*smithyhttp.Response)
+	if !ok || resp.Body == nil {
+		return out, md, err
 	}
+	limit := int64(maxReplyBody)
+	switch {
+	case resp.StatusCode >= 300:
+		limit = maxErrorBody
+	case awsmiddleware.GetOperationName(ctx) == "GetObject":
+		return out, md, err // the file's data: streamed, not held
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(resp.Body, limit), resp.Body}
 	return out, md, err
 }
 
