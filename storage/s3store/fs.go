@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -521,8 +522,11 @@ type dirFile struct {
 	info  os.FileInfo
 	token *string
 	last  string // the greatest key (or common prefix) listed so far
-	done  bool
-	buf   []os.FileInfo
+	// pending is the objects listed whose "name/" prefix may come on a
+	// later page (see page).
+	pending []string
+	done    bool
+	buf     []os.FileInfo
 }
 
 func (d *dirFile) Name() string                   { return d.name }
@@ -587,17 +591,34 @@ func (d *dirFile) page() error {
 		d.fs.s.log.Warn("S3 listing refused", "path", d.name, "err", err)
 		return &os.PathError{Op: "readdir", Path: d.name, Err: ErrStore}
 	}
+	// A name both an object and a prefix ("a" and "a/b") is the file
+	// Stat sees, listed once. The prefix may come pages after the object:
+	// pending keeps the objects whose prefix may still come (prefixes of
+	// the last key listed, so a few).
+	objects := make(map[string]bool, len(out.Contents))
+	for _, o := range out.Contents {
+		objects[strings.TrimPrefix(aws.ToString(o.Key), prefix)] = true
+	}
 	for _, cp := range out.CommonPrefixes {
 		n := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), prefix), "/")
-		if n == "" || prefix+n+"/" == Reserved || !addressable(n) {
+		if n == "" || prefix+n+"/" == Reserved || !addressable(n) || objects[n] || slices.Contains(d.pending, n) {
 			continue
 		}
 		d.buf = append(d.buf, &info{name: n, dir: true})
+	}
+	pending := d.pending[:0]
+	for _, n := range d.pending {
+		if prefix+n+"/" > d.last {
+			pending = append(pending, n)
+		}
 	}
 	for _, o := range out.Contents {
 		n := strings.TrimPrefix(aws.ToString(o.Key), prefix)
 		if n == "" || strings.Contains(n, "/") {
 			continue // the directory's own marker
+		}
+		if prefix+n+"/" > d.last {
+			pending = append(pending, n)
 		}
 		if !addressable(n) {
 			continue
@@ -608,6 +629,7 @@ func (d *dirFile) page() error {
 		}
 		d.buf = append(d.buf, fi)
 	}
+	d.pending = pending
 	sort.Slice(d.buf, func(i, j int) bool { return d.buf[i].Name() < d.buf[j].Name() })
 	d.token = out.NextContinuationToken
 	d.done = !aws.ToBool(out.IsTruncated)
