@@ -666,3 +666,30 @@ func TestListingObjectAndPrefixOnce(t *testing.T) {
 		t.Fatalf("listed %v, want %v", got, want)
 	}
 }
+
+// TestRenameTargetsRefused: RNTO into .ftpd/ (a whole-bucket user), onto
+// a directory (a marker, or a prefix with objects), and onto itself
+// leave every object as it was.
+func TestRenameTargetsRefused(t *testing.T) {
+	srv := s3test.Start(t)
+	st := srv.Store(t, "ftp", 5*mib, 5*mib)
+	s3test.Put(t, st, "x", []byte("x"))
+	s3test.Put(t, st, "marker/", nil)
+	s3test.Put(t, st, "implicit/f", []byte("f"))
+	whole, _ := st.Fs(context.Background(), "")
+	for _, to := range []string{".ftpd/spent/zz", "/.ftpd/x", "a/../.ftpd/x", ".ftpd", "marker", "marker/", "implicit", "/implicit/"} {
+		if err := whole.Rename("x", to); err == nil {
+			t.Errorf("rename x -> %q succeeded", to)
+		}
+	}
+	if err := whole.Rename("x", "/./x"); err != nil {
+		t.Errorf("rename onto itself: %v", err)
+	}
+	if got, _ := s3test.Get(t, st, "x"); string(got) != "x" {
+		t.Errorf("x is now %q", got)
+	}
+	out, err := st.Client().ListObjectsV2(context.Background(), &s3.ListObjectsV2Input{Bucket: aws.String("ftp"), Prefix: aws.String(".ftpd/")})
+	if err != nil || len(out.Contents) != 0 {
+		t.Errorf("keys under .ftpd/: %d, %v", len(out.Contents), err)
+	}
+}
