@@ -693,3 +693,22 @@ func TestRenameTargetsRefused(t *testing.T) {
 		t.Errorf("keys under .ftpd/: %d, %v", len(out.Contents), err)
 	}
 }
+
+// TestListingSkipsDotNames: keys "u/..", "u/../x" and "u/./y" (AWS
+// stores them; a posix store cannot) list neither "." nor "..", names no
+// command can address (was: a directory ".." and a file "..").
+func TestListingSkipsDotNames(t *testing.T) {
+	st := fakeStore(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>ftp</Name><Prefix>u/</Prefix><Delimiter>/</Delimiter><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><CommonPrefixes><Prefix>u/./</Prefix></CommonPrefixes><CommonPrefixes><Prefix>u/../</Prefix></CommonPrefixes><Contents><Key>u/..</Key><Size>1</Size></Contents><Contents><Key>u/ok</Key><Size>1</Size></Contents></ListBucketResult>`)
+	})
+	fs, _ := st.Fs(context.Background(), "u/")
+	d, err := fs.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := d.Readdirnames(-1)
+	if err != nil || len(names) != 1 || names[0] != "ok" {
+		t.Fatalf("listed %q, %v; want only ok", names, err)
+	}
+}
