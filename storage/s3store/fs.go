@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -53,6 +54,11 @@ func (s *Store) Fs(ctx context.Context, prefix string) (*Fs, error) {
 func (f *Fs) key(op, name string) (string, error) {
 	if strings.Contains(name, "\\") {
 		return "", &os.PathError{Op: op, Path: name, Err: os.ErrPermission}
+	}
+	if !utf8.ValidString(name) || hasControl(name) {
+		// A listing could not show it (see addressable; XML carries
+		// only UTF-8): no file nobody can list or name again.
+		return "", &os.PathError{Op: op, Path: name, Err: os.ErrInvalid}
 	}
 	clean := path.Clean("/" + name)
 	if clean == "/" {
@@ -674,15 +680,17 @@ func (d *dirFile) advances(out *s3.ListObjectsV2Output) error {
 // and LF would forge lines of a LIST reply, ESC drives the client's
 // terminal), or "." or "..", is left out of listings rather than shown.
 func addressable(n string) bool {
-	if n == "." || n == ".." {
-		return false
-	}
-	for _, r := range n {
+	return n != "." && n != ".." && !hasControl(n)
+}
+
+// hasControl reports whether s holds a C0 or C1 control character or DEL.
+func hasControl(s string) bool {
+	for _, r := range s {
 		if r < 0x20 || r >= 0x7f && r <= 0x9f {
-			return false
+			return true
 		}
 	}
-	return true
+	return false
 }
 
 // CommitsUploads tells the driver that an upload appears only at Commit

@@ -680,3 +680,36 @@ func TestListingSkipsDotNames(t *testing.T) {
 		t.Fatalf("listed %q, %v; want only ok", names, err)
 	}
 }
+
+// TestNamesListingsCannotShow: a name with a control character (NUL, CR,
+// C1) or invalid UTF-8 is refused as invalid before any request: a
+// listing would leave it out (control characters) or show it with U+FFFD
+// in place of the bad byte (XML carries only UTF-8), so a user could
+// create files nobody can list or name again (was: MKD "c\rd" and
+// "e\x85f" created them; NUL went to the store, three tries, each a
+// logged store error).
+func TestNamesListingsCannotShow(t *testing.T) {
+	var requests atomic.Int32
+	st := fakeStore(t, func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(w, "", http.StatusNotFound)
+	})
+	fs, _ := st.Fs(context.Background(), "u/")
+	for _, n := range []string{"a\x00b", "c\rd", "d/e\nf", "e\x85f", "g\u0085h", "i\x7f"} {
+		if _, err := fs.Stat(n); !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("stat %q: %v", n, err)
+		}
+		if err := fs.Mkdir(n, 0o755); !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("mkdir %q: %v", n, err)
+		}
+		if _, err := fs.Create(n); !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("create %q: %v", n, err)
+		}
+		if err := fs.Rename("x", n); !errors.Is(err, os.ErrInvalid) {
+			t.Errorf("rename to %q: %v", n, err)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("%d requests reached the store", n)
+	}
+}
