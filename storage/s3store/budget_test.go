@@ -160,3 +160,38 @@ func TestBudgetWaiterServedFirst(t *testing.T) {
 		t.Fatalf("in use %d, waiting %d, held %v; want 2, 0, a:1 b:1", inUse, waiting, b.held)
 	}
 }
+
+// TestBudgetCancelledWhileHanded: a waiter whose context ends as a buffer
+// is handed to it leaves nothing behind: the buffer goes back (or is
+// its, if it took it first), no client keeps a count, nobody waits.
+func TestBudgetCancelledWhileHanded(t *testing.T) {
+	for range 20 {
+		b := newBudget(1, 1, 8)
+		buf, _ := b.tryAcquire("a")
+		ctx, cancel := context.WithCancel(context.Background())
+		type result struct {
+			buf []byte
+			err error
+		}
+		got := make(chan result, 1)
+		go func() {
+			w, err := b.acquire(ctx, "w")
+			got <- result{w, err}
+		}()
+		waitWaiting(t, b, 1)
+		b.mu.Lock()
+		cancel() // the waiter wakes and blocks on the lock
+		b.giveBackLocked("a", buf)
+		b.mu.Unlock()
+		r := <-got
+		if r.err == nil {
+			b.release("w", r.buf)
+		}
+		if inUse, waiting := b.stats(); inUse != 0 || waiting != 0 || len(b.held) != 0 {
+			t.Fatalf("in use %d, waiting %d, held %v: want nothing", inUse, waiting, b.held)
+		}
+		if _, ok := b.tryAcquire("z"); !ok {
+			t.Fatal("the buffer did not come back")
+		}
+	}
+}

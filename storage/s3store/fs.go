@@ -626,7 +626,7 @@ func (d *dirFile) page() error {
 		if prefix+n+"/" > d.last {
 			pending = append(pending, n)
 		}
-		if !addressable(n) {
+		if !addressable(n) || prefix+n+"/" == Reserved {
 			continue
 		}
 		fi := &info{name: n, size: aws.ToInt64(o.Size)}

@@ -713,3 +713,23 @@ func TestNamesListingsCannotShow(t *testing.T) {
 		t.Errorf("%d requests reached the store", n)
 	}
 }
+
+// TestWholeBucketListingHidesReserved: a whole-bucket user (root "")
+// lists neither ftpd's area ".ftpd/" nor an object ".ftpd" another
+// writer put beside it (no command can name either: was, a file ".ftpd"
+// listed).
+func TestWholeBucketListingHidesReserved(t *testing.T) {
+	st := fakeStore(t, func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>ftp</Name><Prefix></Prefix><Delimiter>/</Delimiter><MaxKeys>1000</MaxKeys><IsTruncated>false</IsTruncated><CommonPrefixes><Prefix>.ftpd/</Prefix></CommonPrefixes><Contents><Key>.ftpd</Key><Size>1</Size></Contents><Contents><Key>x</Key><Size>1</Size></Contents></ListBucketResult>`)
+	})
+	fs, _ := st.Fs(context.Background(), "")
+	d, err := fs.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, err := d.Readdirnames(-1)
+	if err != nil || len(names) != 1 || names[0] != "x" {
+		t.Fatalf("listed %q, %v; want only x", names, err)
+	}
+}
