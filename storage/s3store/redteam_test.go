@@ -733,3 +733,24 @@ func TestWholeBucketListingHidesReserved(t *testing.T) {
 		t.Fatalf("listed %q, %v; want only x", names, err)
 	}
 }
+
+// TestSweepThatDoesNotAdvance: a store whose multipart upload listing
+// says "more to come" with the same markers again fails the start-up
+// sweep at once instead of repeating the request until its deadline
+// (was: thousands of requests in the test's 5 s).
+func TestSweepThatDoesNotAdvance(t *testing.T) {
+	var requests atomic.Int32
+	st := fakeStore(t, func(w http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
+<ListMultipartUploadsResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Bucket>ftp</Bucket><IsTruncated>true</IsTruncated><NextKeyMarker>k</NextKeyMarker><NextUploadIdMarker>i</NextUploadIdMarker></ListMultipartUploadsResult>`)
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := st.SweepUploads(ctx, time.Hour, []string{"u/"}); err == nil {
+		t.Error("a sweep of a listing that does not advance succeeded")
+	}
+	if n := requests.Load(); n > 3 {
+		t.Errorf("%d listing requests", n)
+	}
+}

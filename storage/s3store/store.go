@@ -403,6 +403,9 @@ func (s *Store) sweepPrefix(ctx context.Context, maxAge time.Duration, prefix st
 		if !aws.ToBool(out.IsTruncated) {
 			return n, nil
 		}
+		if aws.ToString(out.NextKeyMarker) == aws.ToString(keyMarker) && aws.ToString(out.NextUploadIdMarker) == aws.ToString(idMarker) {
+			return n, errors.New("s3: list multipart uploads: the store's listing does not advance (same markers again)")
+		}
 		keyMarker, idMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
 }
