@@ -754,3 +754,25 @@ func TestSweepThatDoesNotAdvance(t *testing.T) {
 		t.Errorf("%d listing requests", n)
 	}
 }
+
+// TestListingStoreFailsMidway: a store that answers the first page and
+// then 503 fails the listing with a store error (LIST gets no 226 for a
+// part of the directory).
+func TestListingStoreFailsMidway(t *testing.T) {
+	st := fakeStore(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("continuation-token") != "" {
+			http.Error(w, "<Error><Code>SlowDown</Code></Error>", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprint(w, `<?xml version="1.0" encoding="UTF-8"?>
+<ListBucketResult xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Name>ftp</Name><Prefix>u/</Prefix><Delimiter>/</Delimiter><MaxKeys>1000</MaxKeys><IsTruncated>true</IsTruncated><NextContinuationToken>t</NextContinuationToken><Contents><Key>u/a</Key><Size>1</Size></Contents></ListBucketResult>`)
+	})
+	fs, _ := st.Fs(context.Background(), "u/")
+	d, err := fs.Open("/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := d.Readdir(-1); !errors.Is(err, s3store.ErrStore) {
+		t.Fatalf("listing with its second page failing: %v", err)
+	}
+}
