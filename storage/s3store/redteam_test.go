@@ -776,3 +776,28 @@ func TestListingStoreFailsMidway(t *testing.T) {
 		t.Fatalf("listing with its second page failing: %v", err)
 	}
 }
+
+// TestRenameDeleteFails: when the copy succeeds and the store refuses the
+// delete, RNTO fails with a store error and both names hold the file:
+// nothing is lost.
+func TestRenameDeleteFails(t *testing.T) {
+	srv := s3test.Start(t)
+	direct := srv.Store(t, "ftp", 5*mib, 5*mib)
+	s3test.Put(t, direct, "u/src", []byte("data"))
+	st := proxyStore(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		if r.Method == http.MethodDelete {
+			http.Error(w, "<Error><Code>InternalError</Code></Error>", http.StatusInternalServerError)
+			return true
+		}
+		return false
+	})
+	fs, _ := st.Fs(context.Background(), "u/")
+	if err := fs.Rename("src", "dst"); !errors.Is(err, s3store.ErrStore) {
+		t.Fatalf("rename with the delete refused: %v", err)
+	}
+	for _, k := range []string{"u/src", "u/dst"} {
+		if got, err := s3test.Get(t, direct, k); err != nil || string(got) != "data" {
+			t.Errorf("%s: %q, %v", k, got, err)
+		}
+	}
+}
