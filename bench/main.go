@@ -1,13 +1,15 @@
 // Command bench measures ftpd against vsftpd, ProFTPD, Pure-FTPd and the
 // raw loopback limit, in one run on one machine: FXP copies between two
 // servers of a kind, plain downloads (curl), logins per second and ftpd's
-// memory with many idle sessions. It prints a Markdown report.
+// memory with many idle sessions; and ftpd on an S3 store (versitygw)
+// against the AWS SDK's direct GET/PUT. It prints a Markdown report.
 //
 // Run it through bench/run (builds ftpd, needs root and the programs from
 // .ci/install-peers). It is not part of `go test ./...`.
 //
 // Addresses: ftpd on 127.0.0.2/127.0.0.3, the third-party pairs on
-// 127.0.0.4/127.0.0.5, clients from 127.0.0.10-127.0.0.30. Nothing else.
+// 127.0.0.4/127.0.0.5, versitygw on 127.0.0.6, clients from
+// 127.0.0.10-127.0.0.30. Nothing else.
 package main
 
 import (
@@ -73,7 +75,7 @@ var (
 	flagLoginDur  = flag.Duration("login-time", 5*time.Second, "duration of each logins/s loop")
 	flagLoginPar  = flag.Int("login-workers", 4, "concurrent login loops")
 	flagIdle      = flag.String("idle", "1000,10000", "idle session counts for ftpd's RSS (empty = skip)")
-	flagOnly      = flag.String("only", "fxp,download,par,login,memory", "which measurements (fxp, download, par, login, memory, wan)")
+	flagOnly      = flag.String("only", "fxp,download,par,login,memory,s3", "which measurements (fxp, download, par, login, memory, s3, wan)")
 	flagKinds     = flag.String("peers", "vsftpd,proftpd,pure-ftpd", "third-party servers to compare")
 	flagDir       = flag.String("dir", "/var/tmp", "where the work directory (and the big file) goes")
 	flagCost      = flag.Int("cost", 10, "bcrypt cost of ftpd's bench user")
@@ -120,15 +122,7 @@ func (w *workspace) stop() {
 		_ = s.Stop()
 	}
 	for _, c := range w.procs {
-		_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { _ = c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-			<-done
-		}
+		stopCmd(c)
 	}
 	for i := len(w.after) - 1; i >= 0; i-- {
 		w.after[i]()
@@ -136,10 +130,73 @@ func (w *workspace) stop() {
 	w.servers, w.procs, w.after = nil, nil, nil
 }
 
+// stopCmd ends a started process group: SIGTERM, SIGKILL after 5 s.
+func stopCmd(c *exec.Cmd) {
+	_ = syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { _ = c.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		_ = syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		<-done
+	}
+}
+
+// stopProcs stops the given started processes now (not at the end).
+func (w *workspace) stopProcs(cs ...*exec.Cmd) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, c := range cs {
+		for i, p := range w.procs {
+			if p == c {
+				stopCmd(c)
+				w.procs = append(w.procs[:i], w.procs[i+1:]...)
+				break
+			}
+		}
+	}
+}
+
 func (w *workspace) addProc(c *exec.Cmd) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.procs = append(w.procs, c)
+}
+
+// startFtpd writes cfg to dir/ftpd.toml and starts ftpd (binary bin)
+// with it, logging to dir/ftpd.log, and waits for its greeting on addr.
+func (w *workspace) startFtpd(bin, dir, cfg, addr string) (*exec.Cmd, error) {
+	path := filepath.Join(dir, "ftpd.toml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, "-config", path)
+	if err := w.spawn(cmd, filepath.Join(dir, "ftpd.log")); err != nil {
+		return nil, err
+	}
+	if err := waitGreet(addr, 30*time.Second); err != nil {
+		out, _ := os.ReadFile(filepath.Join(dir, "ftpd.log"))
+		return nil, fmt.Errorf("ftpd on %s: %v\n%s", addr, err, out)
+	}
+	return cmd, nil
+}
+
+// spawn starts cmd in a process group of its own with its output in the
+// file logPath, and stops it with the workspace.
+func (w *workspace) spawn(cmd *exec.Cmd, logPath string) error {
+	log, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer log.Close()
+	cmd.Stdout, cmd.Stderr = log, log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	w.addProc(cmd)
+	return nil
 }
 
 func (w *workspace) addServer(s *peers.Server) {
@@ -185,8 +242,17 @@ func run() error {
 	for _, s := range strings.Split(*flagOnly, ",") {
 		only[strings.TrimSpace(s)] = true
 	}
+	// The servers and the big file serve every measurement but s3, which
+	// starts its own.
+	pairs := false
+	for k := range only {
+		pairs = pairs || k != "s3" && k != ""
+	}
 	var kinds []peers.Kind
 	for _, s := range strings.Split(*flagKinds, ",") {
+		if !pairs {
+			break
+		}
 		if s = strings.TrimSpace(s); s == "" {
 			continue
 		}
@@ -219,66 +285,27 @@ func run() error {
 		os.Exit(1)
 	}()
 
-	fmt.Fprintf(os.Stderr, "writing %d random bytes to %s\n", *flagSize, w.big)
-	if err := writeRandom(w.big, *flagSize); err != nil {
-		return err
+	if pairs {
+		fmt.Fprintf(os.Stderr, "writing %d random bytes to %s\n", *flagSize, w.big)
+		if err := writeRandom(w.big, *flagSize); err != nil {
+			return err
+		}
 	}
 
-	ftpdPair, err := w.startFtpdPair("ftpd", *flagFtpd, 23000, "")
-	if err != nil {
-		return err
-	}
-	contenders := []*contender{ftpdPair}
-	if *flagBase != "" {
-		base, err := w.startFtpdPair("ftpd-base", *flagBase, 23200, "")
-		if err != nil {
-			return err
-		}
-		contenders = append(contenders, base)
-	}
-	for i, k := range kinds {
-		c, err := w.startPeerPair(k, 24000+i*100)
-		if err != nil {
-			return err
-		}
-		contenders = append(contenders, c)
-	}
-	// Secure FXP contenders run in the FXP table only.
-	fxpContenders := contenders
-	if *flagSecure {
-		sec, err := w.startSecure(kinds)
-		if err != nil {
-			return err
-		}
-		fxpContenders = append(append([]*contender(nil), contenders...), sec...)
-	}
-	// The same file (one inode, one page cache) in every source root.
-	for _, c := range fxpContenders {
-		dst := filepath.Join(c.rootA, "big.bin")
-		_ = os.Remove(dst)
-		if err := os.Link(w.big, dst); err != nil {
-			return err
-		}
-	}
-	if err := warm(w.big); err != nil {
-		return err
-	}
-
-	for _, c := range fxpContenders {
-		if !*flagWarmup {
-			break
-		}
-		// The first login with a password costs ftpd a bcrypt check
-		// (then cached); pay it outside the timed runs.
-		for _, addr := range []string{c.a, c.b} {
-			conn, err := dial(addr, c.user, c.pass, client, c.secure)
-			if err != nil {
-				return fmt.Errorf("%s warm-up login: %w", c.name, err)
-			}
-			_ = conn.Quit()
-		}
-	}
 	r := &report{size: *flagSize, runs: *flagRuns, notes: notes, loadStart: loadAvg()}
+	if only["s3"] {
+		// First: the S3 servers run alone (the pairs start after).
+		if err := r.s3Run(w); err != nil {
+			return err
+		}
+	}
+	var ftpdPair *contender
+	var contenders, fxpContenders []*contender
+	if pairs {
+		if ftpdPair, contenders, fxpContenders, err = w.startPairs(kinds); err != nil {
+			return err
+		}
+	}
 	if only["fxp"] {
 		if err := r.fxp(w, fxpContenders); err != nil {
 			return err
@@ -315,6 +342,67 @@ func run() error {
 	}
 	r.print(os.Stdout)
 	return nil
+}
+
+// startPairs starts ftpd's pair, the optional ftpd-base pair, the
+// third-party pairs of kinds and the secure FXP contenders, links the big
+// file into every source root and logs in to each once.
+func (w *workspace) startPairs(kinds []peers.Kind) (ftpdPair *contender, contenders, fxpContenders []*contender, err error) {
+	ftpdPair, err = w.startFtpdPair("ftpd", *flagFtpd, 23000, "")
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	contenders = []*contender{ftpdPair}
+	if *flagBase != "" {
+		base, err := w.startFtpdPair("ftpd-base", *flagBase, 23200, "")
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		contenders = append(contenders, base)
+	}
+	for i, k := range kinds {
+		c, err := w.startPeerPair(k, 24000+i*100)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		contenders = append(contenders, c)
+	}
+	// Secure FXP contenders run in the FXP table only.
+	fxpContenders = contenders
+	if *flagSecure {
+		sec, err := w.startSecure(kinds)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		fxpContenders = append(append([]*contender(nil), contenders...), sec...)
+	}
+	// The same file (one inode, one page cache) in every source root.
+	for _, c := range fxpContenders {
+		dst := filepath.Join(c.rootA, "big.bin")
+		_ = os.Remove(dst)
+		if err := os.Link(w.big, dst); err != nil {
+			return nil, nil, nil, err
+		}
+	}
+	if err := warm(w.big); err != nil {
+		return nil, nil, nil, err
+	}
+
+	for _, c := range fxpContenders {
+		if !*flagWarmup {
+			break
+		}
+		// The first login with a password costs ftpd a bcrypt check
+		// (then cached); pay it outside the timed runs.
+		for _, addr := range []string{c.a, c.b} {
+			conn, err := dial(addr, c.user, c.pass, client, c.secure)
+			if err != nil {
+				return nil, nil, nil, fmt.Errorf("%s warm-up login: %w", c.name, err)
+			}
+			_ = conn.Quit()
+		}
+	}
+	return ftpdPair, contenders, fxpContenders, nil
 }
 
 // --- servers ---
@@ -371,26 +459,10 @@ func (w *workspace) startFtpdPair(name, bin string, passiveBase int, extra strin
 			fmt.Sprintf("%d-%d", passiveBase+i*100, passiveBase+i*100+15), "127.0.0.0/8", extra,
 			[]ftpdUser{{ftpUser, string(hash), filepath.Join(dir, "root"), ""},
 				{idleUser, string(idleHash), filepath.Join(dir, "idle"), idleBackend}})
-		path := filepath.Join(dir, "ftpd.toml")
-		if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-			return nil, err
-		}
-		log, err := os.Create(filepath.Join(dir, "ftpd.log"))
+		addr := fmt.Sprintf("%s:%d", host, port)
+		cmd, err := w.startFtpd(bin, dir, cfg, addr)
 		if err != nil {
 			return nil, err
-		}
-		cmd := exec.Command(bin, "-config", path)
-		cmd.Stdout, cmd.Stderr = log, log
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-		if err := cmd.Start(); err != nil {
-			return nil, err
-		}
-		log.Close()
-		w.addProc(cmd)
-		addr := fmt.Sprintf("%s:%d", host, port)
-		if err := waitGreet(addr, 10*time.Second); err != nil {
-			out, _ := os.ReadFile(filepath.Join(dir, "ftpd.log"))
-			return nil, fmt.Errorf("ftpd on %s: %v\n%s", addr, err, out)
 		}
 		if i == 0 {
 			c.a, c.rootA, c.pid = addr, filepath.Join(dir, "root"), cmd.Process.Pid
@@ -540,6 +612,7 @@ type report struct {
 	memBase   int64
 	notes     []string
 	loadStart string
+	s3        *s3Result
 }
 
 // loadAvg is /proc/loadavg's three load averages: how busy the shared
@@ -813,11 +886,16 @@ func machine() string {
 
 func (r *report) print(out io.Writer) {
 	fmt.Fprintf(out, "### Benchmark run %s\n\n", time.Now().UTC().Format("2006-01-02 15:04 UTC"))
-	fmt.Fprintf(out, "Machine: %s.  \nCommand: `sudo bench/run %s`  \nFile: %d bytes of random data, page-cached, hard-linked into every source root; destination deleted and `sync` before each copy.\n",
-		machine(), userArgs(), r.size)
+	fmt.Fprintf(out, "Machine: %s.  \nCommand: `sudo bench/run %s`  \n", machine(), userArgs())
+	ftp := len(r.fxpDst)+len(r.dl)+len(r.par) > 0
+	if ftp {
+		fmt.Fprintf(out, "File: %d bytes of random data, page-cached, hard-linked into every source root; destination deleted and `sync` before each copy.\n", r.size)
+	}
 	fmt.Fprintf(out, "Load average (1, 5, 15 min) at start: %s; at end: %s. %d runs per cell, contenders and passive sides interleaved run by run (the first contender rotates).\n",
 		r.loadStart, loadAvg(), r.runs)
-	fmt.Fprintln(out, "CPU s/GB: utime+stime+cutime+cstime of the server master processes (/proc/PID/stat, sessions reaped first) over the whole operation including logins, per 10^9 bytes moved.")
+	if ftp {
+		fmt.Fprintln(out, "CPU s/GB: utime+stime+cutime+cstime of the server master processes (/proc/PID/stat, sessions reaped first) over the whole operation including logins, per 10^9 bytes moved.")
+	}
 	gib := fmt.Sprintf("%.3g GiB", float64(r.size)/(1<<30))
 	if len(r.fxpDst) > 0 {
 		r.table(out, "FXP "+gib+", server A → server B of one kind, PASV on the destination", "both servers", r.fxpDst, r.fxpRaw)
@@ -833,6 +911,7 @@ func (r *report) print(out io.Writer) {
 		r.wanTable(out)
 	}
 	r.targets(out)
+	r.s3Table(out)
 	if len(r.loginRes) > 0 {
 		fmt.Fprintf(out, "\nLogins per second (connect, USER, PASS, QUIT; %d concurrent loops for %v):\n\n", *flagLoginPar, *flagLoginDur)
 		fmt.Fprintln(out, "| server | password check | logins/s | errors |")

@@ -9,7 +9,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
 
@@ -148,25 +147,15 @@ func (h hidden) Chtimes(name string, atime, mtime time.Time) error {
 }
 
 // ReadDir lists a directory without partial files, sorted by name (the FTP
-// library's ClientDriverExtensionFileList, used by LIST, NLST, MLSD, STAT).
+// library's ClientDriverExtensionFileList; ftpd's sessions stream LIST,
+// NLST and MLSD through OpenDir instead).
 func (d *FS) ReadDir(name string) ([]os.FileInfo, error) {
-	f, err := d.Fs.Open(name)
+	dir, err := d.OpenDir(name)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	all, err := f.Readdir(-1)
-	if err != nil {
-		return nil, fmt.Errorf("read directory %s: %w", name, err)
-	}
-	out := all[:0]
-	for _, fi := range all {
-		if !strings.HasPrefix(fi.Name(), PartialPrefix) {
-			out = append(out, fi)
-		}
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Name() < out[j].Name() })
-	return out, nil
+	defer dir.Close()
+	return dir.Readdir(-1)
 }
 
 // createPartial creates a new partial file in the directory of target

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -1282,5 +1283,52 @@ func TestRateLimitBurstShrinksDuringPay(t *testing.T) {
 	flipper.Wait()
 	if failed > 0 {
 		t.Fatalf("%d of 20000 payments failed while the burst changed; first: %v", failed, first)
+	}
+}
+
+// writeCounter is a data connection that records the size of every write
+// (it hides *net.TCPConn's ReadFrom, as a TLS connection does).
+type writeCounter struct {
+	net.Conn
+	mu     sync.Mutex
+	writes []int
+}
+
+func (w *writeCounter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	w.writes = append(w.writes, len(p))
+	w.mu.Unlock()
+	return w.Conn.Write(p)
+}
+
+// A download from storage without a zero-copy path (memory here, S3 in
+// production) moves through a buffer of copyBufSize, not io.Copy's
+// 32 KiB: each write is a system call and a wake-up of the receiver, which
+// were most of ftpd's CPU in an S3 RETR.
+func TestRETRWithoutZeroCopyWritesLargeBlocks(t *testing.T) {
+	d, _, mem := newMemDriver(t)
+	const size = 8 << 20
+	data := randomBytes(size, 5)
+	if err := afero.WriteFile(mem, "/big.bin", data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	h, err := d.OpenTransfer("/big.bin", flagsRETR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	server, client := tcpPair(t)
+	ch := receiveAsync(client)
+	w := &writeCounter{Conn: server}
+	if n, err := h.WriteTo(w); err != nil || n != size {
+		t.Fatalf("WriteTo = %d, %v; want %d", n, err, size)
+	}
+	server.Close()
+	if r := waitReceived(t, ch); r.err != nil || sum(r.data) != sum(data) {
+		t.Fatalf("received %d bytes (%v), want the file", len(r.data), r.err)
+	}
+	// The memory file fills every read: exactly size/1 MiB writes.
+	if len(w.writes) != size/(1<<20) {
+		t.Fatalf("%d writes (largest %d bytes), want %d of 1 MiB", len(w.writes), slices.Max(w.writes), size/(1<<20))
 	}
 }

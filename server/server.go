@@ -66,6 +66,9 @@ type Server struct {
 	storage    *storage.Registry // the backends users' files live in
 	ticketKey  [32]byte          // TLS session tickets, for the life of the process
 	stopBans   context.CancelFunc
+	// bufferListings (tests only) lets the library render listings from
+	// the whole directory, as it does without ftpd's streaming.
+	bufferListings bool
 
 	mu        sync.Mutex
 	pending   map[string]*controlconn.Conn // accepted, not yet seen by ClientConnected

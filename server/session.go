@@ -57,7 +57,8 @@ type session struct {
 	running      *runningTransfer
 	ended        bool // end() has run
 
-	up uploadState // ALLO and final-reply corrections (upload.go)
+	up   uploadState // ALLO and final-reply corrections (upload.go)
+	list listState   // streamed listings (listings.go)
 
 	token atomic.Pointer[token.Claims] // set by a token login (tokens.go)
 }
@@ -79,6 +80,7 @@ func newSession(s *Server, cc ftpserver.ClientContext, conn *controlconn.Conn) *
 		cancel:      cancel,
 		answerToken: randomToken(),
 	}
+	sess.list.since = s.now()
 	sess.log = s.log.With("session", sess.id, "client_ip", sess.clientIP.String())
 	sess.data = s.plane.NewChannel(dataOwner{sess})
 	// Implicit FTPS protects data by default (RFC 4217 12.1); PROT C
@@ -252,6 +254,7 @@ func (sess *session) end() {
 	sess.finishCompleteUpload()
 	sess.cancel()
 	sess.data.Close()
+	sess.list.drop()
 	if name := sess.userName(); name != "" {
 		sess.srv.metrics.sessions.Dec()
 		sess.srv.releaseSessionSlot(name)
@@ -408,6 +411,7 @@ func (sess *session) Reply(line string) string {
 	sess.rename.reply(line)
 	line = sess.preLoginAnswer(line)
 	line = sess.data.Reply(line)
+	line = sess.list.reply(line)
 	line = sess.featExtras(line)
 	line = sess.rewriteReply(line)
 	if !isFinalReplyLine(line) {
@@ -554,6 +558,7 @@ var (
 	_ ftpserver.ClientDriverExtentionFileTransfer = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionSite         = (*clientDriver)(nil)
 	_ ftpserver.ClientDriverExtensionHasher       = (*clientDriver)(nil)
+	_ ftpserver.ClientDriverExtensionFileList     = (*clientDriver)(nil)
 )
 
 // hashNames maps the library's algorithm values to driver names.

@@ -457,6 +457,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 	ch.handed.watch.end()
 	ch.handed = h
 	ch.mu.Unlock()
+	if lister, ok := ch.sess.(Lister); ok && req.Direction == acl.DirectionListing {
+		return lister.ListingConn(c), nil
+	}
 	return c, nil
 }
 

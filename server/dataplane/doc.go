@@ -37,6 +37,9 @@
 //     which copies between it and the driver's file handle; the driver
 //     asks Channel.Approved whether the peer it sees is the one this
 //     package handed over (a fail-closed assertion, not a second policy).
+//     A listing's connection (LIST, NLST, MLSD) goes through the
+//     session's Lister.ListingConn, which may wrap it to stream the
+//     listing itself (package server/listing).
 //
 // What one client can hold is bounded (Limits, live across reloads):
 //   - a data port no transfer uses expires after ListenerTimeout

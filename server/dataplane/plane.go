@@ -47,6 +47,13 @@ type Session interface {
 	Warn(msg string, args ...any)
 }
 
+// Lister is a Session that streams listings itself: the data connection
+// of a listing command (LIST, NLST, MLSD) reaches the library through
+// ListingConn, which returns it as it is or wrapped (server/listing).
+type Lister interface {
+	ListingConn(c net.Conn) net.Conn
+}
+
 // Request describes one data connection to be judged.
 type Request struct {
 	Command   string

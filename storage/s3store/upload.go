@@ -15,12 +15,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 )
 
-// Upload is a file being written to S3. Its bytes go into one part buffer
+// Upload is a file being written to S3. Its bytes go into a part buffer
 // taken from the store's budget; each full buffer is sent as a part of a
-// multipart upload (started at the first full part). Commit makes the
-// object appear: PutObject when everything fitted in one buffer, else
-// CompleteMultipartUpload. Close without Commit aborts: the multipart
-// upload is removed and the old object, if any, is untouched.
+// multipart upload (started at the first full part). While a part is
+// sent, the next one fills a second buffer if the budget has one to spare
+// at that moment (never waited for: an upload that holds one buffer must
+// not wait for another, or uploads holding one each would wait for each
+// other forever); otherwise the part is sent before more is received.
+// Commit makes the object appear: PutObject when everything fitted in one
+// buffer, else CompleteMultipartUpload. Close without Commit aborts: the
+// multipart upload is removed and the old object, if any, is untouched.
 type Upload struct {
 	notFile
 	fs   *Fs
@@ -34,6 +38,17 @@ type Upload struct {
 	parts    []types.CompletedPart
 	err      error
 	done     bool
+
+	// The part being sent while buf fills: its buffer (a budget token of
+	// its own) and where its result arrives; nil when none.
+	sending  []byte
+	inflight chan partResult
+}
+
+// partResult is the end of one UploadPart.
+type partResult struct {
+	etag *string
+	err  error
 }
 
 func newUpload(f *Fs, name, key string) *Upload {
@@ -152,8 +167,14 @@ func (u *Upload) ensureBuf() error {
 	return nil
 }
 
-// sendPart sends the full buffer as the next part and empties it.
+// sendPart sends the full buffer as the next part and gives the upload an
+// empty one: the part goes in the background with the budget's spare
+// buffer taking its place, or, when none is spare, before sendPart
+// returns. Either way at most one part is in flight.
 func (u *Upload) sendPart() error {
+	if err := u.wait(); err != nil {
+		return err
+	}
 	s := u.fs.s
 	if u.uploadID == nil {
 		out, err := s.c.CreateMultipartUpload(u.ctx(), &s3.CreateMultipartUploadInput{
@@ -165,17 +186,61 @@ func (u *Upload) sendPart() error {
 		}
 		u.uploadID = out.UploadId
 	}
-	num := int32(len(u.parts) + 1)
-	out, err := s.c.UploadPart(u.ctx(), &s3.UploadPartInput{
-		Bucket: &s.bucket, Key: &u.key, UploadId: u.uploadID, PartNumber: &num,
-		Body: bytes.NewReader(u.buf), ContentLength: aws.Int64(int64(len(u.buf))),
-	})
-	if err != nil {
-		return fmt.Errorf("%w: upload part %d of %s: %w", ErrStore, num, u.name, err)
+	next, ok := s.budget.tryAcquire(u.fs.client)
+	if !ok {
+		return u.sendNow()
 	}
-	u.parts = append(u.parts, types.CompletedPart{ETag: out.ETag, PartNumber: &num})
+	num := int32(len(u.parts) + 1)
+	u.parts = append(u.parts, types.CompletedPart{PartNumber: &num})
+	part := u.buf
+	u.buf = next
+	done := make(chan partResult, 1)
+	u.sending, u.inflight = part, done
+	go func() { done <- u.uploadPart(num, part) }()
+	return nil
+}
+
+// sendNow sends the buffer as the next part and empties it (no part in
+// flight).
+func (u *Upload) sendNow() error {
+	num := int32(len(u.parts) + 1)
+	res := u.uploadPart(num, u.buf)
+	if res.err != nil {
+		return res.err
+	}
+	u.parts = append(u.parts, types.CompletedPart{PartNumber: &num, ETag: res.etag})
 	u.buf = u.buf[:0]
 	return nil
+}
+
+// uploadPart sends body as part num.
+func (u *Upload) uploadPart(num int32, body []byte) partResult {
+	s := u.fs.s
+	out, err := s.c.UploadPart(u.ctx(), &s3.UploadPartInput{
+		Bucket: &s.bucket, Key: &u.key, UploadId: u.uploadID, PartNumber: &num,
+		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
+	})
+	if err != nil {
+		return partResult{err: fmt.Errorf("%w: upload part %d of %s: %w", ErrStore, num, u.name, err)}
+	}
+	return partResult{etag: out.ETag}
+}
+
+// wait waits for the part in flight, if any, gives its buffer back to the
+// budget and returns the upload's first failure.
+func (u *Upload) wait() error {
+	if u.inflight != nil {
+		res := <-u.inflight
+		u.inflight = nil
+		u.fs.s.budget.release(u.fs.client, u.sending)
+		u.sending = nil
+		// The part in flight is always the last one started.
+		u.parts[len(u.parts)-1].ETag = res.etag
+		if res.err != nil && u.err == nil {
+			u.err = res.err
+		}
+	}
+	return u.err
 }
 
 // Commit makes the object appear with everything written. Call it only
@@ -201,8 +266,11 @@ func (u *Upload) Commit() error {
 		u.done = true
 		return nil
 	}
+	if err := u.wait(); err != nil {
+		return err
+	}
 	if len(u.buf) > 0 {
-		if err := u.sendPart(); err != nil {
+		if err := u.sendNow(); err != nil {
 			u.err = err
 			return err
 		}
@@ -228,6 +296,9 @@ const abortPatience = time.Minute
 // multipart upload, retrying for up to abortPatience (with its own
 // deadline: the session may be ending).
 func (u *Upload) Close() error {
+	// A part still in flight goes before the abort (a part that lands
+	// after it could outlive the upload on some stores).
+	_ = u.wait()
 	if u.held {
 		u.held = false
 		u.fs.s.budget.release(u.fs.client, u.buf)
