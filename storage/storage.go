@@ -142,7 +142,16 @@ func (r *Registry) build(cfg *conf.Config, reload bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, k := range r.kinds {
-		if r.built[k.Backend] != nil || (reload && k.AtStartOnly) || !used(k, cfg) {
+		if r.built[k.Backend] != nil || !used(k, cfg) {
+			continue
+		}
+		if reload && k.AtStartOnly {
+			for i := range cfg.Users {
+				if cfg.Users[i].Backend == k.Backend {
+					r.opts.Log.Warn("storage backend is set up at start only: the user's logins fail until a restart",
+						"user", cfg.Users[i].Name, "backend", k.Backend.String())
+				}
+			}
 			continue
 		}
 		b, err := k.New(cfg, r.opts)

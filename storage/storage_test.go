@@ -1,7 +1,9 @@
 package storage_test
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -164,4 +166,27 @@ func (fakeBackend) Sweep(context.Context) (int, error) { return 0, nil }
 func (fakeBackend) Close() error                       { return nil }
 func (fakeBackend) Open(context.Context, *conf.User) (afero.Fs, func() error, error) {
 	return afero.NewMemMapFs(), func() error { return nil }, nil
+}
+
+// A reload whose config is the first to use S3 says, at the reload, which
+// users cannot log in until a restart (was: nothing until each login
+// failed).
+func TestRegistryReloadWarnsAtStartOnly(t *testing.T) {
+	cfg := osAndMemoryConfig(t)
+	var logged bytes.Buffer
+	reg, err := storage.New(cfg, withS3(func(*conf.Config, storage.Options) (storage.Backend, error) {
+		t.Error("S3 built")
+		return nil, nil
+	}), storage.Options{Log: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := *cfg
+	next.Users = append(append([]conf.User(nil), cfg.Users...), conf.User{Name: "c", Root: "c/", Backend: conf.BackendS3, Line: 14})
+	if err := reg.Reload(&next); err != nil {
+		t.Fatal(err)
+	}
+	if out := logged.String(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "user=c") || !strings.Contains(out, "restart") {
+		t.Fatalf("reload log: %q", out)
+	}
 }

@@ -30,6 +30,7 @@ type Backend struct {
 	bucket   string
 	endpoint string
 	overlaps [][2]string // S3 users whose prefixes overlap
+	prefixes []string    // the S3 users' prefixes at start (the sweep's scope)
 	log      *slog.Logger
 }
 
@@ -51,7 +52,18 @@ func NewBackend(cfg *conf.Config, log *slog.Logger) (*Backend, error) {
 		return nil, fmt.Errorf("%s: [s3]: %w", cfg.Source, err)
 	}
 	return &Backend{st: st, source: cfg.Source, bucket: cfg.S3.Bucket, endpoint: cfg.S3.Endpoint,
-		overlaps: cfg.S3PrefixOverlaps(), log: log}, nil
+		overlaps: cfg.S3PrefixOverlaps(), prefixes: userPrefixes(cfg), log: log}, nil
+}
+
+// userPrefixes is the key prefixes of cfg's S3 users.
+func userPrefixes(cfg *conf.Config) []string {
+	var out []string
+	for i := range cfg.Users {
+		if cfg.Users[i].Backend == conf.BackendS3 {
+			out = append(out, cfg.Users[i].Root)
+		}
+	}
+	return out
 }
 
 // Store is the bucket's client (the spent store of tokens, metrics).
@@ -100,11 +112,13 @@ func (b *Backend) Open(ctx context.Context, u *conf.User) (afero.Fs, func() erro
 }
 
 // Sweep aborts multipart uploads older than SweepAge (leftovers of a
-// crash).
+// crash) under the prefixes of the S3 users at start: a bucket shared
+// with another application, or used only by the spent store, keeps that
+// application's uploads.
 func (b *Backend) Sweep(ctx context.Context) (int, error) {
 	ctx, cancel := context.WithTimeout(ctx, CheckTimeout)
 	defer cancel()
-	n, err := b.st.SweepUploads(ctx, SweepAge)
+	n, err := b.st.SweepUploads(ctx, SweepAge, b.prefixes)
 	if n > 0 {
 		b.log.Info("aborted stale S3 multipart uploads", "aborted", n, "older_than", SweepAge)
 	}

@@ -3,6 +3,7 @@ package s3store
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 )
 
@@ -12,56 +13,71 @@ import (
 // of them, so a few slow senders from one address cannot hold every
 // buffer and stall the uploads of everybody else. A borrower waits while
 // either limit is reached; that wait is the upload's back-pressure (its
-// data connection backs up).
+// data connection backs up). Waiters are served in turn: a buffer given
+// back goes to the first waiter whose client is under its share, never
+// to a borrower arriving later, so a stream of newcomers cannot starve
+// one.
 type budget struct {
 	size      int64 // bytes per buffer
 	perClient int   // 0 = no per-client cap
 
-	mu      sync.Mutex
-	free    [][]byte // buffers given back, reused: memory never exceeds slots buffers
-	spare   int      // buffers not allocated yet
-	held    map[string]int
-	inUse   int
-	waiting int
-	changed chan struct{} // closed (and replaced) whenever a buffer comes back
+	mu    sync.Mutex
+	free  [][]byte // buffers given back, reused: memory never exceeds slots buffers
+	spare int      // buffers not allocated yet
+	held  map[string]int
+	inUse int
+	// queue is the waiting borrowers, first come first. Invariant: while
+	// a buffer is free, no waiter in it could take one (its client is at
+	// its share), so a borrower that finds one free takes it.
+	queue []*waiter
+}
+
+// waiter is a borrower waiting in the queue; ready is closed once buf is
+// its.
+type waiter struct {
+	client string
+	buf    []byte
+	given  bool
+	ready  chan struct{}
 }
 
 func newBudget(slots, perClient int, size int64) *budget {
 	if perClient >= slots {
 		perClient = 0
 	}
-	return &budget{size: size, perClient: perClient, spare: slots, held: map[string]int{}, changed: make(chan struct{})}
+	return &budget{size: size, perClient: perClient, spare: slots, held: map[string]int{}}
 }
 
 // acquire lends one buffer to client, waiting while the budget or the
 // client's share is spent, until ctx ends.
 func (b *budget) acquire(ctx context.Context, client string) ([]byte, error) {
-	counted := false
-	defer func() {
-		if counted {
-			b.mu.Lock()
-			b.waiting--
-			b.mu.Unlock()
-		}
-	}()
-	for {
-		b.mu.Lock()
-		if buf, ok := b.takeLocked(client); ok {
-			b.mu.Unlock()
-			return buf, nil
-		}
-		if !counted {
-			counted = true
-			b.waiting++
-		}
-		ch := b.changed
+	b.mu.Lock()
+	if buf, ok := b.takeLocked(client); ok {
 		b.mu.Unlock()
-		select {
-		case <-ch:
-		case <-ctx.Done():
-			return nil, fmt.Errorf("wait for upload memory: %w", ctx.Err())
+		return buf, nil
+	}
+	w := &waiter{client: client, ready: make(chan struct{})}
+	b.queue = append(b.queue, w)
+	b.mu.Unlock()
+	select {
+	case <-w.ready:
+		return w.buf, nil
+	case <-ctx.Done():
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if w.given {
+		// Handed a buffer as the wait ended: pass it on.
+		b.giveBackLocked(client, w.buf)
+	} else {
+		for i, q := range b.queue {
+			if q == w {
+				b.queue = slices.Delete(b.queue, i, i+1)
+				break
+			}
 		}
 	}
+	return nil, fmt.Errorf("wait for upload memory: %w", ctx.Err())
 }
 
 // tryAcquire lends one buffer to client if one is free within its share,
@@ -92,17 +108,28 @@ func (b *budget) takeLocked(client string) ([]byte, bool) {
 	return buf[:0], true
 }
 
-// release gives client's buffer back and wakes the waiters.
+// release gives client's buffer back: to the first waiter that may take
+// it, or to the free list.
 func (b *budget) release(client string, buf []byte) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	b.giveBackLocked(client, buf)
+}
+
+func (b *budget) giveBackLocked(client string, buf []byte) {
 	b.free = append(b.free, buf[:0])
 	b.inUse--
 	if b.held[client]--; b.held[client] <= 0 {
 		delete(b.held, client)
 	}
-	close(b.changed)
-	b.changed = make(chan struct{})
+	for i, w := range b.queue {
+		if got, ok := b.takeLocked(w.client); ok {
+			b.queue = slices.Delete(b.queue, i, i+1)
+			w.buf, w.given = got, true
+			close(w.ready)
+			return
+		}
+	}
 }
 
 // BudgetStats is the state of the upload buffers, for metrics.
@@ -115,7 +142,7 @@ type BudgetStats struct {
 func (s *Store) Budget() BudgetStats {
 	s.budget.mu.Lock()
 	defer s.budget.mu.Unlock()
-	return BudgetStats{InUse: s.budget.inUse, Waiting: s.budget.waiting}
+	return BudgetStats{InUse: s.budget.inUse, Waiting: len(s.budget.queue)}
 }
 
 type clientKey struct{}

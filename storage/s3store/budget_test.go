@@ -10,7 +10,7 @@ import (
 func (b *budget) stats() (inUse, waiting int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.inUse, b.waiting
+	return b.inUse, len(b.queue)
 }
 
 // waitWaiting polls until n borrowers wait (a hang detector: the
@@ -99,6 +99,99 @@ func TestBudgetNoShareWhenAtLeastSlots(t *testing.T) {
 	for i := range 2 {
 		if _, ok := b.tryAcquire("a"); !ok {
 			t.Fatalf("buffer %d refused with a share of the whole budget", i)
+		}
+	}
+}
+
+// TestBudgetWaiterServedFirst: a buffer given back while an upload waits
+// goes to that upload, not to one arriving after it: a steady stream of
+// newcomers cannot starve a waiter (was: every release woke the waiters
+// and the first to lock took the buffer, usually the newcomer, so a
+// waiter could wait as long as others kept arriving). A waiter blocked
+// only by its own client's share does not hold up other clients.
+func TestBudgetWaiterServedFirst(t *testing.T) {
+	b := newBudget(1, 0, 8)
+	buf, _ := b.tryAcquire("a")
+	got := make(chan []byte, 1)
+	go func() {
+		w, err := b.acquire(context.Background(), "w")
+		if err != nil {
+			t.Error(err)
+		}
+		got <- w
+	}()
+	waitWaiting(t, b, 1)
+	bypassed := 0
+	for range 100 {
+		b.release("a", buf)
+		var ok bool
+		if buf, ok = b.tryAcquire("a"); !ok {
+			break
+		}
+		bypassed++ // a newcomer took the buffer the waiter waits for
+	}
+	if bypassed > 0 {
+		if bypassed == 100 {
+			b.release("a", buf)
+		}
+		t.Fatalf("%d newcomers took the buffer before the waiter", bypassed)
+	}
+	w := <-got
+	if inUse, waiting := b.stats(); inUse != 1 || waiting != 0 || b.held["w"] != 1 || len(b.held) != 1 {
+		t.Fatalf("in use %d, waiting %d, held %v; want 1, 0, w:1", inUse, waiting, b.held)
+	}
+	b.release("w", w)
+
+	// Share 1 of 2: a waits for its share; b takes the free buffer;
+	// a's release goes to a's waiter.
+	b = newBudget(2, 1, 8)
+	a1, _ := b.tryAcquire("a")
+	go func() {
+		w, _ := b.acquire(context.Background(), "a")
+		got <- w
+	}()
+	waitWaiting(t, b, 1)
+	if _, ok := b.tryAcquire("b"); !ok {
+		t.Fatal("client b refused the free buffer because a waits for its own share")
+	}
+	b.release("a", a1)
+	<-got
+	if inUse, waiting := b.stats(); inUse != 2 || waiting != 0 || b.held["a"] != 1 || b.held["b"] != 1 {
+		t.Fatalf("in use %d, waiting %d, held %v; want 2, 0, a:1 b:1", inUse, waiting, b.held)
+	}
+}
+
+// TestBudgetCancelledWhileHanded: a waiter whose context ends as a buffer
+// is handed to it leaves nothing behind: the buffer goes back (or is
+// its, if it took it first), no client keeps a count, nobody waits.
+func TestBudgetCancelledWhileHanded(t *testing.T) {
+	for range 20 {
+		b := newBudget(1, 1, 8)
+		buf, _ := b.tryAcquire("a")
+		ctx, cancel := context.WithCancel(context.Background())
+		type result struct {
+			buf []byte
+			err error
+		}
+		got := make(chan result, 1)
+		go func() {
+			w, err := b.acquire(ctx, "w")
+			got <- result{w, err}
+		}()
+		waitWaiting(t, b, 1)
+		b.mu.Lock()
+		cancel() // the waiter wakes and blocks on the lock
+		b.giveBackLocked("a", buf)
+		b.mu.Unlock()
+		r := <-got
+		if r.err == nil {
+			b.release("w", r.buf)
+		}
+		if inUse, waiting := b.stats(); inUse != 0 || waiting != 0 || len(b.held) != 0 {
+			t.Fatalf("in use %d, waiting %d, held %v: want nothing", inUse, waiting, b.held)
+		}
+		if _, ok := b.tryAcquire("z"); !ok {
+			t.Fatal("the buffer did not come back")
 		}
 	}
 }

@@ -20,51 +20,63 @@ const (
 )
 
 // copyObject copies the object at src (size bytes) to dst, both keys of
-// the bucket. With meta non-nil the copy gets that metadata instead of
+// the bucket. etag (if not nil) pins the source: the copy fails if the
+// object at src is no longer that one. With meta non-nil the copy gets that metadata instead of
 // the source's. Up to copyLimit it is one CopyObject; beyond, a multipart
 // copy that is aborted on any failure, so dst is either the whole copy or
 // as it was.
-func (s *Store) copyObject(ctx context.Context, src, dst string, size int64, meta map[string]string) error {
+func (s *Store) copyObject(ctx context.Context, src, dst string, size int64, etag *string, meta map[string]string) error {
 	source := aws.String(copySource(s.bucket, src))
 	if size <= s.copyLimit {
-		in := &s3.CopyObjectInput{Bucket: &s.bucket, Key: &dst, CopySource: source}
+		in := &s3.CopyObjectInput{Bucket: &s.bucket, Key: &dst, CopySource: source, CopySourceIfMatch: etag}
 		if meta != nil {
 			in.Metadata, in.MetadataDirective = meta, types.MetadataDirectiveReplace
 		}
-		_, err := s.c.CopyObject(ctx, in)
+		cctx, cancel := context.WithTimeout(ctx, s.copyTimeout)
+		defer cancel()
+		_, err := s.c.CopyObject(cctx, in)
 		return err
 	}
-	head, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &src})
+	rctx, cancel := context.WithTimeout(ctx, s.reqTimeout)
+	head, err := s.c.HeadObject(rctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &src})
+	cancel()
 	if err != nil {
 		return err
 	}
-	if aws.ToInt64(head.ContentLength) != size || head.ETag == nil {
+	if aws.ToInt64(head.ContentLength) != size || head.ETag == nil || etag != nil && *etag != *head.ETag {
 		return fmt.Errorf("copy %s: the object changed during the copy", src)
 	}
 	if meta == nil {
 		meta = head.Metadata
 	}
 	part := max(s.copyPart, (size+maxParts-1)/maxParts)
-	up, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &dst, Metadata: withInstance(meta, s.instance)})
+	rctx, cancel = context.WithTimeout(ctx, s.reqTimeout)
+	up, err := s.c.CreateMultipartUpload(rctx, &s3.CreateMultipartUploadInput{Bucket: &s.bucket, Key: &dst, Metadata: withInstance(meta, s.instance)})
+	cancel()
 	if err != nil {
 		return err
 	}
 	var parts []types.CompletedPart
 	for off, num := int64(0), int32(1); off < size; off, num = off+part, num+1 {
 		end := min(off+part, size) - 1
-		out, err := s.c.UploadPartCopy(ctx, &s3.UploadPartCopyInput{
+		pctx, cancel := context.WithTimeout(ctx, s.copyTimeout)
+		out, err := s.c.UploadPartCopy(pctx, &s3.UploadPartCopyInput{
 			Bucket: &s.bucket, Key: &dst, UploadId: up.UploadId, PartNumber: aws.Int32(num),
 			CopySource: source, CopySourceRange: aws.String(fmt.Sprintf("bytes=%d-%d", off, end)),
 			// The source must stay the object measured above.
 			CopySourceIfMatch: head.ETag,
 		})
+		cancel()
 		if err != nil {
 			s.abortCopy(ctx, dst, up.UploadId)
 			return err
 		}
 		parts = append(parts, types.CompletedPart{ETag: out.CopyPartResult.ETag, PartNumber: aws.Int32(num)})
 	}
-	_, err = s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
+	// Completing assembles the parts: a copy's time.
+	cctx, cancel := context.WithTimeout(ctx, s.copyTimeout)
+	defer cancel()
+	_, err = s.c.CompleteMultipartUpload(cctx, &s3.CompleteMultipartUploadInput{
 		Bucket: &s.bucket, Key: &dst, UploadId: up.UploadId,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: parts},
 	})

@@ -8,11 +8,13 @@ import (
 	"net/http"
 	"os"
 	"path"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+	"unicode/utf8"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -53,6 +55,11 @@ func (f *Fs) key(op, name string) (string, error) {
 	if strings.Contains(name, "\\") {
 		return "", &os.PathError{Op: op, Path: name, Err: os.ErrPermission}
 	}
+	if !utf8.ValidString(name) || hasControl(name) {
+		// A listing could not show it (see addressable; XML carries
+		// only UTF-8): no file nobody can list or name again.
+		return "", &os.PathError{Op: op, Path: name, Err: os.ErrInvalid}
+	}
 	clean := path.Clean("/" + name)
 	if clean == "/" {
 		return f.prefix, nil
@@ -66,6 +73,13 @@ func (f *Fs) key(op, name string) (string, error) {
 		return "", &os.PathError{Op: op, Path: name, Err: syscall.ENAMETOOLONG}
 	}
 	return k, nil
+}
+
+// req is the context of one request on the store: the session's, bounded
+// by the request timeout, so a store that stops answering fails the
+// command instead of holding the session.
+func (f *Fs) req() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(f.ctx, f.s.reqTimeout)
 }
 
 // maxKey is S3's longest key in bytes.
@@ -96,7 +110,9 @@ func (f *Fs) Mkdir(name string, _ os.FileMode) error {
 			return &os.PathError{Op: "mkdir", Path: name, Err: os.ErrNotExist}
 		}
 	}
-	_, err = f.s.c.PutObject(f.ctx, &s3.PutObjectInput{Bucket: &f.s.bucket, Key: aws.String(k + "/"), Body: strings.NewReader(""), ContentLength: aws.Int64(0)})
+	ctx, cancel := f.req()
+	defer cancel()
+	_, err = f.s.c.PutObject(ctx, &s3.PutObjectInput{Bucket: &f.s.bucket, Key: aws.String(k + "/"), Body: strings.NewReader(""), ContentLength: aws.Int64(0)})
 	return f.pathErr("mkdir", name, err)
 }
 
@@ -177,11 +193,13 @@ func (f *Fs) Remove(name string) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := f.req()
+	defer cancel()
 	if !fi.IsDir() {
-		_, err = f.s.c.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &k})
+		_, err = f.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &k})
 		return f.pathErr("remove", name, err)
 	}
-	out, err := f.s.c.ListObjectsV2(f.ctx, &s3.ListObjectsV2Input{Bucket: &f.s.bucket, Prefix: aws.String(k + "/"), MaxKeys: aws.Int32(2)})
+	out, err := f.s.c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &f.s.bucket, Prefix: aws.String(k + "/"), MaxKeys: aws.Int32(2)})
 	if err != nil {
 		return f.pathErr("remove", name, err)
 	}
@@ -190,7 +208,7 @@ func (f *Fs) Remove(name string) error {
 			return &os.PathError{Op: "remove", Path: name, Err: syscall.ENOTEMPTY}
 		}
 	}
-	_, err = f.s.c.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: aws.String(k + "/")})
+	_, err = f.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: aws.String(k + "/")})
 	return f.pathErr("remove", name, err)
 }
 
@@ -229,12 +247,28 @@ func (f *Fs) Rename(oldname, newname string) error {
 			return &os.PathError{Op: "rename", Path: newname, Err: os.ErrNotExist}
 		}
 	}
-	if err := f.s.copyObject(f.ctx, ok, nk, fi.Size(), nil); err != nil {
+	etag := fi.(*info).etag
+	if err := f.s.copyObject(f.ctx, ok, nk, fi.Size(), etag, nil); err != nil {
 		return f.pathErr("rename", oldname, err)
 	}
-	_, err = f.s.c.DeleteObject(f.ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &ok})
+	// Delete only the object copied: another writer of the bucket may
+	// have replaced it since, and its new file must not be lost.
+	ctx, cancel := f.req()
+	defer cancel()
+	_, err = f.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &ok, IfMatch: etag})
+	if httpStatus(err) == http.StatusNotImplemented {
+		// A store without conditional deletes: delete as before.
+		_, err = f.s.c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: &f.s.bucket, Key: &ok})
+	}
+	if httpStatus(err) == http.StatusPreconditionFailed {
+		return &os.PathError{Op: "rename", Path: oldname, Err: errChanged}
+	}
 	return f.pathErr("rename", oldname, err)
 }
+
+// errChanged is a rename whose source was replaced after it was copied:
+// both names exist, the old one with the new content.
+var errChanged = errors.New("replaced during the rename: copied, and kept under its old name")
 
 func copySource(bucket, key string) string {
 	// CopySource is bucket/key, URL-escaped per segment.
@@ -272,14 +306,16 @@ func (f *Fs) Stat(name string) (os.FileInfo, error) {
 	if k == f.prefix {
 		return &info{name: "/", dir: true}, nil
 	}
-	out, err := f.s.c.HeadObject(f.ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
+	ctx, cancel := f.req()
+	defer cancel()
+	out, err := f.s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
 	if err == nil {
-		return &info{name: base, size: aws.ToInt64(out.ContentLength), mtime: mtimeOf(out.Metadata, out.LastModified)}, nil
+		return &info{name: base, size: aws.ToInt64(out.ContentLength), mtime: mtimeOf(out.Metadata, out.LastModified), etag: out.ETag}, nil
 	}
 	if httpStatus(err) != http.StatusNotFound {
 		return nil, f.pathErr("stat", name, err)
 	}
-	lo, err := f.s.c.ListObjectsV2(f.ctx, &s3.ListObjectsV2Input{Bucket: &f.s.bucket, Prefix: aws.String(k + "/"), MaxKeys: aws.Int32(1)})
+	lo, err := f.s.c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{Bucket: &f.s.bucket, Prefix: aws.String(k + "/"), MaxKeys: aws.Int32(1)})
 	if err != nil {
 		return nil, f.pathErr("stat", name, err)
 	}
@@ -293,9 +329,16 @@ func (f *Fs) Stat(name string) (os.FileInfo, error) {
 	return fi, nil
 }
 
+// Years 1 to 9999: what MFMT can set and MDTM, MLSD and LIST print (the
+// metadata may come from another writer of the bucket).
+const (
+	minMtime = -62135596800 // 0001-01-01 00:00:00 UTC
+	maxMtime = 253402300799 // 9999-12-31 23:59:59 UTC
+)
+
 func mtimeOf(meta map[string]string, lm *time.Time) time.Time {
 	if v, ok := meta[metaMtime]; ok {
-		if sec, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if sec, err := strconv.ParseInt(v, 10, 64); err == nil && sec >= minMtime && sec <= maxMtime {
 			return time.Unix(sec, 0).UTC()
 		}
 	}
@@ -329,7 +372,9 @@ func (f *Fs) Chtimes(name string, _, mtime time.Time) error {
 	if fi.IsDir() {
 		return &os.PathError{Op: "chtimes", Path: name, Err: ErrUnsupported}
 	}
-	head, err := f.s.c.HeadObject(f.ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
+	ctx, cancel := f.req()
+	head, err := f.s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
+	cancel()
 	if err != nil {
 		return f.pathErr("chtimes", name, err)
 	}
@@ -338,7 +383,7 @@ func (f *Fs) Chtimes(name string, _, mtime time.Time) error {
 		meta[mk] = mv
 	}
 	meta[metaMtime] = strconv.FormatInt(mtime.Unix(), 10)
-	return f.pathErr("chtimes", name, f.s.copyObject(f.ctx, k, k, aws.ToInt64(head.ContentLength), meta))
+	return f.pathErr("chtimes", name, f.s.copyObject(f.ctx, k, k, aws.ToInt64(head.ContentLength), head.ETag, meta))
 }
 
 // pathErr is the error of a failed request on name. The store's own text
@@ -362,6 +407,7 @@ type info struct {
 	size  int64
 	mtime time.Time
 	dir   bool
+	etag  *string // an object's, from HeadObject (nil from a listing)
 }
 
 func (i *info) Name() string { return i.name }
@@ -481,8 +527,12 @@ type dirFile struct {
 	key   string
 	info  os.FileInfo
 	token *string
-	done  bool
-	buf   []os.FileInfo
+	last  string // the greatest key (or common prefix) listed so far
+	// pending is the objects listed whose "name/" prefix may come on a
+	// later page (see page).
+	pending []string
+	done    bool
+	buf     []os.FileInfo
 }
 
 func (d *dirFile) Name() string                   { return d.name }
@@ -533,23 +583,51 @@ func (d *dirFile) page() error {
 	if prefix != "" && !strings.HasSuffix(prefix, "/") {
 		prefix += "/"
 	}
-	out, err := d.fs.s.c.ListObjectsV2(d.fs.ctx, &s3.ListObjectsV2Input{
+	ctx, cancel := d.fs.req()
+	defer cancel()
+	out, err := d.fs.s.c.ListObjectsV2(ctx, &s3.ListObjectsV2Input{
 		Bucket: &d.fs.s.bucket, Prefix: &prefix, Delimiter: aws.String("/"), ContinuationToken: d.token,
 	})
 	if err != nil {
 		return d.fs.pathErr("readdir", d.name, err)
 	}
+	if err := d.advances(out); err != nil {
+		// The detail names keys (the user's prefix): the log's, not the
+		// reply's.
+		d.fs.s.log.Warn("S3 listing refused", "path", d.name, "err", err)
+		return &os.PathError{Op: "readdir", Path: d.name, Err: ErrStore}
+	}
+	// A name both an object and a prefix ("a" and "a/b") is the file
+	// Stat sees, listed once. The prefix may come pages after the object:
+	// pending keeps the objects whose prefix may still come (prefixes of
+	// the last key listed, so a few).
+	objects := make(map[string]bool, len(out.Contents))
+	for _, o := range out.Contents {
+		objects[strings.TrimPrefix(aws.ToString(o.Key), prefix)] = true
+	}
 	for _, cp := range out.CommonPrefixes {
 		n := strings.TrimSuffix(strings.TrimPrefix(aws.ToString(cp.Prefix), prefix), "/")
-		if n == "" || prefix+n+"/" == Reserved {
+		if n == "" || prefix+n+"/" == Reserved || !addressable(n) || objects[n] || slices.Contains(d.pending, n) {
 			continue
 		}
 		d.buf = append(d.buf, &info{name: n, dir: true})
+	}
+	pending := d.pending[:0]
+	for _, n := range d.pending {
+		if prefix+n+"/" > d.last {
+			pending = append(pending, n)
+		}
 	}
 	for _, o := range out.Contents {
 		n := strings.TrimPrefix(aws.ToString(o.Key), prefix)
 		if n == "" || strings.Contains(n, "/") {
 			continue // the directory's own marker
+		}
+		if prefix+n+"/" > d.last {
+			pending = append(pending, n)
+		}
+		if !addressable(n) || prefix+n+"/" == Reserved {
+			continue
 		}
 		fi := &info{name: n, size: aws.ToInt64(o.Size)}
 		if o.LastModified != nil {
@@ -557,10 +635,62 @@ func (d *dirFile) page() error {
 		}
 		d.buf = append(d.buf, fi)
 	}
+	d.pending = pending
 	sort.Slice(d.buf, func(i, j int) bool { return d.buf[i].Name() < d.buf[j].Name() })
 	d.token = out.NextContinuationToken
 	d.done = !aws.ToBool(out.IsTruncated)
 	return nil
+}
+
+// advances checks that a listing page moves forward, as S3 lists: keys
+// and common prefixes in increasing order, each once, and a page that
+// says more follow gives a new continuation token. A store that repeats
+// itself would otherwise keep the listing going (and growing) forever.
+func (d *dirFile) advances(out *s3.ListObjectsV2Output) error {
+	if aws.ToBool(out.IsTruncated) {
+		next := aws.ToString(out.NextContinuationToken)
+		if next == "" || d.token != nil && next == *d.token {
+			return errors.New("the store's listing does not advance (truncated page without a new continuation token)")
+		}
+	}
+	greatest := d.last
+	check := func(k string) error {
+		if d.last != "" && k <= d.last {
+			return fmt.Errorf("the store's listing went back to %q", k)
+		}
+		greatest = max(greatest, k)
+		return nil
+	}
+	for _, cp := range out.CommonPrefixes {
+		if err := check(aws.ToString(cp.Prefix)); err != nil {
+			return err
+		}
+	}
+	for _, o := range out.Contents {
+		if err := check(aws.ToString(o.Key)); err != nil {
+			return err
+		}
+	}
+	d.last = greatest
+	return nil
+}
+
+// addressable reports whether an FTP command can name n. Keys come from
+// anyone who writes to the bucket; a name with a control character (CR
+// and LF would forge lines of a LIST reply, ESC drives the client's
+// terminal), or "." or "..", is left out of listings rather than shown.
+func addressable(n string) bool {
+	return n != "." && n != ".." && !hasControl(n)
+}
+
+// hasControl reports whether s holds a C0 or C1 control character or DEL.
+func hasControl(s string) bool {
+	for _, r := range s {
+		if r < 0x20 || r >= 0x7f && r <= 0x9f {
+			return true
+		}
+	}
+	return false
 }
 
 // CommitsUploads tells the driver that an upload appears only at Commit

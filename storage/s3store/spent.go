@@ -5,8 +5,11 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // SpentPrefix holds one object per granted token use.
@@ -17,7 +20,7 @@ const SpentPrefix = Reserved + "spent/"
 // SpentPrefix + hex(sha256(id, n)), created with CreateIfAbsent. A token
 // allowing uses logins grants a login for the first use number whose
 // create succeeds, so across any number of racing instances it grants at
-// most uses logins. It has the shape of token.SpentStore.
+// most uses logins. A login costs O(log uses) requests. It has the shape of token.SpentStore.
 type Spent struct {
 	s   *Store
 	now func() time.Time
@@ -46,7 +49,30 @@ func (p *Spent) Spend(ctx context.Context, id string, uses int, expires time.Tim
 		return false, nil
 	}
 	body := []byte(strconv.FormatInt(expires.Unix(), 10) + "\n")
-	for n := 1; n <= uses; n++ {
+	created, err := p.s.CreateIfAbsent(ctx, SpentKey(id, 1), body)
+	if err != nil || created {
+		if err != nil {
+			return false, fmt.Errorf("spend token use 1: %w", err)
+		}
+		return true, nil
+	}
+	// Use n is created only after use n-1 was found taken, so the taken
+	// uses are 1..k: find the first free one by bisection (a few
+	// requests, not one per use spent), then create from there.
+	lo, hi := 2, uses+1 // uses below lo are taken; hi is free or past the end
+	for lo < hi {
+		mid := lo + (hi-lo)/2
+		taken, err := p.s.exists(ctx, SpentKey(id, mid))
+		if err != nil {
+			return false, fmt.Errorf("spend token use %d: %w", mid, err)
+		}
+		if taken {
+			lo = mid + 1
+		} else {
+			hi = mid
+		}
+	}
+	for n := lo; n <= uses; n++ {
 		created, err := p.s.CreateIfAbsent(ctx, SpentKey(id, n), body)
 		if err != nil {
 			return false, fmt.Errorf("spend token use %d: %w", n, err)
@@ -56,6 +82,21 @@ func (p *Spent) Spend(ctx context.Context, id string, uses int, expires time.Tim
 		}
 	}
 	return false, nil
+}
+
+// exists reports whether key is an object (HeadObject, bounded by the
+// request timeout).
+func (s *Store) exists(ctx context.Context, key string) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.reqTimeout)
+	defer cancel()
+	_, err := s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &s.bucket, Key: &key})
+	if err == nil {
+		return true, nil
+	}
+	if httpStatus(err) == http.StatusNotFound {
+		return false, nil
+	}
+	return false, fmt.Errorf("s3: head %s: %w", key, err)
 }
 
 // Close implements token.SpentStore; nothing to release.

@@ -13,14 +13,19 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/ftpd/ftpd/conf"
 )
@@ -49,6 +54,11 @@ type Config struct {
 	// InstanceID marks the multipart uploads this process starts (in
 	// their metadata), so a start-up sweep aborts only its own.
 	InstanceID string
+	// RequestTimeout bounds each request that is not a transfer's
+	// stream (HeadObject, a listing page, a delete, a directory marker):
+	// a store that stops answering fails the command instead of holding
+	// the session. 0 = DefaultRequestTimeout. Copies get CopyTimeout.
+	RequestTimeout time.Duration
 	// HTTPClient, if set, is the client's transport (tests).
 	HTTPClient *http.Client
 	// Log gets the store's own text of a failed request (endpoint,
@@ -58,6 +68,14 @@ type Config struct {
 
 // MinPartSize is S3's smallest part but the last.
 const MinPartSize = 5 << 20
+
+// DefaultRequestTimeout bounds a request that moves no file data
+// (Config.RequestTimeout); CopyTimeout bounds each copy request (a
+// server-side copy of up to 5 GiB, or a 512 MiB part of a bigger one).
+const (
+	DefaultRequestTimeout = time.Minute
+	CopyTimeout           = 15 * time.Minute
+)
 
 // Store is a client of one bucket shared by every S3 user of a server.
 type Store struct {
@@ -70,8 +88,11 @@ type Store struct {
 	// them).
 	copyLimit, copyPart int64
 	instance            string
-	now                 func() time.Time
-	log                 *slog.Logger
+	// reqTimeout bounds each request but a transfer's stream and a
+	// copy; copyTimeout each copy request (Config.RequestTimeout).
+	reqTimeout, copyTimeout time.Duration
+	now                     func() time.Time
+	log                     *slog.Logger
 }
 
 // New builds a Store; credentials come from the AWS SDK's default chain.
@@ -105,6 +126,9 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		// S3 servers.
 		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
 		o.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
+		o.APIOptions = append(o.APIOptions, func(st *middleware.Stack) error {
+			return st.Deserialize.Add(limitBody{}, middleware.After)
+		})
 	})
 	instance := cfg.InstanceID
 	if instance == "" {
@@ -117,20 +141,26 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.ClientShare > 0 {
 		perClient = max(1, int(cfg.ClientShare/cfg.PartSize))
 	}
+	reqTimeout := cfg.RequestTimeout
+	if reqTimeout <= 0 {
+		reqTimeout = DefaultRequestTimeout
+	}
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Store{
-		log:       log,
-		c:         c,
-		bucket:    cfg.Bucket,
-		partSize:  cfg.PartSize,
-		budget:    newBudget(slots, perClient, cfg.PartSize),
-		copyLimit: maxSingleCopy,
-		copyPart:  copyPartSize,
-		instance:  instance,
-		now:       time.Now,
+		log:         log,
+		c:           c,
+		bucket:      cfg.Bucket,
+		partSize:    cfg.PartSize,
+		budget:      newBudget(slots, perClient, cfg.PartSize),
+		copyLimit:   maxSingleCopy,
+		copyPart:    copyPartSize,
+		instance:    instance,
+		reqTimeout:  reqTimeout,
+		copyTimeout: CopyTimeout,
+		now:         time.Now,
 	}, nil
 }
 
@@ -148,6 +178,8 @@ func (s *Store) InstanceID() string { return s.instance }
 // already exists: of any number of racing callers exactly one gets true,
 // on a store that honours conditional writes (Check tests that).
 func (s *Store) CreateIfAbsent(ctx context.Context, key string, body []byte) (bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.reqTimeout)
+	defer cancel()
 	_, err := s.c.PutObject(ctx, &s3.PutObjectInput{
 		Bucket:        &s.bucket,
 		Key:           &key,
@@ -164,6 +196,45 @@ func (s *Store) CreateIfAbsent(ctx context.Context, key string, body []byte) (bo
 		return false, nil
 	}
 	return false, fmt.Errorf("s3: create %s: %w", key, err)
+}
+
+// maxErrorBody is the most of an error reply's body that is read: the
+// SDK reads an error body whole before parsing it (and drains it before
+// closing), and S3's error documents are a few hundred bytes.
+// maxReplyBody is the most of any other reply but GetObject's data: a
+// listing page of 1000 keys of 1024 bytes, XML-escaped, stays below it.
+const (
+	maxErrorBody = 1 << 20
+	maxReplyBody = 16 << 20
+)
+
+// limitBody cuts the body of every error reply (status 300 and above) to
+// maxErrorBody and of every other reply but GetObject's to maxReplyBody,
+// so a failing or hostile store cannot make ftpd read an endless one
+// into memory (the SDK builds a listing's names whole). It sits next to
+// the transport, below the operation's deserializer.
+type limitBody struct{}
+
+func (limitBody) ID() string { return "ftpdLimitBody" }
+
+func (limitBody) HandleDeserialize(ctx context.Context, in middleware.DeserializeInput, next middleware.DeserializeHandler) (middleware.DeserializeOutput, middleware.Metadata, error) {
+	out, md, err := next.HandleDeserialize(ctx, in)
+	resp, ok := out.RawResponse.(*smithyhttp.Response)
+	if !ok || resp.Body == nil {
+		return out, md, err
+	}
+	limit := int64(maxReplyBody)
+	switch {
+	case resp.StatusCode >= 300:
+		limit = maxErrorBody
+	case awsmiddleware.GetOperationName(ctx) == "GetObject":
+		return out, md, err // the file's data: streamed, not held
+	}
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.LimitReader(resp.Body, limit), resp.Body}
+	return out, md, err
 }
 
 // httpStatus is the HTTP status of an SDK error, 0 if none.
@@ -272,18 +343,52 @@ const (
 	metaMtime    = "ftpd-mtime"
 )
 
-// SweepUploads aborts multipart uploads started more than maxAge ago,
-// whoever started them: leftovers of a crash (a live upload of another
-// instance is younger; choose maxAge well above the longest transfer).
-// A listing does not show an upload's metadata, so "only this instance's"
-// cannot be told without one request per upload; the age is the guard.
-// It returns how many it aborted.
-func (s *Store) SweepUploads(ctx context.Context, maxAge time.Duration) (int, error) {
+// SweepUploads aborts the multipart uploads under the key prefixes
+// (where ftpd writes: its users' prefixes; none, none swept) started more
+// than maxAge ago, whoever started them: leftovers of a crash (a live
+// upload of another instance is younger; choose maxAge well above the
+// longest transfer). A listing does not show an upload's metadata, so
+// "only this instance's" cannot be told without one request per upload;
+// the prefixes and the age are the guard, and another application's
+// uploads elsewhere in the bucket are left alone. It returns how many it
+// aborted.
+func (s *Store) SweepUploads(ctx context.Context, maxAge time.Duration, prefixes []string) (int, error) {
+	n := 0
+	for _, p := range outermost(prefixes) {
+		m, err := s.sweepPrefix(ctx, maxAge, p)
+		n += m
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, nil
+}
+
+// outermost is prefixes without those another one contains (each
+// upload is listed once).
+func outermost(prefixes []string) []string {
+	var out []string
+	for i, p := range prefixes {
+		inner := false
+		for j, q := range prefixes {
+			if strings.HasPrefix(p, q) && (p != q || j < i) {
+				inner = true
+				break
+			}
+		}
+		if !inner {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func (s *Store) sweepPrefix(ctx context.Context, maxAge time.Duration, prefix string) (int, error) {
 	n := 0
 	var keyMarker, idMarker *string
 	cutoff := s.now().Add(-maxAge)
 	for {
-		out, err := s.c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &s.bucket, KeyMarker: keyMarker, UploadIdMarker: idMarker})
+		out, err := s.c.ListMultipartUploads(ctx, &s3.ListMultipartUploadsInput{Bucket: &s.bucket, Prefix: &prefix, KeyMarker: keyMarker, UploadIdMarker: idMarker})
 		if err != nil {
 			return n, fmt.Errorf("s3: list multipart uploads: %w", err)
 		}
@@ -297,6 +402,9 @@ func (s *Store) SweepUploads(ctx context.Context, maxAge time.Duration) (int, er
 		}
 		if !aws.ToBool(out.IsTruncated) {
 			return n, nil
+		}
+		if aws.ToString(out.NextKeyMarker) == aws.ToString(keyMarker) && aws.ToString(out.NextUploadIdMarker) == aws.ToString(idMarker) {
+			return n, errors.New("s3: list multipart uploads: the store's listing does not advance (same markers again)")
 		}
 		keyMarker, idMarker = out.NextKeyMarker, out.NextUploadIdMarker
 	}
