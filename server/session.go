@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	ftpserver "github.com/fclairamb/ftpserverlib"
@@ -609,10 +611,32 @@ func (c *clientDriver) GetHandle(name string, flags int, offset int64) (ftpserve
 // Remove deletes a file (DELE) and logs it: a deletion is worth a line
 // in the log, with the name as the client sent it (escaped by the log).
 func (c *clientDriver) Remove(name string) error {
+	return c.remove("DELE", name, false)
+}
+
+// RemoveDir is RMD (ftpserver.ClientDriverExtensionRemoveDir): without it
+// the library sends RMD to Remove, which takes a file as well.
+func (c *clientDriver) RemoveDir(name string) error {
+	return c.remove("RMD", name, true)
+}
+
+// remove deletes name if it is what the command removes: a file for DELE,
+// a directory for RMD (a storage removes either).
+func (c *clientDriver) remove(command, name string, dir bool) error {
+	fi, err := c.FS.Stat(name)
+	if err != nil {
+		return err
+	}
+	switch {
+	case dir && !fi.IsDir():
+		return &os.PathError{Op: "rmd", Path: name, Err: syscall.ENOTDIR}
+	case !dir && fi.IsDir():
+		return &os.PathError{Op: "dele", Path: name, Err: fmt.Errorf("%w: use RMD", syscall.EISDIR)}
+	}
 	if err := c.FS.Remove(name); err != nil {
 		return err
 	}
-	c.sess.log.Info("deleted", "command", "DELE", "path", name)
+	c.sess.log.Info("deleted", "command", command, "path", name)
 	return nil
 }
 
