@@ -16,3 +16,9 @@ func (s *Store) SetCopyLimits(single, part int64) { s.copyLimit, s.copyPart = si
 
 // SetNow sets the store's clock (the start-up sweep's age).
 func (s *Store) SetNow(now func() time.Time) { s.now = now }
+
+// SetRequestTimeouts lowers the request timeout and the slowest rate a
+// part may be sent at, so a test sees a silent store fail an upload fast.
+func (s *Store) SetRequestTimeouts(req time.Duration, minSendRate int64) {
+	s.reqTimeout, s.minSendRate, s.copyTimeout = req, minSendRate, req
+}

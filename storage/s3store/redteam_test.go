@@ -801,3 +801,55 @@ func TestRenameDeleteFails(t *testing.T) {
 		}
 	}
 }
+
+// TestSilentStoreBoundsUploads: a store that answers stats and listings
+// but never answers an upload's requests (PutObject, CreateMultipartUpload,
+// UploadPart) fails the upload with a store error once the request's
+// deadline passes (was: the upload waited as long as the session lived,
+// holding its part buffer).
+func TestSilentStoreBoundsUploads(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Store(t, "ftp", 5*mib, 5*mib)
+	var silent atomic.Bool
+	st := proxyStore(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		if !silent.Load() || (r.Method != http.MethodPut && r.Method != http.MethodPost) {
+			return false
+		}
+		<-r.Context().Done() // never answer: the client gives up
+		return true
+	})
+	st.SetRequestTimeouts(200*time.Millisecond, 1<<30)
+	fs, err := st.Fs(context.Background(), "u/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		size int
+	}{{"one part (PutObject)", 1024}, {"multipart", 6 * mib}} {
+		silent.Store(false)
+		f, err := fs.Create("f")
+		if err != nil {
+			t.Fatal(err)
+		}
+		silent.Store(true)
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.Write(make([]byte, c.size))
+			if err == nil {
+				err = f.(interface{ Commit() error }).Commit()
+			}
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if !errors.Is(err, s3store.ErrStore) {
+				t.Errorf("%s on a store silent to uploads: %v, want a store error", c.name, err)
+			}
+		case <-time.After(30 * time.Second): // 150x the 200 ms timeout: a loaded machine cannot reach it
+			t.Fatalf("%s on a store silent to uploads still blocked after 30 s", c.name)
+		}
+		silent.Store(false)
+		f.Close()
+	}
+}

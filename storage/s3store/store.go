@@ -91,8 +91,11 @@ type Store struct {
 	// reqTimeout bounds each request but a transfer's stream and a
 	// copy; copyTimeout each copy request (Config.RequestTimeout).
 	reqTimeout, copyTimeout time.Duration
-	now                     func() time.Time
-	log                     *slog.Logger
+	// minSendRate is the slowest a store may take an upload's part
+	// (bytes/s) before the request fails: see partTimeout.
+	minSendRate int64
+	now         func() time.Time
+	log         *slog.Logger
 }
 
 // New builds a Store; credentials come from the AWS SDK's default chain.
@@ -160,8 +163,21 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 		instance:    instance,
 		reqTimeout:  reqTimeout,
 		copyTimeout: CopyTimeout,
+		minSendRate: MinSendRate,
 		now:         time.Now,
 	}, nil
+}
+
+// MinSendRate is the slowest rate at which a store may take an upload's
+// part (PutObject, UploadPart): a part request's deadline is the request
+// timeout plus the part's size at this rate (16 MiB: 1 min + 64 s), so a
+// store that accepts a part and never answers fails the upload with 451
+// instead of holding it and its buffer.
+const MinSendRate = 256 << 10
+
+// partTimeout bounds a request that sends n bytes of an upload.
+func (s *Store) partTimeout(n int) time.Duration {
+	return s.reqTimeout + time.Duration(int64(n)*int64(time.Second)/s.minSendRate)
 }
 
 // Client is the SDK client (benchmarks, tests).

@@ -177,10 +177,12 @@ func (u *Upload) sendPart() error {
 	}
 	s := u.fs.s
 	if u.uploadID == nil {
-		out, err := s.c.CreateMultipartUpload(u.ctx(), &s3.CreateMultipartUploadInput{
+		ctx, cancel := context.WithTimeout(u.ctx(), s.reqTimeout)
+		out, err := s.c.CreateMultipartUpload(ctx, &s3.CreateMultipartUploadInput{
 			Bucket: &s.bucket, Key: &u.key,
 			Metadata: map[string]string{metaInstance: s.instance},
 		})
+		cancel()
 		if err != nil {
 			return fmt.Errorf("%w: start upload of %s: %w", ErrStore, u.name, err)
 		}
@@ -216,7 +218,9 @@ func (u *Upload) sendNow() error {
 // uploadPart sends body as part num.
 func (u *Upload) uploadPart(num int32, body []byte) partResult {
 	s := u.fs.s
-	out, err := s.c.UploadPart(u.ctx(), &s3.UploadPartInput{
+	ctx, cancel := context.WithTimeout(u.ctx(), s.partTimeout(len(body)))
+	defer cancel()
+	out, err := s.c.UploadPart(ctx, &s3.UploadPartInput{
 		Bucket: &s.bucket, Key: &u.key, UploadId: u.uploadID, PartNumber: &num,
 		Body: bytes.NewReader(body), ContentLength: aws.Int64(int64(len(body))),
 	})
@@ -255,10 +259,12 @@ func (u *Upload) Commit() error {
 	s := u.fs.s
 	if u.uploadID == nil {
 		body := u.buf
-		_, err := s.c.PutObject(u.ctx(), &s3.PutObjectInput{
+		ctx, cancel := context.WithTimeout(u.ctx(), s.partTimeout(len(body)))
+		_, err := s.c.PutObject(ctx, &s3.PutObjectInput{
 			Bucket: &s.bucket, Key: &u.key, Body: bytes.NewReader(body),
 			ContentLength: aws.Int64(int64(len(body))),
 		})
+		cancel()
 		if err != nil {
 			u.err = fmt.Errorf("%w: store %s: %w", ErrStore, u.name, err)
 			return u.err
@@ -275,7 +281,10 @@ func (u *Upload) Commit() error {
 			return err
 		}
 	}
-	_, err := s.c.CompleteMultipartUpload(u.ctx(), &s3.CompleteMultipartUploadInput{
+	// Completing a big object can take the store a while (AWS: minutes).
+	ctx, cancel := context.WithTimeout(u.ctx(), s.copyTimeout)
+	defer cancel()
+	_, err := s.c.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{
 		Bucket: &s.bucket, Key: &u.key, UploadId: u.uploadID,
 		MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts},
 	})
