@@ -457,6 +457,9 @@ type reader struct {
 	info os.FileInfo
 	pos  int64
 	body io.ReadCloser
+	// cancel ends the GetObject behind body; a timer calls it when the
+	// store leaves a Read waiting for the request timeout.
+	cancel context.CancelFunc
 }
 
 func (r *reader) Name() string               { return r.name }
@@ -467,21 +470,36 @@ func (r *reader) Readdir(int) ([]os.FileInfo, error) {
 }
 
 func (r *reader) Read(p []byte) (int, error) {
+	s := r.fs.s
 	if r.body == nil {
 		if r.pos >= r.info.Size() {
 			return 0, io.EOF
 		}
-		in := &s3.GetObjectInput{Bucket: &r.fs.s.bucket, Key: &r.key}
+		in := &s3.GetObjectInput{Bucket: &s.bucket, Key: &r.key}
 		if r.pos > 0 {
 			in.Range = aws.String(fmt.Sprintf("bytes=%d-", r.pos))
 		}
-		out, err := r.fs.s.c.GetObject(r.fs.ctx, in)
+		ctx, cancel := context.WithCancel(r.fs.ctx)
+		silent := time.AfterFunc(s.reqTimeout, cancel)
+		out, err := s.c.GetObject(ctx, in)
+		if !silent.Stop() && err == nil {
+			err = errSilent
+		}
 		if err != nil {
+			cancel()
 			return 0, &os.PathError{Op: "read", Path: r.name, Err: fmt.Errorf("%w: %w", ErrStore, err)}
 		}
-		r.body = out.Body
+		r.body, r.cancel = out.Body, cancel
 	}
+	// Only the time spent waiting here is the store's: a slow client
+	// keeps ftpd out of Read, not in it. A store that leaves a Read
+	// waiting for the request timeout fails the download (451) instead
+	// of holding it.
+	silent := time.AfterFunc(s.reqTimeout, r.cancel)
 	n, err := r.body.Read(p)
+	if !silent.Stop() && n == 0 {
+		err = errSilent
+	}
 	r.pos += int64(n)
 	if err != nil && !errors.Is(err, io.EOF) {
 		err = &os.PathError{Op: "read", Path: r.name, Err: fmt.Errorf("%w: %w", ErrStore, err)}
@@ -490,6 +508,20 @@ func (r *reader) Read(p []byte) (int, error) {
 		err = &os.PathError{Op: "read", Path: r.name, Err: fmt.Errorf("%w: %w", ErrStore, io.ErrUnexpectedEOF)}
 	}
 	return n, err
+}
+
+// errSilent is a download the store left waiting for the request timeout.
+var errSilent = errors.New("the store sent nothing for the request timeout")
+
+// drop ends the GetObject in progress, if any.
+func (r *reader) drop() error {
+	if r.body == nil {
+		return nil
+	}
+	err := r.body.Close()
+	r.cancel()
+	r.body, r.cancel = nil, nil
+	return err
 }
 
 func (r *reader) Seek(off int64, whence int) (int64, error) {
@@ -503,20 +535,14 @@ func (r *reader) Seek(off int64, whence int) (int64, error) {
 	if off < 0 {
 		return 0, &os.PathError{Op: "seek", Path: r.name, Err: os.ErrInvalid}
 	}
-	if off != r.pos && r.body != nil {
-		r.body.Close()
-		r.body = nil
+	if off != r.pos {
+		_ = r.drop()
 	}
 	r.pos = off
 	return off, nil
 }
 
-func (r *reader) Close() error {
-	if r.body != nil {
-		return r.body.Close()
-	}
-	return nil
-}
+func (r *reader) Close() error { return r.drop() }
 
 // dirFile lists a directory with ListObjectsV2 and "/" as delimiter, one
 // page (at most 1000 keys) at a time.

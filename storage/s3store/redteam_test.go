@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -851,5 +852,75 @@ func TestSilentStoreBoundsUploads(t *testing.T) {
 		}
 		silent.Store(false)
 		f.Close()
+	}
+}
+
+// TestSilentStoreBoundsDownloads: a store that sends an object's head and
+// part of its body, then nothing, fails the download with a store error
+// once a Read has waited the request timeout (was: the Read waited as
+// long as the session lived). A slow reader is not a silent store: time
+// spent outside Read does not count.
+func TestSilentStoreBoundsDownloads(t *testing.T) {
+	srv := s3test.Start(t)
+	direct := srv.Store(t, "ftp", 5*mib, 5*mib)
+	body := bytes.Repeat([]byte("x"), 1<<20)
+	s3test.Put(t, direct, "u/obj", body)
+	var silent atomic.Bool
+	st := proxyStore(t, srv, func(w http.ResponseWriter, r *http.Request) bool {
+		if !silent.Load() || r.Method != http.MethodGet || r.URL.Path != "/ftp/u/obj" {
+			return false
+		}
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.WriteHeader(http.StatusOK)
+		w.Write(body[:len(body)/2])
+		w.(http.Flusher).Flush()
+		<-r.Context().Done() // and then nothing
+		return true
+	})
+	st.SetRequestTimeouts(300*time.Millisecond, 1<<30)
+	fs, err := st.Fs(context.Background(), "u/")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Healthy store, slow reader: pauses longer than the timeout between
+	// reads do not fail the download.
+	f, err := fs.Open("obj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 256<<10)
+	var got int
+	for {
+		n, err := f.Read(buf)
+		got += n
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("slow reader of a healthy store: %v after %d bytes", err, got)
+		}
+		time.Sleep(400 * time.Millisecond)
+	}
+	f.Close()
+	if got != len(body) {
+		t.Fatalf("read %d of %d bytes", got, len(body))
+	}
+
+	silent.Store(true)
+	f, err = fs.Open("obj")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	done := make(chan error, 1)
+	go func() { _, err := io.Copy(io.Discard, f); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, s3store.ErrStore) {
+			t.Fatalf("download from a store gone silent: %v, want a store error", err)
+		}
+	case <-time.After(30 * time.Second): // 100x the 300 ms timeout: a loaded machine cannot reach it
+		t.Fatal("download from a store gone silent still blocked after 30 s")
 	}
 }
