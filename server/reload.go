@@ -123,3 +123,20 @@ func checkActivePort20(cfg *conf.Config) error {
 	}
 	return nil
 }
+
+// newS3Overlaps are the pairs of S3 users whose prefixes overlap in cfg
+// and did not in old: what a reload warns about (the start warns about
+// all of them).
+func newS3Overlaps(old, cfg *conf.Config) [][2]string {
+	seen := map[[2]string]bool{}
+	for _, p := range old.S3PrefixOverlaps() {
+		seen[p] = true
+	}
+	var out [][2]string
+	for _, p := range cfg.S3PrefixOverlaps() {
+		if !seen[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}

@@ -28,3 +28,18 @@ func TestRestartOnlyS3(t *testing.T) {
 		t.Errorf("no change reported %v", keys)
 	}
 }
+
+// TestReloadWarnsNewS3Overlaps: a reload names the S3 users whose prefixes
+// overlap now and did not before (was: only the start warned).
+func TestReloadWarnsNewS3Overlaps(t *testing.T) {
+	s3user := func(name, root string) conf.User { return conf.User{Name: name, Backend: conf.BackendS3, Root: root} }
+	old := &conf.Config{Users: []conf.User{s3user("a", "a/"), s3user("b", "b/"), s3user("c", "shared/"), s3user("d", "shared/x/")}}
+	next := &conf.Config{Users: append(slices.Clone(old.Users), s3user("e", "a/sub/"))}
+	got := newS3Overlaps(old, next)
+	if len(got) != 1 || got[0] != [2]string{"a", "e"} {
+		t.Fatalf("new overlaps %v, want only a/e (c/d overlapped before)", got)
+	}
+	if got := newS3Overlaps(next, next); len(got) != 0 {
+		t.Fatalf("unchanged config: %v", got)
+	}
+}

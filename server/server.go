@@ -292,6 +292,9 @@ func (s *Server) Reload(cfg *conf.Config) error {
 	if err := s.storage.Reload(cfg); err != nil {
 		return err
 	}
+	for _, pair := range newS3Overlaps(s.state.Load().cfg, cfg) {
+		s.log.Warn("S3 users' prefixes overlap: they see each other's files", "user", pair[0], "other", pair[1])
+	}
 	if err := prepareRoots(cfg, s.storage); err != nil {
 		return err
 	}
