@@ -457,9 +457,10 @@ type reader struct {
 	info os.FileInfo
 	pos  int64
 	body io.ReadCloser
-	// cancel ends the GetObject behind body; a timer calls it when the
-	// store leaves a Read waiting for the request timeout.
+	// cancel ends the GetObject behind body; silent, armed only while
+	// ftpd waits on the store, calls it after the request timeout.
 	cancel context.CancelFunc
+	silent *time.Timer
 }
 
 func (r *reader) Name() string               { return r.name }
@@ -480,7 +481,7 @@ func (r *reader) Read(p []byte) (int, error) {
 			in.Range = aws.String(fmt.Sprintf("bytes=%d-", r.pos))
 		}
 		ctx, cancel := context.WithCancel(r.fs.ctx)
-		silent := time.AfterFunc(s.reqTimeout, cancel)
+		silent := time.AfterFunc(s.reqTimeout, cancel) // armed for the reply's head
 		out, err := s.c.GetObject(ctx, in)
 		if !silent.Stop() && err == nil {
 			err = errSilent
@@ -489,15 +490,15 @@ func (r *reader) Read(p []byte) (int, error) {
 			cancel()
 			return 0, &os.PathError{Op: "read", Path: r.name, Err: fmt.Errorf("%w: %w", ErrStore, err)}
 		}
-		r.body, r.cancel = out.Body, cancel
+		r.body, r.cancel, r.silent = out.Body, cancel, silent
 	}
 	// Only the time spent waiting here is the store's: a slow client
 	// keeps ftpd out of Read, not in it. A store that leaves a Read
 	// waiting for the request timeout fails the download (451) instead
 	// of holding it.
-	silent := time.AfterFunc(s.reqTimeout, r.cancel)
+	r.silent.Reset(s.reqTimeout)
 	n, err := r.body.Read(p)
-	if !silent.Stop() && n == 0 {
+	if !r.silent.Stop() && n == 0 {
 		err = errSilent
 	}
 	r.pos += int64(n)
@@ -519,8 +520,9 @@ func (r *reader) drop() error {
 		return nil
 	}
 	err := r.body.Close()
+	r.silent.Stop()
 	r.cancel()
-	r.body, r.cancel = nil, nil
+	r.body, r.cancel, r.silent = nil, nil, nil
 	return err
 }
 
