@@ -18,7 +18,6 @@ import (
 	ftpserver "github.com/fclairamb/ftpserverlib"
 	"github.com/spf13/afero"
 
-	"github.com/ftpd/ftpd/acl"
 	"github.com/ftpd/ftpd/conf"
 	"github.com/ftpd/ftpd/driver"
 	"github.com/ftpd/ftpd/server/controlconn"
@@ -172,7 +171,7 @@ func (sess *session) login(user, pass string) (ftpserver.ClientDriver, error) {
 	name := a.user.Name
 	// The client block is what an S3 user's uploads count against
 	// (upload_memory_per_client).
-	block := acl.ClientBlock(sess.clientIP, sess.srv.state.Load().cfg.Limits.BanIPv6Prefix)
+	block := dataOwner{sess}.ClientBlock()
 	storage, closeStorage, err := sess.srv.openStorage(s3store.WithClient(sess.ctx, block.String()), &a.user)
 	if err != nil {
 		sess.srv.releaseSessionSlot(name)
