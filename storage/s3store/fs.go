@@ -365,16 +365,19 @@ func (f *Fs) Chtimes(name string, _, mtime time.Time) error {
 	if err != nil {
 		return err
 	}
-	fi, err := f.Stat(name)
-	if err != nil {
-		return err
-	}
-	if fi.IsDir() {
-		return &os.PathError{Op: "chtimes", Path: name, Err: ErrUnsupported}
-	}
 	ctx, cancel := f.req()
 	head, err := f.s.c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: &f.s.bucket, Key: &k})
 	cancel()
+	if httpStatus(err) == http.StatusNotFound {
+		// No object: a directory (refused) or nothing (not found).
+		fi, serr := f.Stat(name)
+		if serr != nil {
+			return serr
+		}
+		if fi.IsDir() {
+			return &os.PathError{Op: "chtimes", Path: name, Err: ErrUnsupported}
+		}
+	}
 	if err != nil {
 		return f.pathErr("chtimes", name, err)
 	}
